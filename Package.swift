@@ -1,0 +1,54 @@
+// swift-tools-version: 6.0
+import PackageDescription
+
+let package = Package(
+    name: "cimcarlo",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "cimcarlo", targets: ["cimcarlo"]),
+        .library(name: "CimCarlo", targets: ["CimCarlo"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    ],
+    targets: [
+        // MARK: C libraries at the edge (pkg-config names, Debian providers)
+        .systemLibrary(
+            name: "CBLAS",
+            pkgConfig: "openblas",
+            providers: [.apt(["libopenblas-dev"])]
+        ),
+        .systemLibrary(
+            name: "CHDF5",
+            pkgConfig: "hdf5",
+            providers: [.apt(["libhdf5-dev"])]
+        ),
+        .systemLibrary(
+            name: "CZlib",
+            pkgConfig: "zlib",
+            providers: [.apt(["zlib1g-dev"])]
+        ),
+
+        // MARK: The engine
+        .target(
+            name: "CimCarlo",
+            dependencies: ["CBLAS", "CHDF5", "CZlib"]
+        ),
+
+        // MARK: Command line
+        .executableTarget(
+            name: "cimcarlo",
+            dependencies: [
+                "CimCarlo",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+
+        // MARK: Tests
+        .testTarget(
+            name: "CimCarloTests",
+            dependencies: ["CimCarlo"]
+        ),
+    ],
+    swiftLanguageModes: [.v6]
+)

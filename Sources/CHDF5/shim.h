@@ -1,0 +1,27 @@
+// HDF5 C API (Debian's serial build, include path from pkg-config `hdf5`)
+// plus the high-level dimension-scale API. The predefined type and property
+// identifiers are macros over global variables that Swift cannot import;
+// these one-liners expose them as functions.
+#include <hdf5.h>
+#include <hdf5_hl.h>
+
+static inline hid_t cim_H5P_DEFAULT(void) { return H5P_DEFAULT; }
+static inline hid_t cim_H5S_ALL(void) { return H5S_ALL; }
+static inline hid_t cim_H5T_NATIVE_FLOAT(void) { return H5T_NATIVE_FLOAT; }
+static inline hid_t cim_H5T_NATIVE_DOUBLE(void) { return H5T_NATIVE_DOUBLE; }
+static inline hid_t cim_H5T_NATIVE_INT64(void) { return H5T_NATIVE_INT64; }
+static inline hid_t cim_H5T_NATIVE_INT32(void) { return H5T_NATIVE_INT32; }
+static inline hid_t cim_H5T_NATIVE_UINT8(void) { return H5T_NATIVE_UINT8; }
+static inline hid_t cim_H5T_C_S1(void) { return H5T_C_S1; }
+static inline hid_t cim_H5P_DATASET_CREATE(void) { return H5P_DATASET_CREATE; }
+static inline hid_t cim_H5P_FILE_ACCESS(void) { return H5P_FILE_ACCESS; }
+static inline unsigned cim_H5F_ACC_TRUNC(void) { return H5F_ACC_TRUNC; }
+static inline unsigned cim_H5F_ACC_EXCL(void) { return H5F_ACC_EXCL; }
+static inline unsigned cim_H5F_ACC_RDONLY(void) { return H5F_ACC_RDONLY; }
+static inline unsigned cim_H5F_ACC_RDWR(void) { return H5F_ACC_RDWR; }
+static inline size_t cim_H5T_VARIABLE(void) { return H5T_VARIABLE; }
+static inline hsize_t cim_H5S_UNLIMITED(void) { return H5S_UNLIMITED; }
+
+/// Silences HDF5's automatic error stack printing; errors surface through
+/// cimcarlo's own messages instead.
+static inline void cim_H5_silence_errors(void) { H5Eset_auto2(H5E_DEFAULT, NULL, NULL); }

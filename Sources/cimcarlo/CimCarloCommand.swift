@@ -1,0 +1,45 @@
+import ArgumentParser
+import CimCarlo
+import Foundation
+
+@main
+struct CimCarloCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "cimcarlo",
+        abstract: "Monte-Carlo reliability analysis of neural networks on compute-in-memory accelerators.",
+        discussion: """
+            Trains or loads a network, maps it onto non-volatile crossbar arrays, samples many chip \
+            instances with device variation, and reports the accuracy distribution.
+
+            Exit codes: 0 success, 1 runtime failure, 2 bad usage or bad input.
+            """,
+        version: CimCarloVersion.current,
+        subcommands: [Train.self, Eval.self]
+    )
+}
+
+/// Runs a subcommand body, turning cimcarlo's typed errors into one line on stderr and
+/// the documented exit code (2 for bad input, 1 for runtime failures).
+func reportingErrors(_ body: () throws -> Void) throws {
+    do {
+        try body()
+    } catch let error as DatasetError {
+        fail(error.description, code: 2)
+    } catch let error as ModelFileError {
+        fail(error.description, code: 2)
+    } catch let error as NetworkShapeError {
+        fail(error.description, code: 2)
+    } catch let error as HDF5Error {
+        fail(error.description, code: 1)
+    }
+}
+
+func fail(_ message: String, code: Int32) -> Never {
+    FileHandle.standardError.write(Data("cimcarlo: error: \(message)\n".utf8))
+    exit(code)
+}
+
+/// Writes a line to stderr (progress and diagnostics; stdout carries results).
+func note(_ message: String) {
+    FileHandle.standardError.write(Data((message + "\n").utf8))
+}
