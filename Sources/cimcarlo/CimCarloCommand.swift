@@ -16,6 +16,19 @@ struct CimCarloCommand: ParsableCommand {
         version: CimCarloVersion.current,
         subcommands: [Train.self, Eval.self]
     )
+
+    /// Parses and runs, mapping argument errors to exit code 2 (bad usage) as documented.
+    static func main() {
+        do {
+            var command = try parseAsRoot()
+            try command.run()
+        } catch {
+            let code = exitCode(for: error)
+            guard code != .success else { exit(withError: error) }  // --help, --version
+            FileHandle.standardError.write(Data((fullMessage(for: error) + "\n").utf8))
+            Foundation.exit(code == .validationFailure ? 2 : code.rawValue)
+        }
+    }
 }
 
 /// Runs a subcommand body, turning cimcarlo's typed errors into one line on stderr and
@@ -37,6 +50,11 @@ func reportingErrors(_ body: () throws -> Void) throws {
 func fail(_ message: String, code: Int32) -> Never {
     FileHandle.standardError.write(Data("cimcarlo: error: \(message)\n".utf8))
     exit(code)
+}
+
+/// Writes a line to stdout at once (unbuffered, so progress shows when stdout is a file).
+func emit(_ line: String) {
+    FileHandle.standardOutput.write(Data((line + "\n").utf8))
 }
 
 /// Writes a line to stderr (progress and diagnostics; stdout carries results).

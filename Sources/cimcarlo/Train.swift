@@ -56,7 +56,7 @@ extension CimCarloCommand {
                                                          trainingLimit: trainLimit)
                 ) { report in
                     finalTest = report.test
-                    print(String(format: "epoch %3d  loss %.4f  train %.2f %%  test %.2f %%  %.1f s",
+                    emit(String(format: "epoch %3d  loss %.4f  train %.2f %%  test %.2f %%  %.1f s",
                                  report.epoch, report.trainLoss, 100 * report.trainAccuracy,
                                  100 * (report.test?.accuracy ?? .nan), report.seconds))
                 }

@@ -71,6 +71,18 @@ public struct IDXFile: Sendable, Equatable {
         return out + bytes
     }
 
+    /// Writes the file gzip-compressed (as Fashion-MNIST ships), e.g. for test fixtures.
+    public func writeGzip(to path: String) throws {
+        guard let file = gzopen(path, "wb") else {
+            throw DatasetError.malformed(path: path, reason: "cannot open for writing")
+        }
+        let data = serialized()
+        let written = data.withUnsafeBytes { gzwrite(file, $0.baseAddress, UInt32($0.count)) }
+        guard gzclose(file) == Z_OK, written == data.count else {
+            throw DatasetError.malformed(path: path, reason: "cannot write gzip data")
+        }
+    }
+
     private static func readDecompressed(_ path: String) throws -> [UInt8] {
         guard FileManager.default.fileExists(atPath: path) else {
             throw DatasetError.missingFile(path: path, hint: "Fashion-MNIST comes from `apt-get install dataset-fashion-mnist`")

@@ -66,8 +66,7 @@ extension LabeledImages {
             throw DatasetError.mismatch(
                 reason: "\(imagesPath) holds \(images.dimensions[0]) images but \(labelsPath) holds \(labels.dimensions[0]) labels")
         }
-        let scale = Float(1) / 255
-        return LabeledImages(pixels: images.bytes.map { Float($0) * scale },
+        return LabeledImages(pixels: images.bytes.map { Float($0) / 255 },
                              labels: labels.bytes.map { Int32($0) },
                              height: images.dimensions[1], width: images.dimensions[2], channels: 1)
     }
@@ -79,7 +78,7 @@ extension LabeledImages {
         do {
             file = try HDF5File(path: path, mode: .readOnly)
         } catch let error as HDF5Error {
-            throw DatasetError.malformed(path: path, reason: String(error.operation))
+            throw DatasetError.malformed(path: path, reason: "cannot \(error.operation)")
         }
         for name in [imagesName, labelsName] where !file.exists("/" + name) {
             throw DatasetError.malformed(path: path, reason: "has no dataset `\(name)` (a dataset file needs `images` [N,C,H,W] and `labels` [N])")
@@ -101,14 +100,14 @@ extension LabeledImages {
             throw DatasetError.malformed(path: path, reason: "`\(imagesName)` holds NaN or infinite values")
         }
         let (count, channels, height, width) = (shape[0], shape[1], shape[2], shape[3])
-        let scale: Float = isBytes ? 1 / 255 : 1
+        let divisor: Float = isBytes ? 255 : 1
         var pixels = [Float](repeating: 0, count: raw.values.count)
         for n in 0..<count {
             for c in 0..<channels {
                 for y in 0..<height {
                     for x in 0..<width {
                         pixels[((n * height + y) * width + x) * channels + c] =
-                            raw.values[((n * channels + c) * height + y) * width + x] * scale
+                            raw.values[((n * channels + c) * height + y) * width + x] / divisor
                     }
                 }
             }

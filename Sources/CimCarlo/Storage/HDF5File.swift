@@ -15,11 +15,6 @@ public struct HDF5Error: Error, CustomStringConvertible, Equatable {
 /// through this one lock.
 private let hdf5Lock = NSLock()
 
-private let hdf5Initialised: Void = {
-    H5open()
-    cim_H5_silence_errors()
-}()
-
 /// A numeric element type that HDF5 stores natively.
 public protocol HDF5Element: Numeric, Sendable {
     /// The HDF5 in-memory type identifier (`H5T_NATIVE_*`).
@@ -65,9 +60,10 @@ public final class HDF5File: @unchecked Sendable {
     private let fileID: hid_t
 
     public init(path: String, mode: Mode) throws {
-        _ = hdf5Initialised
         self.path = path
         let id: hid_t = hdf5Lock.withLock {
+            // Errors surface as HDF5Error, not as HDF5's own stack dump on stderr.
+            cim_H5_silence_errors()
             switch mode {
             case .readOnly:
                 // H5Fopen on a missing file fails cleanly; a non-HDF5 file too.

@@ -1,0 +1,48 @@
+import Foundation
+
+/// What a run of the built `cimcarlo` binary produced.
+struct CommandResult {
+    var status: Int32
+    var standardOutput: String
+    var standardError: String
+}
+
+/// Runs the `cimcarlo` executable built beside this test bundle.
+func runCimcarlo(_ arguments: [String]) throws -> CommandResult {
+    let products = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+    let process = Process()
+    process.executableURL = products.appendingPathComponent("cimcarlo")
+    process.arguments = arguments
+    let output = Pipe()
+    let error = Pipe()
+    process.standardOutput = output
+    process.standardError = error
+    try process.run()
+    // Read both pipes to the end before waiting, so a chatty child cannot block on a full pipe.
+    let errorData = Data.readAll(error)
+    let outputData = output.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    return CommandResult(status: process.terminationStatus,
+                         standardOutput: String(decoding: outputData, as: UTF8.self),
+                         standardError: String(decoding: errorData.wait(), as: UTF8.self))
+}
+
+private extension Data {
+    /// Reads a pipe on a background thread; `wait()` returns everything it delivered.
+    final class Pending: @unchecked Sendable {
+        private var data = Data()
+        private let done = DispatchSemaphore(value: 0)
+        init(_ pipe: Pipe) {
+            DispatchQueue.global().async {
+                self.data = pipe.fileHandleForReading.readDataToEndOfFile()
+                self.done.signal()
+            }
+        }
+        func wait() -> Data {
+            done.wait()
+            return data
+        }
+    }
+
+    static func readAll(_ pipe: Pipe) -> Pending { Pending(pipe) }
+}

@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# The main job: set up, build in release mode, and run the shipped default.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/setup.sh
+swift build -c release
+cimcarlo=.build/release/cimcarlo
+
+# The reference models ship in models/; retrain them only if they are missing.
+[ -f models/mlp.h5 ] || $cimcarlo train --arch mlp --epochs 15 --seed 1 --output models/mlp.h5
+[ -f models/lenet5.h5 ] || $cimcarlo train --arch lenet5 --epochs 15 --seed 1 --output models/lenet5.h5
+
+$cimcarlo eval --model models/mlp.h5
+$cimcarlo eval --model models/lenet5.h5

@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# Set up and run the whole test suite (what CI runs through .ci/run).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/setup.sh
+swift build
+swift test
