@@ -14,7 +14,7 @@ struct CimCarloCommand: ParsableCommand {
             Exit codes: 0 success, 1 runtime failure, 2 bad usage or bad input.
             """,
         version: CimCarloVersion.current,
-        subcommands: [Train.self, Eval.self]
+        subcommands: [Train.self, Eval.self, Map.self, Run.self, Report.self]
     )
 
     /// Parses and runs, mapping argument errors to exit code 2 (bad usage) as documented.
@@ -41,6 +41,10 @@ func reportingErrors(_ body: () throws -> Void) throws {
     } catch let error as ModelFileError {
         fail(error.description, code: 2)
     } catch let error as NetworkShapeError {
+        fail(error.description, code: 2)
+    } catch let error as ConfigurationError {
+        fail(error.description, code: 2)
+    } catch let error as ResultFileError {
         fail(error.description, code: 2)
     } catch let error as HDF5Error {
         fail(error.description, code: 1)

@@ -36,6 +36,29 @@ public enum DatasetSource: Sendable, Equatable, CustomStringConvertible {
         case train, test
     }
 
+    /// The files one split is read from (for fingerprints).
+    public func files(_ split: Split) -> [String] {
+        switch self {
+        case let .fashionMNIST(directory):
+            let prefix = split == .train ? "train" : "t10k"
+            return ["\(directory)/\(prefix)-images-idx3-ubyte.gz", "\(directory)/\(prefix)-labels-idx1-ubyte.gz"]
+        case let .hdf5(path):
+            return [path]
+        }
+    }
+
+    /// SHA-256 over the bytes of the split's files, in order.
+    public func sha256(_ split: Split) throws -> String {
+        var hasher = SHA256()
+        for file in files(split) {
+            guard let data = FileManager.default.contents(atPath: file) else {
+                throw DatasetError.missingFile(path: file, hint: "cannot read it to fingerprint the dataset")
+            }
+            hasher.update(data)
+        }
+        return hasher.finalizeHex()
+    }
+
     /// Loads one split.
     public func load(_ split: Split) throws -> LabeledImages {
         switch self {

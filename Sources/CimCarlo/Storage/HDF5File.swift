@@ -194,6 +194,88 @@ public final class HDF5File: @unchecked Sendable {
         }
     }
 
+    /// Creates a dataset of `shape` whose unwritten elements read as `fill`.
+    public func createDataset<T: HDF5Element>(_ datasetPath: String, shape: [Int], fill: T) throws {
+        try locked {
+            try createParentsUnlocked(of: datasetPath)
+            var dims = shape.map { hsize_t($0) }
+            let space = try check(H5Screate_simple(Int32(dims.count), &dims, nil), "describe \(datasetPath)")
+            defer { H5Sclose(space) }
+            let properties = H5Pcreate(cim_H5P_DATASET_CREATE())
+            defer { H5Pclose(properties) }
+            try withUnsafeBytes(of: fill) { bytes in
+                try check(H5Pset_fill_value(properties, T.hdf5Type, bytes.baseAddress), "set the fill value of \(datasetPath)")
+            }
+            let dataset = try check(
+                H5Dcreate2(fileID, datasetPath, T.hdf5Type, space, cim_H5P_DEFAULT(), properties, cim_H5P_DEFAULT()),
+                "create dataset \(datasetPath)")
+            H5Dclose(dataset)
+        }
+    }
+
+    /// Writes `values` into the block of an existing dataset that starts at `start` and spans `count`.
+    public func writeBlock<T: HDF5Element>(_ values: [T], to datasetPath: String, start: [Int], count: [Int]) throws {
+        precondition(values.count == count.reduce(1, *), "values do not fill the block")
+        try locked {
+            let dataset = try openDatasetUnlocked(datasetPath)
+            defer { H5Dclose(dataset) }
+            let fileSpace = try check(H5Dget_space(dataset), "describe \(datasetPath)")
+            defer { H5Sclose(fileSpace) }
+            var offsets = start.map { hsize_t($0) }
+            var sizes = count.map { hsize_t($0) }
+            try check(H5Sselect_hyperslab(fileSpace, H5S_SELECT_SET, &offsets, nil, &sizes, nil),
+                      "select a block of \(datasetPath)")
+            let memorySpace = try check(H5Screate_simple(Int32(sizes.count), &sizes, nil), "describe a block")
+            defer { H5Sclose(memorySpace) }
+            try values.withUnsafeBufferPointer { buffer in
+                try check(H5Dwrite(dataset, T.hdf5Type, memorySpace, fileSpace, cim_H5P_DEFAULT(), buffer.baseAddress),
+                          "write a block of \(datasetPath)")
+            }
+        }
+    }
+
+    /// Makes a one-dimensional dataset a dimension scale named `name` and attaches it to
+    /// dimension `dimension` of each dataset in `datasets` (HDF5 Dimension Scales, so that
+    /// xarray and netCDF readers see named dimensions).
+    public func attachDimensionScale(_ scalePath: String, name: String, to datasets: [(path: String, dimension: Int)]) throws {
+        try locked {
+            let scale = try openDatasetUnlocked(scalePath)
+            defer { H5Dclose(scale) }
+            if H5DSis_scale(scale) <= 0 {
+                try check(H5DSset_scale(scale, name), "make \(scalePath) a dimension scale")
+            }
+            for (path, dimension) in datasets {
+                let dataset = try openDatasetUnlocked(path)
+                defer { H5Dclose(dataset) }
+                try check(H5DSattach_scale(dataset, scale, UInt32(dimension)),
+                          "attach dimension scale \(scalePath) to \(path)")
+            }
+        }
+    }
+
+    /// Reads the block of a dataset that starts at `start` and spans `count`.
+    public func readBlock<T: HDF5Element>(_ datasetPath: String, start: [Int], count: [Int],
+                                          as type: T.Type = T.self) throws -> [T] {
+        try locked {
+            let dataset = try openDatasetUnlocked(datasetPath)
+            defer { H5Dclose(dataset) }
+            let fileSpace = try check(H5Dget_space(dataset), "describe \(datasetPath)")
+            defer { H5Sclose(fileSpace) }
+            var offsets = start.map { hsize_t($0) }
+            var sizes = count.map { hsize_t($0) }
+            try check(H5Sselect_hyperslab(fileSpace, H5S_SELECT_SET, &offsets, nil, &sizes, nil),
+                      "select a block of \(datasetPath)")
+            let memorySpace = try check(H5Screate_simple(Int32(sizes.count), &sizes, nil), "describe a block")
+            defer { H5Sclose(memorySpace) }
+            var values = [T](repeating: 0, count: count.reduce(1, *))
+            try values.withUnsafeMutableBufferPointer { buffer in
+                try check(H5Dread(dataset, T.hdf5Type, memorySpace, fileSpace, cim_H5P_DEFAULT(), buffer.baseAddress),
+                          "read a block of \(datasetPath)")
+            }
+            return values
+        }
+    }
+
     /// Convenience for one-dimensional datasets.
     public func write<T: HDF5Element>(_ values: [T], to datasetPath: String) throws {
         try write(HDF5Array(values: values, shape: [values.count]), to: datasetPath)

@@ -1,0 +1,171 @@
+import Foundation
+
+/// One weight layer laid out on crossbar arrays.
+///
+/// The layer's weight matrix `W` (`[columns, rows]`: outputs × fan-in, conv2d through its
+/// im2col form) is stored transposed on the arrays: inputs drive the `rows` word lines,
+/// each output occupies `slices × sides` bit lines. Devices are stored weight by weight
+/// (PyTorch order), `devicesPerWeight` each, slice-major then side (+, −).
+public struct LayerMapping: Sendable {
+    public let layerIndex: Int
+    public let name: String
+    /// Fan-in: crossbar rows used (inputs, or inC·kH·kW for conv2d).
+    public let rows: Int
+    /// Outputs (neurons or channels).
+    public let columns: Int
+    public let slices: Int
+    public let devicesPerWeight: Int
+    /// Bit lines used: `columns × devicesPerWeight`.
+    public let physicalColumns: Int
+    /// Arrays (tiles) needed: `ceil(rows / arrayRows) × ceil(physicalColumns / arrayColumns)`.
+    public let arrays: Int
+    /// Devices programmed, `rows × physicalColumns`.
+    public let devices: Int
+    /// Fraction of the arrays' cells in use.
+    public let utilization: Double
+    /// Normalised target conductance of each device, `(G − g_min) / (g_max − g_min)` in [0, 1].
+    public let targets: [Float]
+    /// Effective weight contributed per unit of normalised conductance of each device:
+    /// `w_eff = Σ_d coefficient[d] · x[d]` over the weight's devices.
+    public let coefficients: [Float]
+
+    public var weightCount: Int { rows * columns }
+}
+
+/// The mapping of a whole network, and the fold from device conductances back to weights.
+public struct CrossbarMapping: Sendable {
+    public let configuration: MappingConfiguration
+    public let cellBits: Int
+    public let layers: [LayerMapping]
+
+    /// Quantises and slices every weight layer of `network` (see `MappingConfiguration`).
+    ///
+    /// Magnitudes are quantised symmetrically to `L = 2^weightBits − 1` levels of the scale
+    /// `s` (`max|W|` per layer or per column): `q = round(|w| / s · L)`, then written in base
+    /// `B = 2^cellBits`, digit `j` on slice `j` as the level `x = d_j / (B − 1)`. The fold
+    /// inverts this: `w = ±(s / L) · Σ_j B^j (B − 1) x_j`. Unquantised: `x = |w| / s`, `w = ±s·x`.
+    public init(network: Network, configuration: MappingConfiguration, cellBits: Int) {
+        self.configuration = configuration
+        self.cellBits = cellBits
+        var layers: [LayerMapping] = []
+        for index in network.weightLayerIndices {
+            let weight = network.weights(ofLayer: index)
+            let name: String
+            let columns: Int
+            switch network.layers[index] {
+            case let .dense(dense): (name, columns) = (dense.name, dense.outputs)
+            case let .conv2d(conv): (name, columns) = (conv.name, conv.outputChannels)
+            default: continue
+            }
+            layers.append(Self.mapLayer(index: index, name: name, weight: weight, columns: columns,
+                                        configuration: configuration, cellBits: cellBits))
+        }
+        self.layers = layers
+    }
+
+    private static func mapLayer(index: Int, name: String, weight: [Float], columns: Int,
+                                 configuration: MappingConfiguration, cellBits: Int) -> LayerMapping {
+        let rows = weight.count / columns
+        let slices = configuration.slices(cellBits: cellBits)
+        let sides = configuration.sides
+        let devicesPerWeight = slices * sides
+        let base = 1 << cellBits
+        let levelMax = Float(base - 1)
+        let quantisationLevels = configuration.weightBits == 0 ? 0 : (1 << configuration.weightBits) - 1
+
+        var scales = [Float](repeating: 0, count: columns)
+        switch configuration.scale {
+        case .layer:
+            let layerMax = weight.reduce(0) { max($0, abs($1)) }
+            for column in 0..<columns { scales[column] = layerMax }
+        case .column:
+            for column in 0..<columns {
+                scales[column] = weight[(column * rows)..<((column + 1) * rows)].reduce(0) { max($0, abs($1)) }
+            }
+        }
+
+        var targets = [Float](repeating: 0, count: weight.count * devicesPerWeight)
+        var coefficients = [Float](repeating: 0, count: weight.count * devicesPerWeight)
+        for column in 0..<columns {
+            let scale = scales[column]
+            for row in 0..<rows {
+                let weightIndex = column * rows + row
+                let value = weight[weightIndex]
+                let sign: Float = value < 0 ? -1 : 1
+                let first = weightIndex * devicesPerWeight
+                let magnitude = scale > 0 ? min(abs(value) / scale, 1) : 0
+                for slice in 0..<slices {
+                    let level: Float
+                    let coefficient: Float
+                    if quantisationLevels == 0 {
+                        level = magnitude
+                        coefficient = scale
+                    } else {
+                        let q = Int((magnitude * Float(quantisationLevels)).rounded())
+                        let digit = (q >> (cellBits * slice)) & (base - 1)
+                        level = Float(digit) / levelMax
+                        coefficient = scale / Float(quantisationLevels) * Float(1 << (cellBits * slice)) * levelMax
+                    }
+                    switch configuration.signEncoding {
+                    case .differential:
+                        let positive = first + slice * 2
+                        targets[positive] = sign > 0 ? level : 0
+                        targets[positive + 1] = sign > 0 ? 0 : level
+                        coefficients[positive] = coefficient
+                        coefficients[positive + 1] = -coefficient
+                    case .signMagnitude:
+                        targets[first + slice] = level
+                        coefficients[first + slice] = sign * coefficient
+                    }
+                }
+            }
+        }
+        let physicalColumns = columns * devicesPerWeight
+        let arrays = ((rows + configuration.arrayRows - 1) / configuration.arrayRows)
+            * ((physicalColumns + configuration.arrayColumns - 1) / configuration.arrayColumns)
+        let devices = rows * physicalColumns
+        return LayerMapping(
+            layerIndex: index, name: name, rows: rows, columns: columns, slices: slices,
+            devicesPerWeight: devicesPerWeight, physicalColumns: physicalColumns, arrays: arrays, devices: devices,
+            utilization: Double(devices) / Double(arrays * configuration.arrayRows * configuration.arrayColumns),
+            targets: targets, coefficients: coefficients)
+    }
+
+    /// Total devices over all layers.
+    public var deviceCount: Int { layers.reduce(0) { $0 + $1.devices } }
+    /// Total weights mapped.
+    public var weightCount: Int { layers.reduce(0) { $0 + $1.weightCount } }
+
+    /// Writes `w_eff = Σ coefficient · x` for every weight of `layer` into `weights`.
+    @inlinable
+    public static func fold(_ layer: LayerMapping, conductances: UnsafeBufferPointer<Float>,
+                            into weights: UnsafeMutableBufferPointer<Float>) {
+        let perWeight = layer.devicesPerWeight
+        layer.coefficients.withUnsafeBufferPointer { coefficients in
+            for weightIndex in 0..<layer.weightCount {
+                var sum: Float = 0
+                let first = weightIndex * perWeight
+                for device in first..<(first + perWeight) {
+                    sum += coefficients[device] * conductances[device]
+                }
+                weights[weightIndex] = sum
+            }
+        }
+    }
+
+    /// The network with every mapped weight replaced by its noise-free quantised value (the
+    /// fold of the targets) — what an `ideal` device model computes on every instance.
+    public func quantizedNetwork(_ network: Network) -> Network {
+        var result = network
+        for layer in layers {
+            result.modifyParameters(ofLayer: layer.layerIndex) { weight, _ in
+                layer.targets.withUnsafeBufferPointer { targets in
+                    weight.withUnsafeMutableBufferPointer { weights in
+                        Self.fold(layer, conductances: targets, into: weights)
+                    }
+                }
+            }
+        }
+        return result
+    }
+}

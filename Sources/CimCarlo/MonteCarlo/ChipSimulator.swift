@@ -1,0 +1,269 @@
+import Foundation
+
+/// What one chip instance achieved under every policy and at every time point.
+public struct InstanceResult: Sendable {
+    public var instance: Int
+    /// Top-1 accuracy, `[policy][time]`, fractions.
+    public var accuracy: [[Float]]
+    /// Mean cross-entropy, `[policy][time]`, nats.
+    public var loss: [[Float]]
+    /// Programming pulses over all devices, per policy.
+    public var writeCycles: [Double]
+    /// `writeCycles × pulse time`, seconds, per policy.
+    public var programmingTimeSeconds: [Double]
+}
+
+/// Simulates chip instances in effective-weight mode: samples every device of the mapped
+/// network, programs it under each policy, lets it drift and reads it at each time point,
+/// folds the conductances back into one perturbed weight matrix per layer and runs the test set.
+///
+/// One simulator per worker thread; its buffers are allocated once and reused for every
+/// instance. Draws come from `CounterRandom`, keyed by (seed, instance, purpose, device), so
+/// every policy and time point of an instance sees the same device-to-device deviations,
+/// faults and drift exponents (common random numbers), whatever thread runs it.
+public final class ChipSimulator {
+    public let device: DeviceModel
+    public let mapping: CrossbarMapping
+    public let policies: [WriteVerifyPolicy]
+    public let timesSeconds: [Double]
+    public let seed: UInt64
+    private let test: LabeledImages
+    private var network: Network
+    private let workspace: NetworkWorkspace
+
+    /// First global device index of each mapped layer (the counter of its draws).
+    private let deviceOffsets: [Int]
+    /// Per device: error of the first programming pulse (D2D + C2C), units of the range.
+    private var oneShotError: [UnsafeMutableBufferPointer<Float>]
+    /// Per device: 0 healthy, 1 stuck at g_min (SA0), 2 stuck at g_max (SA1).
+    private var stuck: [UnsafeMutableBufferPointer<UInt8>]
+    /// Per device: drift exponent ν.
+    private var driftExponent: [UnsafeMutableBufferPointer<Float>]
+    /// Per device: normalised conductance after programming under the current policy.
+    private var programmed: [UnsafeMutableBufferPointer<Float>]
+    /// Per device: normalised conductance read at the current time point.
+    private var read: [UnsafeMutableBufferPointer<Float>]
+
+    /// g_min in units of the range: a device's conductance is `(x + offset) · (g_max − g_min)`.
+    private let conductanceOffset: Double
+
+    public init(network: Network, mapping: CrossbarMapping, device: DeviceModel, policies: [WriteVerifyPolicy],
+                timesSeconds: [Double], seed: UInt64, test: LabeledImages, batchSize: Int = 250) throws {
+        self.network = network
+        self.mapping = mapping
+        self.device = device
+        self.policies = policies
+        self.timesSeconds = timesSeconds
+        self.seed = seed
+        self.test = test
+        workspace = try NetworkWorkspace(network: network, batchCapacity: min(batchSize, max(test.count, 1)))
+        conductanceOffset = device.minimumConductance / device.conductanceRange
+        var offsets: [Int] = []
+        var total = 0
+        for layer in mapping.layers {
+            offsets.append(total)
+            total += layer.targets.count
+        }
+        deviceOffsets = offsets
+        let counts = mapping.layers.map(\.targets.count)
+        func floats(_ needed: Bool) -> [UnsafeMutableBufferPointer<Float>] {
+            counts.map { .allocateZeroed(needed ? $0 : 0) }
+        }
+        oneShotError = floats(true)
+        driftExponent = floats(device.drift != nil)
+        programmed = floats(true)
+        read = floats(device.drift != nil || device.readNoise != nil)
+        let hasStuck = device.stuckAtZeroRate + device.stuckAtOneRate > 0
+        stuck = counts.map { count in
+            let buffer = UnsafeMutableBufferPointer<UInt8>.allocate(capacity: hasStuck ? count : 0)
+            buffer.initialize(repeating: 0)
+            return buffer
+        }
+    }
+
+    deinit {
+        for buffers in [oneShotError, driftExponent, programmed, read] { buffers.forEach { $0.deallocate() } }
+        stuck.forEach { $0.deallocate() }
+    }
+
+    /// Simulates instance `instance`: the result depends only on (seed, instance).
+    public func simulate(instance: Int) -> InstanceResult {
+        sampleStaticState(instance: instance)
+        var result = InstanceResult(
+            instance: instance,
+            accuracy: Array(repeating: Array(repeating: .nan, count: timesSeconds.count), count: policies.count),
+            loss: Array(repeating: Array(repeating: .nan, count: timesSeconds.count), count: policies.count),
+            writeCycles: Array(repeating: 0, count: policies.count),
+            programmingTimeSeconds: Array(repeating: 0, count: policies.count))
+        let timeIndependent = device.drift == nil && device.readNoise == nil
+        for (policyIndex, policy) in policies.enumerated() {
+            let cycles = program(instance: instance, policy: policy)
+            result.writeCycles[policyIndex] = cycles
+            result.programmingTimeSeconds[policyIndex] = cycles * device.writeVerify.pulseTimeSeconds
+            for (timeIndex, time) in timesSeconds.enumerated() {
+                if timeIndependent && timeIndex > 0 {
+                    result.accuracy[policyIndex][timeIndex] = result.accuracy[policyIndex][0]
+                    result.loss[policyIndex][timeIndex] = result.loss[policyIndex][0]
+                    continue
+                }
+                let conductances = timeIndependent ? programmed : readAt(time: time, timeIndex: timeIndex, instance: instance)
+                let evaluation = evaluate(conductances)
+                result.accuracy[policyIndex][timeIndex] = Float(evaluation.accuracy)
+                result.loss[policyIndex][timeIndex] = Float(evaluation.meanLoss)
+            }
+        }
+        return result
+    }
+
+    /// The network as chip `instance` computes it under policy `policyIndex`: right after
+    /// programming when `timeIndex` is nil, else read at `timesSeconds[timeIndex]` (drift and
+    /// read noise applied). The same draws as `simulate(instance:)` uses.
+    public func sampledNetwork(instance: Int, policyIndex: Int, timeIndex: Int?) -> Network {
+        sampleStaticState(instance: instance)
+        _ = program(instance: instance, policy: policies[policyIndex])
+        let conductances = timeIndex.map { readAt(time: timesSeconds[$0], timeIndex: $0, instance: instance) } ?? programmed
+        foldWeights(conductances)
+        return network
+    }
+
+    // MARK: - Sampling
+
+    /// Draws what is fixed for the chip: stuck-at faults, the first-pulse error, drift exponents.
+    private func sampleStaticState(instance: Int) {
+        let d2dStream = CounterRandom(seed: seed, instance: instance, purpose: .deviceToDevice)
+        let programmingStream = CounterRandom(seed: seed, instance: instance, purpose: .programming)
+        let stuckStream = CounterRandom(seed: seed, instance: instance, purpose: .stuckAt)
+        let driftStream = CounterRandom(seed: seed, instance: instance, purpose: .driftExponent)
+        let hasD2D = !device.deviceToDevice.isNone
+        let hasProgramming = !device.programming.isNone
+        let sa0 = device.stuckAtZeroRate
+        let sa01 = device.stuckAtZeroRate + device.stuckAtOneRate
+        for (layerIndex, layer) in mapping.layers.enumerated() {
+            let offset = deviceOffsets[layerIndex]
+            let errors = oneShotError[layerIndex]
+            let faults = stuck[layerIndex]
+            let exponents = driftExponent[layerIndex]
+            layer.targets.withUnsafeBufferPointer { targets in
+                for index in 0..<targets.count {
+                    let counter = offset + index
+                    let x = Double(targets[index])
+                    var error = 0.0
+                    if hasD2D {
+                        let variation = device.deviceToDevice
+                        error += variation.deviation(at: x, standardNormal: d2dStream.normal(counter), device: device,
+                                                     sigma: variation.sigma(at: x, device: device))
+                    }
+                    if hasProgramming {
+                        let variation = device.programming
+                        error += variation.deviation(at: x, standardNormal: programmingStream.normal(counter),
+                                                     device: device, sigma: variation.sigma(at: x, device: device))
+                    }
+                    errors[index] = Float(error)
+                    if sa01 > 0 {
+                        let draw = stuckStream.uniform(counter)
+                        faults[index] = draw < sa0 ? 1 : (draw < sa01 ? 2 : 0)
+                    }
+                    if let drift = device.drift {
+                        var exponent = drift.exponentMean.value(at: x)
+                            + drift.exponentStd.value(at: x) * driftStream.normal(counter)
+                        if drift.absoluteExponent { exponent = abs(exponent) }
+                        exponents[index] = Float(exponent)
+                    }
+                }
+            }
+        }
+    }
+
+    /// Programs every device under `policy` into `programmed`; returns the pulses spent.
+    ///
+    /// Unverified devices keep their first-pulse error. Verified devices are read back and
+    /// re-programmed while `|error| > tolerance`, up to `maxIterations` pulses; each
+    /// re-programming pulse lands with fresh C2C noise (the verify read has removed the static
+    /// D2D offset). Stuck devices cannot be moved: verifying them spends every pulse.
+    private func program(instance: Int, policy: WriteVerifyPolicy) -> Double {
+        let verifyStream = CounterRandom(seed: seed, instance: instance, purpose: .verifyPulses)
+        let writeVerify = device.writeVerify
+        let tolerance = Float(writeVerify.tolerance)
+        let maxIterations = writeVerify.maxIterations
+        let floor = Float(-conductanceOffset)  // G ≥ 0
+        var cycles = 0
+        for (layerIndex, layer) in mapping.layers.enumerated() {
+            let offset = deviceOffsets[layerIndex]
+            let errors = oneShotError[layerIndex]
+            let faults = stuck[layerIndex]
+            let output = programmed[layerIndex]
+            let perWeight = layer.devicesPerWeight
+            let hasStuck = faults.count > 0
+            layer.targets.withUnsafeBufferPointer { targets in
+                for weightIndex in 0..<layer.weightCount {
+                    let verified = policy.verifies(layer: layerIndex, weightIndex: weightIndex)
+                    for index in (weightIndex * perWeight)..<((weightIndex + 1) * perWeight) {
+                        if hasStuck && faults[index] != 0 {
+                            output[index] = faults[index] == 1 ? 0 : 1
+                            cycles += verified ? maxIterations : 1
+                            continue
+                        }
+                        var error = errors[index]
+                        var pulses = 1
+                        if verified {
+                            let x = Double(targets[index])
+                            let sigma = device.programming.sigma(at: x, device: device)
+                            while abs(error) > tolerance && pulses < maxIterations {
+                                let z = verifyStream.normal((offset + index) &* maxIterations &+ pulses)
+                                error = Float(device.programming.deviation(at: x, standardNormal: z, device: device, sigma: sigma))
+                                pulses += 1
+                            }
+                        }
+                        cycles += pulses
+                        output[index] = max(targets[index] + error, floor)
+                    }
+                }
+            }
+        }
+        return Double(cycles)
+    }
+
+    /// Applies drift and read noise at `time` to the programmed conductances, into `read`.
+    private func readAt(time: Double, timeIndex: Int, instance: Int) -> [UnsafeMutableBufferPointer<Float>] {
+        let readStream = CounterRandom(seed: seed, instance: instance, purpose: .readNoise, substream: timeIndex)
+        let offset = conductanceOffset
+        let gMaxInRangeUnits = 1 + offset
+        let readNoise = device.readNoise
+        let timeFactor = readNoise?.timeFactor(time) ?? 0
+        for (layerIndex, _) in mapping.layers.enumerated() {
+            let source = programmed[layerIndex]
+            let output = read[layerIndex]
+            let exponents = driftExponent[layerIndex]
+            let first = deviceOffsets[layerIndex]
+            for index in 0..<source.count {
+                let programmedConductance = Double(source[index]) + offset
+                var conductance = programmedConductance
+                if let drift = device.drift {
+                    conductance *= drift.factor(exponent: Double(exponents[index]), timeSeconds: time)
+                }
+                if let readNoise, timeFactor > 0 {
+                    let sigma = readNoise.relativeSigma(at: programmedConductance / gMaxInRangeUnits) * timeFactor
+                    conductance += abs(conductance) * sigma * readStream.normal(first + index)
+                }
+                output[index] = Float(max(conductance, 0) - offset)
+            }
+        }
+        return read
+    }
+
+    /// Folds conductances into the network's weights and runs the test set.
+    private func evaluate(_ conductances: [UnsafeMutableBufferPointer<Float>]) -> Evaluation {
+        foldWeights(conductances)
+        return workspace.evaluate(network, on: test)
+    }
+
+    private func foldWeights(_ conductances: [UnsafeMutableBufferPointer<Float>]) {
+        for (layerIndex, layer) in mapping.layers.enumerated() {
+            network.modifyParameters(ofLayer: layer.layerIndex) { weight, _ in
+                weight.withUnsafeMutableBufferPointer { weights in
+                    CrossbarMapping.fold(layer, conductances: UnsafeBufferPointer(conductances[layerIndex]), into: weights)
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,86 @@
+import Foundation
+
+/// A Monte-Carlo study as written in a run spec (`runs/*.toml`); see README, "Run specs".
+/// Relative paths are resolved against the directory of the spec file.
+public struct RunSpec: Sendable {
+    /// The spec file, as given.
+    public var path: String
+    /// The spec's TOML text, stored in every result file.
+    public var text: String
+    public var modelPath: String
+    public var dataset: DatasetSource
+    /// Use only the first `testLimit` test images; nil for the full test split.
+    public var testLimit: Int?
+    public var deviceModelPath: String
+    public var mapping: MappingConfiguration
+    public var policies: [WriteVerifyPolicy]
+    /// Seconds after programming at which accuracy is evaluated, strictly increasing.
+    public var timesSeconds: [Double]
+    public var instances: Int
+    public var seed: UInt64
+    /// Accuracy (fraction) at or above which a chip counts toward the yield.
+    public var accuracyThreshold: Double
+    public var outputPath: String
+
+    /// Reads and validates a run spec.
+    public static func load(path: String) throws -> RunSpec {
+        let (reader, text) = try ConfigurationReader.load(path: path)
+        return try RunSpec(reader: reader, text: text, path: path)
+    }
+
+    /// Parses a run spec from TOML text; relative paths resolve against `path`'s directory.
+    public init(toml text: String, path: String) throws {
+        try self.init(reader: ConfigurationReader(file: path, text: text), text: text, path: path)
+    }
+
+    init(reader: ConfigurationReader, text: String, path: String) throws {
+        self.path = path
+        self.text = text
+        let directory = (path as NSString).deletingLastPathComponent
+        func resolve(_ relative: String) -> String {
+            relative.hasPrefix("/") || directory.isEmpty ? relative : (directory as NSString).appendingPathComponent(relative)
+        }
+        modelPath = resolve(try reader.string("model"))
+        let datasetName = try reader.string("dataset", default: "fashion-mnist")
+        let source = DatasetSource(argument: datasetName)
+        if case let .hdf5(file) = source { dataset = .hdf5(path: resolve(file)) } else { dataset = source }
+        testLimit = reader.contains("test_limit") ? try reader.integer("test_limit", in: 1...100_000_000) : nil
+        deviceModelPath = resolve(try reader.string("device_model"))
+        instances = try reader.integer("instances", in: 1...100_000_000)
+        seed = UInt64(try reader.integer("seed", default: 1, in: 0...Int.max))
+        accuracyThreshold = try reader.double("accuracy_threshold", default: 0.8, in: 0...1, unit: "(fraction)")
+        outputPath = resolve(try reader.string("output"))
+
+        let times = try reader.doubles("times_s", in: 0...1e10, unit: "s") ?? [0]
+        for index in times.indices.dropFirst() where times[index] <= times[index - 1] {
+            throw reader.error("times_s", "must be strictly increasing, but \(times[index]) follows \(times[index - 1])")
+        }
+        timesSeconds = times
+
+        let names = try reader.strings("policies") ?? ["none"]
+        guard !names.isEmpty else { throw reader.error("policies", "must name at least one policy") }
+        var policies: [WriteVerifyPolicy] = []
+        for name in names {
+            guard let policy = WriteVerifyPolicy(name: name) else {
+                throw reader.error("policies", "unknown policy \"\(name)\" (allowed: \(WriteVerifyPolicy.allowedNames.joined(separator: ", ")))")
+            }
+            guard !policies.contains(policy) else { throw reader.error("policies", "lists \"\(name)\" twice") }
+            policies.append(policy)
+        }
+        self.policies = policies
+
+        var mapping = MappingConfiguration()
+        if let table = try reader.table("mapping") {
+            mapping.weightBits = try table.integer("weight_bits", default: 8, in: 0...16)
+            mapping.signEncoding = MappingConfiguration.SignEncoding(rawValue: try table.string(
+                "sign", default: "differential", allowed: MappingConfiguration.SignEncoding.allCases.map(\.rawValue)))!
+            mapping.scale = MappingConfiguration.ScaleGranularity(rawValue: try table.string(
+                "scale", default: "layer", allowed: MappingConfiguration.ScaleGranularity.allCases.map(\.rawValue)))!
+            mapping.arrayRows = try table.integer("array_rows", default: 128, in: 1...65536)
+            mapping.arrayColumns = try table.integer("array_cols", default: 128, in: 1...65536)
+            try table.finish()
+        }
+        self.mapping = mapping
+        try reader.finish()
+    }
+}

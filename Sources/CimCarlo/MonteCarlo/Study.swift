@@ -1,0 +1,63 @@
+import Foundation
+
+/// One Monte-Carlo study, ready to run: the run spec with its inputs loaded and checked,
+/// and the network mapped onto crossbars.
+public final class Study: Sendable {
+    public let spec: RunSpec
+    public let device: DeviceModel
+    public let deviceModelText: String
+    public let network: Network
+    public let test: LabeledImages
+    public let mapping: CrossbarMapping
+    public let seed: UInt64
+    public let instances: Int
+
+    /// Loads the model, device model and dataset a spec names. `instances` and `seed`
+    /// override the spec's values (command-line options).
+    public init(spec: RunSpec, instances: Int? = nil, seed: UInt64? = nil) throws {
+        self.spec = spec
+        (device, deviceModelText) = try DeviceModel.load(path: spec.deviceModelPath)
+        network = try Network.load(from: spec.modelPath)
+        test = try spec.dataset.load(.test).prefix(spec.testLimit)
+        try test.checkFits(network, name: spec.dataset.description)
+        mapping = CrossbarMapping(network: network, configuration: spec.mapping, cellBits: device.cellBits)
+        self.seed = seed ?? spec.seed
+        self.instances = instances ?? spec.instances
+    }
+
+    /// Everything a result file records about this study.
+    public func provenance() throws -> ResultProvenance {
+        guard let modelData = FileManager.default.contents(atPath: spec.modelPath) else {
+            throw ModelFileError(path: spec.modelPath, reason: "cannot read it to fingerprint the model")
+        }
+        return ResultProvenance(
+            specText: spec.text, deviceModelText: deviceModelText, modelSHA256: SHA256.hex(modelData),
+            datasetSHA256: try spec.dataset.sha256(.test), seed: seed, instances: instances,
+            accuracyThreshold: spec.accuracyThreshold, policyLabels: spec.policies.map(\.description),
+            policyBudgets: spec.policies.map(\.budget), timesSeconds: spec.timesSeconds, testImages: test.count)
+    }
+
+    /// A simulator for one worker thread.
+    public func makeSimulator() throws -> ChipSimulator {
+        try ChipSimulator(network: network, mapping: mapping, device: device, policies: spec.policies,
+                          timesSeconds: spec.timesSeconds, seed: seed, test: test)
+    }
+
+    /// Runs the study into `output`: a new file (replacing an old one only with `force`), or,
+    /// with `resume`, the instances a partial file lacks. Returns the summary per (policy, time).
+    @discardableResult
+    public func run(output: String, threads: Int, force: Bool = false, resume: Bool = false,
+                    progress: @escaping (MonteCarloEngine.Progress) -> Void = { _ in },
+                    shouldStop: @escaping @Sendable () -> Bool = { false }) throws -> [[SummaryStatistics]] {
+        let provenance = try provenance()
+        let file = resume ? try ResultFile.resume(path: output, provenance: provenance)
+            : try ResultFile.create(path: output, provenance: provenance, mapping: mapping, force: force)
+        try MonteCarloEngine.run(
+            instances: file.remainingInstances, threads: threads, makeSimulator: { try self.makeSimulator() },
+            record: { try file.record($0) }, progress: progress, shouldStop: shouldStop)
+        guard file.remainingInstances.isEmpty else {
+            throw ResultFileError(path: output, reason: "stopped with \(file.remainingInstances.count) instances to go (finish with --resume)")
+        }
+        return try file.finish(accuracyThreshold: spec.accuracyThreshold)
+    }
+}

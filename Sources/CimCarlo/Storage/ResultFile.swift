@@ -1,0 +1,222 @@
+import Foundation
+
+/// A result file that cannot be created, resumed or read.
+public struct ResultFileError: Error, CustomStringConvertible, Equatable {
+    public var path: String
+    public var reason: String
+    public var description: String { "\(path): \(reason)" }
+}
+
+/// What a result file records about the study that produced it.
+public struct ResultProvenance: Sendable {
+    public var specText: String
+    public var deviceModelText: String
+    public var modelSHA256: String
+    public var datasetSHA256: String
+    public var seed: UInt64
+    public var instances: Int
+    public var accuracyThreshold: Double
+    public var policyLabels: [String]
+    public var policyBudgets: [Double]
+    public var timesSeconds: [Double]
+    public var testImages: Int
+
+    public init(specText: String, deviceModelText: String, modelSHA256: String, datasetSHA256: String, seed: UInt64,
+                instances: Int, accuracyThreshold: Double, policyLabels: [String], policyBudgets: [Double],
+                timesSeconds: [Double], testImages: Int) {
+        self.specText = specText
+        self.deviceModelText = deviceModelText
+        self.modelSHA256 = modelSHA256
+        self.datasetSHA256 = datasetSHA256
+        self.seed = seed
+        self.instances = instances
+        self.accuracyThreshold = accuracyThreshold
+        self.policyLabels = policyLabels
+        self.policyBudgets = policyBudgets
+        self.timesSeconds = timesSeconds
+        self.testImages = testImages
+    }
+}
+
+/// The HDF5 result of one run (README, "Result file format"; BRIEF §6).
+///
+/// All datasets are created at full size when the run starts, filled with NaN; each
+/// completed instance writes its rows, sets `/completed[i]` and `instances_completed`, and
+/// flushes, so an interrupted run keeps what it finished and `--resume` fills in the rest.
+/// The root attribute `status` is "partial" until the summary is written, then "complete".
+public final class ResultFile {
+    public static let format = "cimcarlo.result"
+    public static let formatVersion: Int64 = 1
+
+    public let path: String
+    private let file: HDF5File
+    public let instanceCount: Int
+    public let policyCount: Int
+    public let timeCount: Int
+    public private(set) var completed: [Bool]
+
+    private init(path: String, file: HDF5File, instances: Int, policies: Int, times: Int, completed: [Bool]) {
+        self.path = path
+        self.file = file
+        instanceCount = instances
+        policyCount = policies
+        timeCount = times
+        self.completed = completed
+    }
+
+    /// Creates a new result file. Refuses to replace an existing file unless `force`.
+    public static func create(path: String, provenance: ResultProvenance, mapping: CrossbarMapping,
+                              force: Bool) throws -> ResultFile {
+        if FileManager.default.fileExists(atPath: path) {
+            guard force else {
+                throw ResultFileError(path: path, reason: "already exists (use --force to overwrite it, or --resume to complete a partial run)")
+            }
+            try FileManager.default.removeItem(atPath: path)
+        }
+        let directory = (path as NSString).deletingLastPathComponent
+        if !directory.isEmpty {
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        }
+        let file = try HDF5File(path: path, mode: .createExclusive)
+        let (n, p, t) = (provenance.instances, provenance.policyLabels.count, provenance.timesSeconds.count)
+        try file.setAttribute("format", format)
+        try file.setAttribute("format_version", formatVersion)
+        try file.setAttribute("tool_version", CimCarloVersion.current)
+        try file.setAttribute("seed", Int64(bitPattern: provenance.seed))
+        try file.setAttribute("spec", provenance.specText)
+        try file.setAttribute("device_model", provenance.deviceModelText)
+        try file.setAttribute("model_sha256", provenance.modelSHA256)
+        try file.setAttribute("dataset_sha256", provenance.datasetSHA256)
+        try file.setAttribute("created_utc", ISO8601DateFormatter().string(from: Date()))
+        try file.setAttribute("instances_requested", Int64(n))
+        try file.setAttribute("instances_completed", Int64(0))
+        try file.setAttribute("accuracy_threshold", provenance.accuracyThreshold)
+        try file.setAttribute("test_images", Int64(provenance.testImages))
+        try file.setAttribute("status", "partial")
+
+        try file.write((0..<n).map { Int64($0) }, to: "/instance")
+        try file.write(strings: provenance.policyLabels, to: "/policy")
+        try file.write(provenance.timesSeconds, to: "/time")
+        try file.setAttribute("units", "s", on: "/time")
+        try file.write(provenance.policyBudgets, to: "/policy_budget")
+        try file.createDataset("/accuracy", shape: [n, p, t], fill: Float.nan)
+        try file.createDataset("/loss", shape: [n, p, t], fill: Float.nan)
+        try file.createDataset("/write_cycles", shape: [n, p], fill: Double.nan)
+        try file.createDataset("/programming_time_s", shape: [n, p], fill: Double.nan)
+        try file.createDataset("/completed", shape: [n], fill: UInt8(0))
+        try writeMapping(mapping, to: file)
+
+        try file.attachDimensionScale("/instance", name: "instance", to: [
+            ("/accuracy", 0), ("/loss", 0), ("/write_cycles", 0), ("/programming_time_s", 0), ("/completed", 0)])
+        try file.attachDimensionScale("/policy", name: "policy", to: [
+            ("/accuracy", 1), ("/loss", 1), ("/write_cycles", 1), ("/programming_time_s", 1), ("/policy_budget", 0)])
+        try file.attachDimensionScale("/time", name: "time", to: [("/accuracy", 2), ("/loss", 2)])
+        try file.flush()
+        return ResultFile(path: path, file: file, instances: n, policies: p, times: t,
+                          completed: Array(repeating: false, count: n))
+    }
+
+    private static func writeMapping(_ mapping: CrossbarMapping, to file: HDF5File) throws {
+        let layers = mapping.layers
+        try file.write(strings: layers.map(\.name), to: "/mapping/name")
+        let columns: [(String, [Int64])] = [
+            ("rows", layers.map { Int64($0.rows) }), ("cols", layers.map { Int64($0.columns) }),
+            ("slices", layers.map { Int64($0.slices) }), ("physical_cols", layers.map { Int64($0.physicalColumns) }),
+            ("arrays", layers.map { Int64($0.arrays) }), ("devices", layers.map { Int64($0.devices) }),
+        ]
+        for (name, values) in columns { try file.write(values, to: "/mapping/" + name) }
+        try file.write(layers.map(\.utilization), to: "/mapping/utilization")
+        let configuration = mapping.configuration
+        try file.setAttribute("weight_bits", Int64(configuration.weightBits), on: "/mapping")
+        try file.setAttribute("cell_bits", Int64(mapping.cellBits), on: "/mapping")
+        try file.setAttribute("sign", configuration.signEncoding.rawValue, on: "/mapping")
+        try file.setAttribute("scale", configuration.scale.rawValue, on: "/mapping")
+        try file.setAttribute("array_rows", Int64(configuration.arrayRows), on: "/mapping")
+        try file.setAttribute("array_cols", Int64(configuration.arrayColumns), on: "/mapping")
+        try file.attachDimensionScale("/mapping/name", name: "layer",
+                                      to: (columns.map(\.0) + ["utilization"]).map { ("/mapping/" + $0, 0) })
+    }
+
+    /// Opens a partial result to complete it. It must come from the same spec text, device model,
+    /// model, dataset, seed and instance count; anything else would not give the result an
+    /// uninterrupted run gives.
+    public static func resume(path: String, provenance: ResultProvenance) throws -> ResultFile {
+        guard FileManager.default.fileExists(atPath: path) else {
+            throw ResultFileError(path: path, reason: "cannot resume: no such file (run without --resume to start it)")
+        }
+        let file: HDF5File
+        do {
+            file = try HDF5File(path: path, mode: .readWrite)
+        } catch {
+            throw ResultFileError(path: path, reason: "cannot resume: not a readable HDF5 file")
+        }
+        guard (try? file.stringAttribute("format")) == format else {
+            throw ResultFileError(path: path, reason: "cannot resume: not a cimcarlo result file")
+        }
+        let checks: [(String, Bool)] = [
+            ("spec", (try? file.stringAttribute("spec")) == provenance.specText),
+            ("device_model", (try? file.stringAttribute("device_model")) == provenance.deviceModelText),
+            ("model_sha256", (try? file.stringAttribute("model_sha256")) == provenance.modelSHA256),
+            ("dataset_sha256", (try? file.stringAttribute("dataset_sha256")) == provenance.datasetSHA256),
+            ("seed", (try? file.scalarAttribute("seed", as: Int64.self)) == Int64(bitPattern: provenance.seed)),
+            ("instances_requested", (try? file.scalarAttribute("instances_requested", as: Int64.self)) == Int64(provenance.instances)),
+            ("test_images", (try? file.scalarAttribute("test_images", as: Int64.self)) == Int64(provenance.testImages)),
+        ]
+        if let mismatch = checks.first(where: { !$0.1 }) {
+            throw ResultFileError(path: path, reason: "cannot resume: its `\(mismatch.0)` differs from this run's (use --force to start over)")
+        }
+        let flags = try file.read("/completed", as: UInt8.self).values
+        return ResultFile(path: path, file: file, instances: provenance.instances, policies: provenance.policyLabels.count,
+                          times: provenance.timesSeconds.count, completed: flags.map { $0 != 0 })
+    }
+
+    /// Instances not yet recorded.
+    public var remainingInstances: [Int] { completed.indices.filter { !completed[$0] } }
+
+    /// Writes one instance's rows and flushes them to disk.
+    public func record(_ result: InstanceResult) throws {
+        let (p, t, i) = (policyCount, timeCount, result.instance)
+        try file.writeBlock(result.accuracy.flatMap { $0 }, to: "/accuracy", start: [i, 0, 0], count: [1, p, t])
+        try file.writeBlock(result.loss.flatMap { $0 }, to: "/loss", start: [i, 0, 0], count: [1, p, t])
+        try file.writeBlock(result.writeCycles, to: "/write_cycles", start: [i, 0], count: [1, p])
+        try file.writeBlock(result.programmingTimeSeconds, to: "/programming_time_s", start: [i, 0], count: [1, p])
+        try file.writeBlock([UInt8(1)], to: "/completed", start: [i], count: [1])
+        completed[i] = true
+        try file.setAttribute("instances_completed", Int64(completed.filter { $0 }.count))
+        try file.flush()
+    }
+
+    /// Computes `/summary/<stat>` over all instances and marks the file complete.
+    @discardableResult
+    public func finish(accuracyThreshold: Double) throws -> [[SummaryStatistics]] {
+        let accuracy = try file.read("/accuracy", as: Float.self).values
+        let summaries = Self.summaries(accuracy: accuracy, instances: instanceCount, policies: policyCount,
+                                       times: timeCount, threshold: accuracyThreshold)
+        for (index, name) in SummaryStatistics.names.enumerated() {
+            let values = summaries.flatMap { row in row.map { $0.named[index].1 } }
+            let dataset = "/summary/" + name
+            if !file.exists(dataset) {
+                try file.write(HDF5Array(values: values, shape: [policyCount, timeCount]), to: dataset)
+                try file.attachDimensionScale("/policy", name: "policy", to: [(dataset, 0)])
+                try file.attachDimensionScale("/time", name: "time", to: [(dataset, 1)])
+            } else {
+                try file.writeBlock(values, to: dataset, start: [0, 0], count: [policyCount, timeCount])
+            }
+        }
+        try file.setAttribute("status", "complete")
+        try file.flush()
+        return summaries
+    }
+
+    /// Per (policy, time) statistics of `[instance, policy, time]` accuracies.
+    static func summaries(accuracy: [Float], instances: Int, policies: Int, times: Int,
+                          threshold: Double) -> [[SummaryStatistics]] {
+        (0..<policies).map { policy in
+            (0..<times).map { time in
+                let values = (0..<instances).map { Double(accuracy[(($0 * policies) + policy) * times + time]) }
+                    .filter { !$0.isNaN }
+                return Statistics.summarize(values, threshold: threshold)
+            }
+        }
+    }
+}

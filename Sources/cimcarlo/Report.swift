@@ -1,0 +1,29 @@
+import ArgumentParser
+import CimCarlo
+
+extension CimCarloCommand {
+    struct Report: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Print the summary table of a result file.",
+            discussion: """
+                Per policy and time: mean accuracy with its 95 % CI, std, 1/5/50 % quantiles, yield at the \
+                spec's threshold with its Wilson interval, programming cycles and speed-up against `all`. \
+                Works on partial files (statistics over the completed instances).
+
+                Example: cimcarlo report runs/out/quickstart.h5 --json
+                """)
+
+        @Argument(help: ArgumentHelp("Result file (HDF5).", valueName: "file.h5"))
+        var file: String
+
+        @Flag(help: "Print JSON instead of a table.")
+        var json = false
+
+        func run() throws {
+            try reportingErrors {
+                let report = try ResultReport(path: file)
+                print(json ? try report.json() : report.table())
+            }
+        }
+    }
+}

@@ -1,0 +1,113 @@
+import ArgumentParser
+import CimCarlo
+import Foundation
+
+extension CimCarloCommand {
+    struct Run: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Run a Monte-Carlo study from a run spec and write its HDF5 result.",
+            discussion: """
+                Samples chip instances with the spec's device model, evaluates every write-verify policy at \
+                every time point on the test set, writes each instance to the result file as it completes, \
+                and prints the summary table. Progress (instances, rate, ETA, running mean ± 95 % CI) goes to stderr.
+
+                Example: cimcarlo run runs/quickstart.toml --instances 50 --output /tmp/quick.h5
+                """)
+
+        @Argument(help: ArgumentHelp("Run spec (TOML).", valueName: "spec.toml"))
+        var spec: String
+
+        @Option(help: ArgumentHelp("Result file (default: the spec's `output`).", valueName: "file.h5"))
+        var output: String?
+
+        @Option(help: ArgumentHelp("Number of chip instances (default: the spec's `instances`).", valueName: "N"))
+        var instances: Int?
+
+        @Option(help: ArgumentHelp("Worker threads (default: all cores).", valueName: "N"))
+        var threads: Int = ProcessInfo.processInfo.activeProcessorCount
+
+        @Option(help: ArgumentHelp("Random seed (default: the spec's `seed`).", valueName: "S"))
+        var seed: UInt64?
+
+        @Flag(help: "Overwrite an existing result file.")
+        var force = false
+
+        @Flag(help: "Complete a partial result file left by an interrupted run.")
+        var resume = false
+
+        @Flag(help: "No progress line on stderr.")
+        var quiet = false
+
+        func validate() throws {
+            if let instances, instances < 1 { throw ValidationError("--instances must be at least 1, got \(instances)") }
+            guard threads >= 1 else { throw ValidationError("--threads must be at least 1, got \(threads)") }
+            guard !(force && resume) else { throw ValidationError("--force and --resume exclude each other") }
+        }
+
+        func run() throws {
+            try reportingErrors {
+                let runSpec = try RunSpec.load(path: spec)
+                let study = try Study(spec: runSpec, instances: instances, seed: seed)
+                let outputPath = output ?? runSpec.outputPath
+                let label = "\(runSpec.policies[0])@\(ResultReport.formatTime(runSpec.timesSeconds[0]))"
+                let line = ProgressLine(enabled: !quiet, label: label)
+                let started = Date()
+                try study.run(output: outputPath, threads: threads, force: force, resume: resume,
+                              progress: { line.update($0) })
+                line.finish()
+                let seconds = Date().timeIntervalSince(started)
+                let report = try ResultReport(path: outputPath)
+                print(report.table())
+                print(String(format: "wall time %.1f s, %.2f instances/s, %d threads", seconds,
+                             Double(study.instances) / max(seconds, 1e-9), threads))
+            }
+        }
+    }
+}
+
+/// The progress line on stderr: instances done, rate, ETA and the running mean ± 95 % CI.
+final class ProgressLine: @unchecked Sendable {
+    private let enabled: Bool
+    private let label: String
+    private let interactive = isatty(STDERR_FILENO) != 0
+    private var lastDraw = Date.distantPast
+    private var lastDecile = -1
+
+    init(enabled: Bool, label: String) {
+        self.enabled = enabled
+        self.label = label
+    }
+
+    func update(_ progress: MonteCarloEngine.Progress) {
+        guard enabled else { return }
+        let now = Date()
+        let decile = progress.done * 10 / max(progress.total, 1)
+        let last = progress.done == progress.total
+        if interactive {
+            guard last || now.timeIntervalSince(lastDraw) > 0.2 else { return }
+        } else {
+            guard decile != lastDecile || last else { return }
+        }
+        lastDraw = now
+        lastDecile = decile
+        let rate = Double(progress.done) / max(progress.elapsedSeconds, 1e-9)
+        let remaining = Double(progress.total - progress.done) / max(rate, 1e-9)
+        let width = 24
+        let filled = progress.done * width / max(progress.total, 1)
+        let bar = String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled)
+        let text = String(format: "[%@] %d/%d  %.2f inst/s  ETA %@  %@ %.2f ± %.2f %%", bar, progress.done, progress.total,
+                          rate, Self.clock(remaining), label, 100 * progress.runningMean, 100 * progress.runningHalfWidth)
+        FileHandle.standardError.write(Data(((interactive ? "\r" : "") + text + (interactive ? "" : "\n")).utf8))
+    }
+
+    func finish() {
+        if enabled && interactive { FileHandle.standardError.write(Data("\n".utf8)) }
+    }
+
+    private static func clock(_ seconds: Double) -> String {
+        guard seconds.isFinite else { return "--:--" }
+        let total = Int(seconds.rounded())
+        return total >= 3600 ? String(format: "%d:%02d:%02d", total / 3600, total / 60 % 60, total % 60)
+            : String(format: "%d:%02d", total / 60, total % 60)
+    }
+}
