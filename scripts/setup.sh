@@ -18,7 +18,7 @@ fi
 
 if ! python3 -c "import h5py, numpy, matplotlib" 2>/dev/null; then
     echo "setup: installing analysis/requirements.txt" >&2
-    python3 -m pip install --quiet --disable-pip-version-check -r analysis/requirements.txt
+    python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore -r analysis/requirements.txt
 fi
 
 # Swift lives in /opt/swift on this machine type; make sure it is on PATH.

@@ -15,6 +15,7 @@ static inline hid_t cim_H5T_NATIVE_UINT8(void) { return H5T_NATIVE_UINT8; }
 static inline hid_t cim_H5T_C_S1(void) { return H5T_C_S1; }
 static inline hid_t cim_H5P_DATASET_CREATE(void) { return H5P_DATASET_CREATE; }
 static inline hid_t cim_H5P_FILE_ACCESS(void) { return H5P_FILE_ACCESS; }
+static inline hid_t cim_H5P_GROUP_CREATE(void) { return H5P_GROUP_CREATE; }
 static inline unsigned cim_H5F_ACC_TRUNC(void) { return H5F_ACC_TRUNC; }
 static inline unsigned cim_H5F_ACC_EXCL(void) { return H5F_ACC_EXCL; }
 static inline unsigned cim_H5F_ACC_RDONLY(void) { return H5F_ACC_RDONLY; }

@@ -8,23 +8,10 @@ import Testing
 
     /// A tiny model and a matching HDF5 dataset on disk.
     private func writeTinyModelAndData() throws -> (model: String, data: String, expected: Evaluation) {
-        let network = makeTinyNetwork(seed: 31)
-        let images = makeRandomImages(for: network, count: 50, seed: 32)
-        let model = directory.file("tiny.h5")
-        try network.save(to: model)
-        let data = directory.file("data.h5")
-        // The dataset schema is NCHW; convert from the in-memory NHWC.
-        let shape = network.inputShape
-        var nchw = [Float](repeating: 0, count: images.pixels.count)
-        for n in 0..<images.count { for c in 0..<shape.channels { for y in 0..<shape.height { for x in 0..<shape.width {
-            nchw[((n * shape.channels + c) * shape.height + y) * shape.width + x] =
-                images.pixels[((n * shape.height + y) * shape.width + x) * shape.channels + c]
-        } } } }
-        let file = try HDF5File(path: data, mode: .createTruncating)
-        try file.write(HDF5Array(values: nchw, shape: [images.count, shape.channels, shape.height, shape.width]), to: "/images")
-        try file.write(images.labels.map { Int64($0) }, to: "/labels")
-        let expected = try NetworkWorkspace(network: network, batchCapacity: 16).evaluate(network, on: images)
-        return (model, data, expected)
+        let fixture = try TinyStudyFixture(directory: directory)
+        let expected = try NetworkWorkspace(network: fixture.network, batchCapacity: 16)
+            .evaluate(fixture.network, on: fixture.images)
+        return (fixture.model, fixture.data, expected)
     }
 
     @Test func evalPrintsTheCleanAccuracy() throws {

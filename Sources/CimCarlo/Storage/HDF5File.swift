@@ -96,6 +96,14 @@ public final class HDF5File: @unchecked Sendable {
 
     // MARK: - Locking and checking
 
+    /// A creation property list (`H5P_DATASET_CREATE` or `H5P_GROUP_CREATE`) that records no
+    /// modification times, so writing the same content twice gives the same bytes.
+    private func timelessCreationProperties(_ propertyClass: hid_t) -> hid_t {
+        let properties = H5Pcreate(propertyClass)
+        H5Pset_obj_track_times(properties, false)
+        return properties
+    }
+
     private func locked<T>(_ body: () throws -> T) rethrows -> T {
         try hdf5Lock.withLock(body)
     }
@@ -135,8 +143,10 @@ public final class HDF5File: @unchecked Sendable {
         for component in groupPath.split(separator: "/") {
             prefix += "/" + component
             if H5Lexists(fileID, prefix, cim_H5P_DEFAULT()) > 0 { continue }
+            let properties = timelessCreationProperties(cim_H5P_GROUP_CREATE())
+            defer { H5Pclose(properties) }
             let group = try check(
-                H5Gcreate2(fileID, prefix, cim_H5P_DEFAULT(), cim_H5P_DEFAULT(), cim_H5P_DEFAULT()),
+                H5Gcreate2(fileID, prefix, cim_H5P_DEFAULT(), properties, cim_H5P_DEFAULT()),
                 "create group \(prefix)")
             H5Gclose(group)
         }
@@ -182,9 +192,10 @@ public final class HDF5File: @unchecked Sendable {
             var dims = array.shape.map { hsize_t($0) }
             let space = try check(H5Screate_simple(Int32(dims.count), &dims, nil), "describe \(datasetPath)")
             defer { H5Sclose(space) }
+            let properties = timelessCreationProperties(cim_H5P_DATASET_CREATE())
+            defer { H5Pclose(properties) }
             let dataset = try check(
-                H5Dcreate2(fileID, datasetPath, T.hdf5Type, space,
-                           cim_H5P_DEFAULT(), cim_H5P_DEFAULT(), cim_H5P_DEFAULT()),
+                H5Dcreate2(fileID, datasetPath, T.hdf5Type, space, cim_H5P_DEFAULT(), properties, cim_H5P_DEFAULT()),
                 "create dataset \(datasetPath)")
             defer { H5Dclose(dataset) }
             try array.values.withUnsafeBufferPointer { buffer in
@@ -201,7 +212,7 @@ public final class HDF5File: @unchecked Sendable {
             var dims = shape.map { hsize_t($0) }
             let space = try check(H5Screate_simple(Int32(dims.count), &dims, nil), "describe \(datasetPath)")
             defer { H5Sclose(space) }
-            let properties = H5Pcreate(cim_H5P_DATASET_CREATE())
+            let properties = timelessCreationProperties(cim_H5P_DATASET_CREATE())
             defer { H5Pclose(properties) }
             try withUnsafeBytes(of: fill) { bytes in
                 try check(H5Pset_fill_value(properties, T.hdf5Type, bytes.baseAddress), "set the fill value of \(datasetPath)")
@@ -360,8 +371,10 @@ public final class HDF5File: @unchecked Sendable {
             var dims = [hsize_t(strings.count)]
             let space = try check(H5Screate_simple(1, &dims, nil), "describe \(datasetPath)")
             defer { H5Sclose(space) }
+            let properties = timelessCreationProperties(cim_H5P_DATASET_CREATE())
+            defer { H5Pclose(properties) }
             let dataset = try check(
-                H5Dcreate2(fileID, datasetPath, type, space, cim_H5P_DEFAULT(), cim_H5P_DEFAULT(), cim_H5P_DEFAULT()),
+                H5Dcreate2(fileID, datasetPath, type, space, cim_H5P_DEFAULT(), properties, cim_H5P_DEFAULT()),
                 "create dataset \(datasetPath)")
             defer { H5Dclose(dataset) }
             try withCStringPointers(strings) { pointers in

@@ -37,3 +37,104 @@ func makeRandomImages(for network: Network, count: Int, seed: UInt64) -> Labeled
     let labels = (0..<count).map { _ in Int32(generator.next() % UInt64(network.classCount)) }
     return LabeledImages(pixels: pixels, labels: labels, height: shape.height, width: shape.width, channels: shape.channels)
 }
+
+/// The repository's root directory (for the shipped presets, specs and models).
+let repositoryRoot: String = {
+    var url = URL(fileURLWithPath: #filePath)
+    for _ in 0..<4 { url.deleteLastPathComponent() }
+    return url.path
+}()
+
+/// A shipped device model preset, e.g. `swim-dac22`.
+func preset(_ name: String) throws -> DeviceModel {
+    try DeviceModel.load(path: repositoryRoot + "/variation-models/\(name).toml").model
+}
+
+/// A network of one dense layer `inputs → outputs` holding `weights`, on flat inputs.
+func makeSingleLayerNetwork(inputs: Int, outputs: Int, weights: [Float]) -> Network {
+    Network(inputShape: ActivationShape(features: inputs), layers: [
+        .dense(DenseLayer(name: "fc", inputs: inputs, outputs: outputs, weight: weights,
+                          bias: [Float](repeating: 0, count: outputs))),
+    ])
+}
+
+/// Sample mean and standard deviation.
+func meanAndStd(_ values: [Double]) -> (mean: Double, std: Double) {
+    let mean = values.reduce(0, +) / Double(values.count)
+    let variance = values.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(values.count - 1)
+    return (mean, variance.squareRoot())
+}
+
+/// A tiny model, dataset, device model and run spec on disk, for end-to-end runs.
+struct TinyStudyFixture {
+    let network = makeTinyNetwork(seed: 31)
+    let images: LabeledImages
+    let model: String
+    let data: String
+    let deviceModel: String
+    let spec: String
+
+    init(directory: TemporaryDirectory, instances: Int = 6, extraSpec: String = "") throws {
+        images = makeRandomImages(for: network, count: 50, seed: 32)
+        model = directory.file("tiny.h5")
+        try network.save(to: model)
+        data = directory.file("data.h5")
+        try writeHDF5Dataset(images, to: data)
+        deviceModel = directory.file("device.toml")
+        try """
+            name = "test-rram"
+            source = "test fixture"
+            [conductance]
+            g_min_us = 1.0
+            g_max_us = 20.0
+            cell_bits = 2
+            [d2d]
+            sigma = 0.05
+            [programming]
+            sigma_per_level = [0.02, 0.06, 0.06, 0.03]
+            [stuck_at]
+            sa0_rate = 0.001
+            sa1_rate = 0.001
+            [drift]
+            t0_s = 1.0
+            nu_mean = 0.02
+            nu_std = 0.01
+            [read_noise]
+            sigma = 0.02
+            [write_verify]
+            tolerance = 0.02
+            max_iterations = 10
+            pulse_time_s = 1e-7
+            """.write(toFile: deviceModel, atomically: true, encoding: .utf8)
+        spec = directory.file("spec.toml")
+        try """
+            model = "tiny.h5"
+            dataset = "data.h5"
+            device_model = "device.toml"
+            instances = \(instances)
+            seed = 5
+            policies = ["none", "all"]
+            times_s = [1.0, 3600.0, 86400.0]
+            accuracy_threshold = 0.2
+            output = "out/result.h5"
+            \(extraSpec)
+            [mapping]
+            weight_bits = 6
+            sign = "differential"
+            array_rows = 16
+            array_cols = 32
+            """.write(toFile: spec, atomically: true, encoding: .utf8)
+    }
+}
+
+/// Writes images as an HDF5 dataset file (`images` float32 [N, C, H, W], `labels` int64 [N]).
+func writeHDF5Dataset(_ images: LabeledImages, to path: String) throws {
+    let (count, channels, height, width) = (images.count, images.channels, images.height, images.width)
+    var nchw = [Float](repeating: 0, count: images.pixels.count)
+    for n in 0..<count { for c in 0..<channels { for y in 0..<height { for x in 0..<width {
+        nchw[((n * channels + c) * height + y) * width + x] = images.pixels[((n * height + y) * width + x) * channels + c]
+    } } } }
+    let file = try HDF5File(path: path, mode: .createTruncating)
+    try file.write(HDF5Array(values: nchw, shape: [count, channels, height, width]), to: "/images")
+    try file.write(images.labels.map { Int64($0) }, to: "/labels")
+}

@@ -1,0 +1,86 @@
+import CimCarlo
+import Foundation
+import Testing
+
+/// End-to-end runs of `cimcarlo run`, `map` and `report` on the built binary.
+@Suite struct RunCommandTests {
+    let directory = TemporaryDirectory()
+
+    private func accuracy(_ path: String) throws -> [Float] {
+        try HDF5File(path: path, mode: .readOnly).read("/accuracy", as: Float.self).values
+    }
+
+    @Test func oneAndTwoThreadsGiveBitIdenticalAccuracy() throws {
+        let fixture = try TinyStudyFixture(directory: directory)
+        let one = try runCimcarlo(["run", fixture.spec, "--threads", "1", "--output", directory.file("one.h5"), "--quiet"])
+        let two = try runCimcarlo(["run", fixture.spec, "--threads", "2", "--output", directory.file("two.h5"), "--quiet"])
+        #expect(one.status == 0, "\(one.standardError)")
+        #expect(two.status == 0, "\(two.standardError)")
+        #expect(one.standardError.isEmpty)
+        #expect(try accuracy(directory.file("one.h5")) == (try accuracy(directory.file("two.h5"))))
+        #expect(one.standardOutput.contains("none"))
+        #expect(one.standardOutput.contains("1 d"))
+    }
+
+    @Test func resultFileMeetsTheSchemaReadIndependently() throws {
+        let fixture = try TinyStudyFixture(directory: directory)
+        let run = try runCimcarlo(["run", fixture.spec, "--quiet"])
+        #expect(run.status == 0, "\(run.standardError)")
+        // The spec's relative output resolves against the spec's directory.
+        let output = directory.file("out/result.h5")
+        #expect(FileManager.default.fileExists(atPath: output))
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["python3", repositoryRoot + "/analysis/validate_result.py", output]
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = pipe
+        try process.run()
+        let text = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 0, "\(text)")
+        #expect(text == "ok: \(output)\n")
+    }
+
+    @Test func existingOutputNeedsForceAndExitsTwo() throws {
+        let fixture = try TinyStudyFixture(directory: directory, instances: 2)
+        let output = directory.file("r.h5")
+        #expect(try runCimcarlo(["run", fixture.spec, "--output", output, "--quiet"]).status == 0)
+        let again = try runCimcarlo(["run", fixture.spec, "--output", output, "--quiet"])
+        #expect(again.status == 2)
+        #expect(again.standardError
+                == "cimcarlo: error: \(output): already exists (use --force to overwrite it, or --resume to complete a partial run)\n")
+        #expect(try runCimcarlo(["run", fixture.spec, "--output", output, "--quiet", "--force"]).status == 0)
+    }
+
+    @Test func reportPrintsJSONWithEveryStatistic() throws {
+        let fixture = try TinyStudyFixture(directory: directory, instances: 3)
+        let output = directory.file("r.h5")
+        #expect(try runCimcarlo(["run", fixture.spec, "--output", output, "--quiet"]).status == 0)
+        let report = try runCimcarlo(["report", output, "--json"])
+        #expect(report.status == 0)
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(report.standardOutput.utf8)) as? [String: Any])
+        let rows = try #require(object["rows"] as? [[String: Any]])
+        #expect(rows.count == 2 * 3)
+        for key in SummaryStatistics.names + ["policy", "time_s", "mean_write_cycles"] {
+            #expect(rows[0][key] != nil, "missing \(key)")
+        }
+        #expect(object["status"] as? String == "complete")
+    }
+
+    @Test func mapPrintsEveryWeightLayer() throws {
+        let fixture = try TinyStudyFixture(directory: directory)
+        let map = try runCimcarlo(["map", fixture.spec])
+        #expect(map.status == 0, "\(map.standardError)")
+        for name in ["conv1", "conv2", "fc1", "fc2", "total"] { #expect(map.standardOutput.contains(name)) }
+    }
+
+    @Test func badSpecValueIsOneLineWithFileAndKey() throws {
+        let fixture = try TinyStudyFixture(directory: directory, extraSpec: "")
+        let text = try String(contentsOfFile: fixture.spec, encoding: .utf8).replacingOccurrences(of: "weight_bits = 6", with: "weight_bits = 40")
+        try text.write(toFile: fixture.spec, atomically: true, encoding: .utf8)
+        let result = try runCimcarlo(["run", fixture.spec])
+        #expect(result.status == 2)
+        #expect(result.standardError == "cimcarlo: error: \(fixture.spec): key `mapping.weight_bits`: must be an integer from 0 to 16, got 40\n")
+    }
+}

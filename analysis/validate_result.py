@@ -1,0 +1,101 @@
+#!/usr/bin/env python3
+"""Check a cimcarlo result file against the documented schema (README, "Result file format").
+
+Reads the file with h5py only, independently of cimcarlo. Prints "ok: FILE" and exits 0
+when every name, shape, type, attribute and dimension scale of the contract is present;
+otherwise prints one line per problem and exits 1.
+
+    python3 analysis/validate_result.py runs/out/quickstart.h5
+"""
+import sys
+
+import h5py
+import numpy as np
+
+ROOT_ATTRIBUTES = ["format", "format_version", "tool_version", "seed", "spec", "device_model",
+                   "model_sha256", "dataset_sha256", "created_utc", "instances_completed"]
+SUMMARY = ["mean", "std", "ci95_low", "ci95_high", "p01", "p05", "p50", "yield", "yield_low", "yield_high"]
+MAPPING = ["name", "rows", "cols", "arrays", "devices", "utilization"]
+
+
+def dimension_names(dataset):
+    names = []
+    for dim in dataset.dims:
+        scales = list(dim.keys())
+        names.append(scales[0] if scales else None)
+    return names
+
+
+def validate(path):
+    problems = []
+    with h5py.File(path, "r") as f:
+        for name in ROOT_ATTRIBUTES:
+            if name not in f.attrs:
+                problems.append(f"missing root attribute {name}")
+        if f.attrs.get("format") not in ("cimcarlo.result", b"cimcarlo.result"):
+            problems.append("format is not cimcarlo.result")
+        if int(f.attrs.get("format_version", -1)) != 1:
+            problems.append("format_version is not 1")
+        for name in ["accuracy", "loss", "instance", "policy", "time", "policy_budget", "write_cycles",
+                     "programming_time_s"]:
+            if name not in f:
+                problems.append(f"missing dataset /{name}")
+        if problems:
+            return problems
+        n, p, t = len(f["instance"]), len(f["policy"]), len(f["time"])
+        expected = {
+            "accuracy": ((n, p, t), np.float32, ["instance", "policy", "time"]),
+            "loss": ((n, p, t), np.float32, ["instance", "policy", "time"]),
+            "instance": ((n,), np.int64, None),
+            "time": ((t,), np.float64, None),
+            "policy_budget": ((p,), np.float64, ["policy"]),
+            "write_cycles": ((n, p), np.float64, ["instance", "policy"]),
+            "programming_time_s": ((n, p), np.float64, ["instance", "policy"]),
+        }
+        for name, (shape, dtype, dims) in expected.items():
+            dataset = f[name]
+            if dataset.shape != shape:
+                problems.append(f"/{name} has shape {dataset.shape}, expected {shape}")
+            if dataset.dtype != dtype:
+                problems.append(f"/{name} has type {dataset.dtype}, expected {np.dtype(dtype)}")
+            if dims is not None and dimension_names(dataset) != dims:
+                problems.append(f"/{name} has dimension scales {dimension_names(dataset)}, expected {dims}")
+        if h5py.check_string_dtype(f["policy"].dtype) is None:
+            problems.append("/policy is not a string dataset")
+        for name in SUMMARY:
+            key = f"summary/{name}"
+            if key not in f:
+                problems.append(f"missing dataset /{key}")
+            elif f[key].shape != (p, t) or f[key].dtype != np.float64:
+                problems.append(f"/{key} has shape {f[key].shape} and type {f[key].dtype}, expected {(p, t)} float64")
+            elif dimension_names(f[key]) != ["policy", "time"]:
+                problems.append(f"/{key} has dimension scales {dimension_names(f[key])}")
+        for name in MAPPING:
+            if f"mapping/{name}" not in f:
+                problems.append(f"missing dataset /mapping/{name}")
+        completed = int(f.attrs["instances_completed"])
+        finished = np.isfinite(f["accuracy"][...]).all(axis=(1, 2)).sum()
+        if completed != finished:
+            problems.append(f"instances_completed = {completed} but {finished} instances have results")
+    return problems
+
+
+def main(argv):
+    if len(argv) < 2:
+        print(__doc__.strip().splitlines()[0])
+        print("usage: validate_result.py FILE.h5 [FILE.h5 ...]")
+        return 2
+    status = 0
+    for path in argv[1:]:
+        problems = validate(path)
+        for problem in problems:
+            print(f"{path}: {problem}")
+        if problems:
+            status = 1
+        else:
+            print(f"ok: {path}")
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
