@@ -18,7 +18,8 @@ import Testing
                 #expect(abs(value - expected) <= 1e-5 * scale, "\(encoding): \(original) → \(value), expected \(expected)")
             }
             let layer = mapping.layers[0]
-            #expect(layer.slices == (weightBits + cellBits - 1) / cellBits)
+            let storedBits = weightBits + (encoding == .offset ? 1 : 0)
+            #expect(layer.slices == (storedBits + cellBits - 1) / cellBits)
             #expect(layer.targets.allSatisfy { (0...1).contains($0) })
         }
     }
@@ -43,5 +44,26 @@ import Testing
         #expect(layer.arrays == 3 * 4)  // ceil(300/128) × ceil(400/128)
         #expect(layer.devices == 300 * 400)
         #expect(abs(layer.utilization - 120_000 / (12 * 16_384.0)) < 1e-12)
+    }
+
+    @Test func offsetEncodingReservesReferenceColumnsPerTile() {
+        var generator = SplitMix64(seed: 8)
+        let weights = (0..<15_000).map { _ in Float(generator.nextStandardNormal()) }
+        let network = makeSingleLayerNetwork(inputs: 300, outputs: 50, weights: weights)
+        let mapping = CrossbarMapping(network: network, configuration: MappingConfiguration(
+            weightBits: 8, signEncoding: .offset, arrayRows: 128, arrayColumns: 128), cellBits: 2)
+        let layer = mapping.layers[0]
+        // 9 stored bits on 2-bit cells: 5 slices; (128 − 5) / 5 = 24 outputs per array plus 5 reference columns.
+        #expect(layer.slices == 5 && layer.columnsPerTile == 24)
+        #expect(layer.physicalColumns == 50 * 5 + 3 * 5)
+        #expect(layer.arrays == 3 * 3)
+        #expect(layer.devices == 300 * 265)
+        #expect(layer.targets.count == layer.devices)
+        // Unquantised offset mapping folds back to the weights themselves.
+        let analog = CrossbarMapping(network: network, configuration: MappingConfiguration(
+            weightBits: 0, signEncoding: .offset), cellBits: 1)
+        let folded = analog.quantizedNetwork(network).weights(ofLayer: 0)
+        let scale = weights.map(abs).max()!
+        #expect(zip(folded, weights).allSatisfy { abs($0 - $1) <= 1e-5 * scale })
     }
 }

@@ -11,13 +11,14 @@ import Testing
         try HDF5File(path: path, mode: .readOnly).read("/accuracy", as: Float.self).values
     }
 
-    private func study(instances: Int = 6, seed: UInt64? = nil) throws -> Study {
-        let fixture = try TinyStudyFixture(directory: directory)
+    private func study(instances: Int = 6, seed: UInt64? = nil, sign: String = "differential") throws -> Study {
+        let fixture = try TinyStudyFixture(directory: directory, sign: sign)
         return try Study(spec: try RunSpec.load(path: fixture.spec), instances: instances, seed: seed)
     }
 
-    @Test func threadCountDoesNotChangeTheResult() throws {
-        let study = try study()
+    @Test(arguments: ["differential", "sign-magnitude", "offset"])
+    func threadCountDoesNotChangeTheResult(sign: String) throws {
+        let study = try study(sign: sign)
         try study.run(output: directory.file("one.h5"), threads: 1)
         try study.run(output: directory.file("two.h5"), threads: 2)
         let one = try accuracy(directory.file("one.h5"))

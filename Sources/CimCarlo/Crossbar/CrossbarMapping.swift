@@ -5,7 +5,8 @@ import Foundation
 /// The layer's weight matrix `W` (`[columns, rows]`: outputs × fan-in, conv2d through its
 /// im2col form) is stored transposed on the arrays: inputs drive the `rows` word lines,
 /// each output occupies `slices × sides` bit lines. Devices are stored weight by weight
-/// (PyTorch order), `devicesPerWeight` each, slice-major then side (+, −).
+/// (PyTorch order), `devicesPerWeight` each, slice-major then side (+, −); with the offset
+/// encoding the reference-column devices follow, per (column tile, row, slice).
 public struct LayerMapping: Sendable {
     public let layerIndex: Int
     public let name: String
@@ -15,21 +16,31 @@ public struct LayerMapping: Sendable {
     public let columns: Int
     public let slices: Int
     public let devicesPerWeight: Int
-    /// Bit lines used: `columns × devicesPerWeight`.
+    /// Bit lines used: `columns × devicesPerWeight`, plus the reference columns.
     public let physicalColumns: Int
-    /// Arrays (tiles) needed: `ceil(rows / arrayRows) × ceil(physicalColumns / arrayColumns)`.
+    /// Arrays (tiles) needed: `ceil(rows / arrayRows) × column tiles`.
     public let arrays: Int
     /// Devices programmed, `rows × physicalColumns`.
     public let devices: Int
     /// Fraction of the arrays' cells in use.
     public let utilization: Double
-    /// Normalised target conductance of each device, `(G − g_min) / (g_max − g_min)` in [0, 1].
+    /// Normalised target conductance of each device, `(G − g_min) / (g_max − g_min)` in [0, 1]:
+    /// the weights' devices, then the reference columns' (offset encoding only).
     public let targets: [Float]
-    /// Effective weight contributed per unit of normalised conductance of each device:
-    /// `w_eff = Σ_d coefficient[d] · x[d]` over the weight's devices.
+    /// Effective weight contributed per unit of normalised conductance of each weight device:
+    /// `w_eff = Σ_d coefficient[d] · x[d]` over the weight's devices (minus the reference).
     public let coefficients: [Float]
+    /// Offset encoding: outputs per column tile (each tile has its own reference columns).
+    public let columnsPerTile: Int
+    /// Offset encoding: weight of each slice's reference device, `B^j (B − 1)` (2 unquantised).
+    public let referenceSliceWeights: [Float]
+    /// Offset encoding: `s / L` per output column (`s` unquantised), scaling the reference.
+    public let referenceColumnScales: [Float]
 
     public var weightCount: Int { rows * columns }
+    /// Devices of the weights themselves (the reference columns follow them in `targets`).
+    public var weightDeviceCount: Int { weightCount * devicesPerWeight }
+    public var hasReference: Bool { !referenceSliceWeights.isEmpty }
 }
 
 /// The mapping of a whole network, and the fold from device conductances back to weights.
@@ -84,8 +95,26 @@ public struct CrossbarMapping: Sendable {
             }
         }
 
-        var targets = [Float](repeating: 0, count: weight.count * devicesPerWeight)
+        let offsetEncoding = configuration.signEncoding == .offset
+        let columnsPerTile = offsetEncoding
+            ? max(1, (configuration.arrayColumns - slices) / slices) : columns
+        let columnTiles = (columns + columnsPerTile - 1) / columnsPerTile
+        let referenceCount = offsetEncoding ? columnTiles * rows * slices : 0
+        var targets = [Float](repeating: 0, count: weight.count * devicesPerWeight + referenceCount)
         var coefficients = [Float](repeating: 0, count: weight.count * devicesPerWeight)
+        // Offset encoding stores u = q + L (unquantised: (w/s + 1) / 2); its reference is L (½).
+        var referenceDigits = [Float](repeating: 0, count: slices)
+        var referenceSliceWeights: [Float] = []
+        if offsetEncoding {
+            for slice in 0..<slices {
+                referenceDigits[slice] = quantisationLevels == 0 ? 0.5
+                    : Float((quantisationLevels >> (cellBits * slice)) & (base - 1)) / levelMax
+                referenceSliceWeights.append(quantisationLevels == 0 ? 2 : Float(1 << (cellBits * slice)) * levelMax)
+            }
+            for index in 0..<referenceCount { targets[weight.count * devicesPerWeight + index] = referenceDigits[index % slices] }
+        }
+        let referenceColumnScales: [Float] = offsetEncoding
+            ? scales.map { quantisationLevels == 0 ? $0 : $0 / Float(quantisationLevels) } : []
         for column in 0..<columns {
             let scale = scales[column]
             for row in 0..<rows {
@@ -94,15 +123,16 @@ public struct CrossbarMapping: Sendable {
                 let sign: Float = value < 0 ? -1 : 1
                 let first = weightIndex * devicesPerWeight
                 let magnitude = scale > 0 ? min(abs(value) / scale, 1) : 0
+                let q = Int((magnitude * Float(quantisationLevels)).rounded())
                 for slice in 0..<slices {
                     let level: Float
                     let coefficient: Float
                     if quantisationLevels == 0 {
-                        level = magnitude
-                        coefficient = scale
+                        level = offsetEncoding ? (sign * magnitude + 1) / 2 : magnitude
+                        coefficient = offsetEncoding ? 2 * scale : scale
                     } else {
-                        let q = Int((magnitude * Float(quantisationLevels)).rounded())
-                        let digit = (q >> (cellBits * slice)) & (base - 1)
+                        let stored = offsetEncoding ? Int(sign) * q + quantisationLevels : q
+                        let digit = (stored >> (cellBits * slice)) & (base - 1)
                         level = Float(digit) / levelMax
                         coefficient = scale / Float(quantisationLevels) * Float(1 << (cellBits * slice)) * levelMax
                     }
@@ -116,19 +146,24 @@ public struct CrossbarMapping: Sendable {
                     case .signMagnitude:
                         targets[first + slice] = level
                         coefficients[first + slice] = sign * coefficient
+                    case .offset:
+                        targets[first + slice] = level
+                        coefficients[first + slice] = coefficient
                     }
                 }
             }
         }
-        let physicalColumns = columns * devicesPerWeight
-        let arrays = ((rows + configuration.arrayRows - 1) / configuration.arrayRows)
-            * ((physicalColumns + configuration.arrayColumns - 1) / configuration.arrayColumns)
+        let physicalColumns = columns * devicesPerWeight + (offsetEncoding ? columnTiles * slices : 0)
+        let rowTiles = (rows + configuration.arrayRows - 1) / configuration.arrayRows
+        let arrays = rowTiles * (offsetEncoding ? columnTiles
+                                 : (physicalColumns + configuration.arrayColumns - 1) / configuration.arrayColumns)
         let devices = rows * physicalColumns
         return LayerMapping(
             layerIndex: index, name: name, rows: rows, columns: columns, slices: slices,
             devicesPerWeight: devicesPerWeight, physicalColumns: physicalColumns, arrays: arrays, devices: devices,
             utilization: Double(devices) / Double(arrays * configuration.arrayRows * configuration.arrayColumns),
-            targets: targets, coefficients: coefficients)
+            targets: targets, coefficients: coefficients, columnsPerTile: columnsPerTile,
+            referenceSliceWeights: referenceSliceWeights, referenceColumnScales: referenceColumnScales)
     }
 
     /// Total devices over all layers.
@@ -136,8 +171,9 @@ public struct CrossbarMapping: Sendable {
     /// Total weights mapped.
     public var weightCount: Int { layers.reduce(0) { $0 + $1.weightCount } }
 
-    /// Writes `w_eff = Σ coefficient · x` for every weight of `layer` into `weights`.
-    @inlinable
+    /// Writes `w_eff = Σ coefficient · x` for every weight of `layer` into `weights`; with the
+    /// offset encoding, minus `(s / L) · Σ_j B^j (B − 1) x_ref,j` of the weight's row in its
+    /// array's reference column.
     public static func fold(_ layer: LayerMapping, conductances: UnsafeBufferPointer<Float>,
                             into weights: UnsafeMutableBufferPointer<Float>) {
         let perWeight = layer.devicesPerWeight
@@ -149,6 +185,21 @@ public struct CrossbarMapping: Sendable {
                     sum += coefficients[device] * conductances[device]
                 }
                 weights[weightIndex] = sum
+            }
+        }
+        guard layer.hasReference else { return }
+        let (rows, slices) = (layer.rows, layer.slices)
+        let referenceBase = layer.weightDeviceCount
+        for column in 0..<layer.columns {
+            let tile = column / layer.columnsPerTile
+            let scale = layer.referenceColumnScales[column]
+            for row in 0..<rows {
+                let first = referenceBase + (tile * rows + row) * slices
+                var reference: Float = 0
+                for slice in 0..<slices {
+                    reference += layer.referenceSliceWeights[slice] * conductances[first + slice]
+                }
+                weights[column * rows + row] -= scale * reference
             }
         }
     }

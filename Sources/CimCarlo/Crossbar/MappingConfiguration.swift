@@ -7,6 +7,10 @@ public struct MappingConfiguration: Sendable, Equatable {
         /// One device per slice holds the magnitude; the sign is applied digitally
         /// (the weight-level abstraction of SWIM, Yan et al., DAC 2022).
         case signMagnitude = "sign-magnitude"
+        /// One device per slice holds `q + L` (an extra bit of range); each array has a
+        /// reference column per slice programmed to `L`, whose read-out is subtracted
+        /// digitally (offset/reference-column scheme, e.g. ISAAC, Shafiee et al., ISCA 2016).
+        case offset
     }
 
     /// How the quantisation scale is chosen.
@@ -36,9 +40,11 @@ public struct MappingConfiguration: Sendable, Equatable {
         self.arrayColumns = arrayColumns
     }
 
-    /// Slices per weight, `ceil(weightBits / cellBits)` (1 when unquantised).
+    /// Slices per weight, `ceil(bits / cellBits)` with `bits = weightBits` (+1 for the offset
+    /// encoding, whose stored values span twice the magnitude range); 1 when unquantised.
     public func slices(cellBits: Int) -> Int {
-        weightBits == 0 ? 1 : (weightBits + cellBits - 1) / cellBits
+        let bits = weightBits + (signEncoding == .offset ? 1 : 0)
+        return weightBits == 0 ? 1 : (bits + cellBits - 1) / cellBits
     }
 
     /// Devices per slice: 2 for a differential pair, else 1.

@@ -182,45 +182,52 @@ public final class ChipSimulator {
     /// D2D offset). Stuck devices cannot be moved: verifying them spends every pulse.
     private func program(instance: Int, policy: WriteVerifyPolicy) -> Double {
         let verifyStream = CounterRandom(seed: seed, instance: instance, purpose: .verifyPulses)
-        let writeVerify = device.writeVerify
-        let tolerance = Float(writeVerify.tolerance)
-        let maxIterations = writeVerify.maxIterations
-        let floor = Float(-conductanceOffset)  // G ≥ 0
         var cycles = 0
         for (layerIndex, layer) in mapping.layers.enumerated() {
-            let offset = deviceOffsets[layerIndex]
-            let errors = oneShotError[layerIndex]
-            let faults = stuck[layerIndex]
-            let output = programmed[layerIndex]
             let perWeight = layer.devicesPerWeight
-            let hasStuck = faults.count > 0
             layer.targets.withUnsafeBufferPointer { targets in
                 for weightIndex in 0..<layer.weightCount {
                     let verified = policy.verifies(layer: layerIndex, weightIndex: weightIndex)
                     for index in (weightIndex * perWeight)..<((weightIndex + 1) * perWeight) {
-                        if hasStuck && faults[index] != 0 {
-                            output[index] = faults[index] == 1 ? 0 : 1
-                            cycles += verified ? maxIterations : 1
-                            continue
-                        }
-                        var error = errors[index]
-                        var pulses = 1
-                        if verified {
-                            let x = Double(targets[index])
-                            let sigma = device.programming.sigma(at: x, device: device)
-                            while abs(error) > tolerance && pulses < maxIterations {
-                                let z = verifyStream.normal((offset + index) &* maxIterations &+ pulses)
-                                error = Float(device.programming.deviation(at: x, standardNormal: z, device: device, sigma: sigma))
-                                pulses += 1
-                            }
-                        }
-                        cycles += pulses
-                        output[index] = max(targets[index] + error, floor)
+                        cycles += programDevice(index, layerIndex: layerIndex, target: targets[index], verified: verified,
+                                                verifyStream: verifyStream)
                     }
+                }
+                // Reference columns (offset encoding) are write-verified whenever the policy verifies anything.
+                for index in layer.weightDeviceCount..<targets.count {
+                    cycles += programDevice(index, layerIndex: layerIndex, target: targets[index],
+                                            verified: policy.budget > 0, verifyStream: verifyStream)
                 }
             }
         }
         return Double(cycles)
+    }
+
+    /// Programs one device into `programmed`; returns its pulses.
+    @inline(__always)
+    private func programDevice(_ index: Int, layerIndex: Int, target: Float, verified: Bool,
+                               verifyStream: CounterRandom) -> Int {
+        let maxIterations = device.writeVerify.maxIterations
+        let faults = stuck[layerIndex]
+        if !faults.isEmpty && faults[index] != 0 {
+            programmed[layerIndex][index] = faults[index] == 1 ? 0 : 1
+            return verified ? maxIterations : 1
+        }
+        var error = oneShotError[layerIndex][index]
+        var pulses = 1
+        if verified {
+            let tolerance = Float(device.writeVerify.tolerance)
+            let x = Double(target)
+            let sigma = device.programming.sigma(at: x, device: device)
+            let counter = (deviceOffsets[layerIndex] + index) &* maxIterations
+            while abs(error) > tolerance && pulses < maxIterations {
+                let z = verifyStream.normal(counter &+ pulses)
+                error = Float(device.programming.deviation(at: x, standardNormal: z, device: device, sigma: sigma))
+                pulses += 1
+            }
+        }
+        programmed[layerIndex][index] = max(target + error, Float(-conductanceOffset))  // G ≥ 0
+        return pulses
     }
 
     /// Applies drift and read noise at `time` to the programmed conductances, into `read`.

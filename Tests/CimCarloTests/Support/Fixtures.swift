@@ -74,7 +74,7 @@ struct TinyStudyFixture {
     let deviceModel: String
     let spec: String
 
-    init(directory: TemporaryDirectory, instances: Int = 6, extraSpec: String = "") throws {
+    init(directory: TemporaryDirectory, instances: Int = 6, sign: String = "differential", extraSpec: String = "") throws {
         images = makeRandomImages(for: network, count: 50, seed: 32)
         model = directory.file("tiny.h5")
         try network.save(to: model)
@@ -120,7 +120,7 @@ struct TinyStudyFixture {
             \(extraSpec)
             [mapping]
             weight_bits = 6
-            sign = "differential"
+            sign = "\(sign)"
             array_rows = 16
             array_cols = 32
             """.write(toFile: spec, atomically: true, encoding: .utf8)
