@@ -196,7 +196,7 @@ public final class ChipSimulator {
                 // Reference columns (offset encoding) are write-verified whenever the policy verifies anything.
                 for index in layer.weightDeviceCount..<targets.count {
                     cycles += programDevice(index, layerIndex: layerIndex, target: targets[index],
-                                            verified: policy.budget > 0, verifyStream: verifyStream)
+                                            verified: policy.verifiesAnything, verifyStream: verifyStream)
                 }
             }
         }

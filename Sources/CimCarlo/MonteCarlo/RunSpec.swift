@@ -13,7 +13,12 @@ public struct RunSpec: Sendable {
     public var testLimit: Int?
     public var deviceModelPath: String
     public var mapping: MappingConfiguration
+    /// Policies in the spec's order (budgeted ones not yet selected).
     public var policies: [WriteVerifyPolicy]
+    /// Whether budgets are taken across all layers at once or per layer.
+    public var selectionScope: PolicySelector.Scope
+    /// Training images for the sensitivity pass; nil for the whole training split.
+    public var sensitivityImages: Int?
     /// Seconds after programming at which accuracy is evaluated, strictly increasing.
     public var timesSeconds: [Double]
     public var instances: Int
@@ -59,15 +64,32 @@ public struct RunSpec: Sendable {
 
         let names = try reader.strings("policies") ?? ["none"]
         guard !names.isEmpty else { throw reader.error("policies", "must name at least one policy") }
+        let budgets = try reader.doubles("budgets", in: 0...1, unit: "(fraction of weights)")
         var policies: [WriteVerifyPolicy] = []
         for name in names {
-            guard let policy = WriteVerifyPolicy(name: name) else {
-                throw reader.error("policies", "unknown policy \"\(name)\" (allowed: \(WriteVerifyPolicy.allowedNames.joined(separator: ", ")))")
+            // A budgeted kind without `@fraction` is swept over `budgets`.
+            let expanded: [String]
+            if let kind = WriteVerifyPolicy.Kind(rawValue: name), kind.isBudgeted {
+                guard let budgets else {
+                    throw reader.error("policies", "\"\(name)\" needs a budget: write \"\(name)@0.1\" or give `budgets`")
+                }
+                expanded = budgets.map { WriteVerifyPolicy(kind: kind, budget: $0).description }
+            } else {
+                expanded = [name]
             }
-            guard !policies.contains(policy) else { throw reader.error("policies", "lists \"\(name)\" twice") }
-            policies.append(policy)
+            for label in expanded {
+                guard let policy = WriteVerifyPolicy(name: label) else {
+                    throw reader.error("policies", "unknown policy \"\(label)\" (allowed: \(WriteVerifyPolicy.allowedNames), FRACTION from 0 to 1)")
+                }
+                guard !policies.contains(policy) else { throw reader.error("policies", "lists \"\(label)\" twice") }
+                policies.append(policy)
+            }
         }
         self.policies = policies
+        selectionScope = PolicySelector.Scope(rawValue: try reader.string(
+            "selection", default: "global", allowed: PolicySelector.Scope.allCases.map(\.rawValue)))!
+        sensitivityImages = reader.contains("sensitivity_images")
+            ? try reader.integer("sensitivity_images", in: 1...100_000_000) : nil
 
         var mapping = MappingConfiguration()
         if let table = try reader.table("mapping") {

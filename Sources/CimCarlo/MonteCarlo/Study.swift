@@ -11,6 +11,10 @@ public final class Study: Sendable {
     public let mapping: CrossbarMapping
     public let seed: UInt64
     public let instances: Int
+    /// The spec's policies with their selections made.
+    public let policies: [WriteVerifyPolicy]
+    /// Derivatives of the training loss, when a policy ranks by them.
+    public let sensitivity: WeightSensitivity?
 
     /// Loads the model, device model and dataset a spec names. `instances` and `seed`
     /// override the spec's values (command-line options).
@@ -23,6 +27,26 @@ public final class Study: Sendable {
         mapping = CrossbarMapping(network: network, configuration: spec.mapping, cellBits: device.cellBits)
         self.seed = seed ?? spec.seed
         self.instances = instances ?? spec.instances
+        if spec.policies.contains(where: { $0.kind.needsSensitivity }) {
+            let training = try spec.dataset.load(.train).prefix(spec.sensitivityImages)
+            try training.checkFits(network, name: spec.dataset.description)
+            sensitivity = try WeightSensitivity.compute(network: network, images: training)
+        } else {
+            sensitivity = nil
+        }
+        let selector = PolicySelector(network: network, mapping: mapping, device: device, seed: self.seed,
+                                      scope: spec.selectionScope, sensitivity: sensitivity)
+        policies = spec.policies.map { selector.select($0) }
+    }
+
+    /// Per mapped layer, the score sensitivity-based policies rank by (SWIM's when a swim
+    /// policy runs, else the first such policy's), for `/sensitivity/<layer>`.
+    public func sensitivityScores() -> (kind: WriteVerifyPolicy.Kind, scores: [[Float]])? {
+        let kinds = policies.map(\.kind).filter(\.needsSensitivity)
+        guard let kind = kinds.contains(.swim) ? .swim : kinds.first else { return nil }
+        let selector = PolicySelector(network: network, mapping: mapping, device: device, seed: seed,
+                                      scope: spec.selectionScope, sensitivity: sensitivity)
+        return (kind, selector.scores(kind))
     }
 
     /// Everything a result file records about this study.
@@ -33,13 +57,14 @@ public final class Study: Sendable {
         return ResultProvenance(
             specText: spec.text, deviceModelText: deviceModelText, modelSHA256: SHA256.hex(modelData),
             datasetSHA256: try spec.dataset.sha256(.test), seed: seed, instances: instances,
-            accuracyThreshold: spec.accuracyThreshold, policyLabels: spec.policies.map(\.description),
-            policyBudgets: spec.policies.map(\.budget), timesSeconds: spec.timesSeconds, testImages: test.count)
+            accuracyThreshold: spec.accuracyThreshold, policyLabels: policies.map(\.description),
+            policyBudgets: policies.map(\.verifiedFraction), timesSeconds: spec.timesSeconds, testImages: test.count,
+            energyPerPulseJoules: device.writeVerify.energyPerPulseJoules)
     }
 
     /// A simulator for one worker thread.
     public func makeSimulator() throws -> ChipSimulator {
-        try ChipSimulator(network: network, mapping: mapping, device: device, policies: spec.policies,
+        try ChipSimulator(network: network, mapping: mapping, device: device, policies: policies,
                           timesSeconds: spec.timesSeconds, seed: seed, test: test)
     }
 
@@ -50,8 +75,13 @@ public final class Study: Sendable {
                     progress: @escaping (MonteCarloEngine.Progress) -> Void = { _ in },
                     shouldStop: @escaping @Sendable () -> Bool = { false }) throws -> [[SummaryStatistics]] {
         let provenance = try provenance()
-        let file = resume ? try ResultFile.resume(path: output, provenance: provenance)
-            : try ResultFile.create(path: output, provenance: provenance, mapping: mapping, force: force)
+        let file: ResultFile
+        if resume {
+            file = try ResultFile.resume(path: output, provenance: provenance)
+        } else {
+            file = try ResultFile.create(path: output, provenance: provenance, mapping: mapping, force: force)
+            try file.writeSelections(policies, mapping: mapping, network: network, sensitivity: sensitivityScores())
+        }
         try MonteCarloEngine.run(
             instances: file.remainingInstances, threads: threads, makeSimulator: { try self.makeSimulator() },
             record: { try file.record($0) }, progress: progress, shouldStop: shouldStop)

@@ -1,3 +1,5 @@
+import Foundation
+
 /// Gradients of a loss with respect to each layer's weights and biases
 /// (empty for layers without parameters).
 public struct ParameterGradients: Sendable {
@@ -36,15 +38,24 @@ extension NetworkWorkspace {
     /// Back-propagates the logit gradient left by `crossEntropyGradient` through the
     /// batch of the last forward pass, overwriting `gradients`. When `pixelGradient` is
     /// given it receives `∂loss/∂pixels` (NHWC, before normalisation).
+    ///
+    /// With `squaredWeights` (each layer's weights squared) the pass propagates the diagonal
+    /// Gauss–Newton curvature instead (Becker & LeCun 1989; SWIM, Yan et al. DAC 2022): the
+    /// caller leaves the logit curvature in place of the logit gradient and squares the
+    /// stored activations first (`squareStoredActivations`); then `S_in = S_out · W²`,
+    /// `S_W = Σ S_out · x²`, masked through ReLU, routed through max-pool, and scaled by
+    /// `1/k⁴` through average pooling.
     public func backward(_ network: Network, batchSize: Int, into gradients: inout ParameterGradients,
-                         pixelGradient: UnsafeMutableBufferPointer<Float>? = nil) {
+                         pixelGradient: UnsafeMutableBufferPointer<Float>? = nil,
+                         squaredWeights: [[Float]]? = nil) {
         var current = gradientBuffers.0
         var other = gradientBuffers.1
         for index in network.layers.indices.reversed() {
             let needInputGradient = index > 0 || pixelGradient != nil
             backward(network.layers[index], index: index, batchSize: batchSize,
                      outputGradient: current, inputGradient: other,
-                     needInputGradient: needInputGradient, gradients: &gradients)
+                     needInputGradient: needInputGradient, gradients: &gradients,
+                     squaredWeights: squaredWeights?[index], curvature: squaredWeights != nil)
             swap(&current, &other)
         }
         if let pixelGradient {
@@ -58,7 +69,8 @@ extension NetworkWorkspace {
     private func backward(_ layer: Layer, index: Int, batchSize: Int,
                           outputGradient: UnsafeMutableBufferPointer<Float>,
                           inputGradient: UnsafeMutableBufferPointer<Float>,
-                          needInputGradient: Bool, gradients: inout ParameterGradients) {
+                          needInputGradient: Bool, gradients: inout ParameterGradients,
+                          squaredWeights: [Float]?, curvature: Bool) {
         let input = activations[index]
         let output = activations[index + 1]
         let inShape = shapes[index]
@@ -73,7 +85,7 @@ extension NetworkWorkspace {
             }
             sumRows(outputGradient, rows: batchSize, columns: dense.outputs, into: &gradients.bias[index])
             if needInputGradient {
-                dense.weight.withUnsafeBufferPointer { weight in
+                (squaredWeights ?? dense.weight).withUnsafeBufferPointer { weight in
                     BLAS.gemm(m: batchSize, n: dense.inputs, k: dense.outputs,
                               a: outputGradient.baseAddress!, lda: dense.outputs,
                               b: weight.baseAddress!, ldb: dense.inputs,
@@ -90,7 +102,7 @@ extension NetworkWorkspace {
             }
             sumRows(outputGradient, rows: rows, columns: conv.outputChannels, into: &gradients.bias[index])
             if needInputGradient {
-                conv.weight.withUnsafeBufferPointer { weight in
+                (squaredWeights ?? conv.weight).withUnsafeBufferPointer { weight in
                     BLAS.gemm(m: rows, n: conv.patchSize, k: conv.outputChannels,
                               a: outputGradient.baseAddress!, lda: conv.outputChannels,
                               b: weight.baseAddress!, ldb: conv.patchSize,
@@ -106,6 +118,11 @@ extension NetworkWorkspace {
         case let .avgPool2d(pool):
             Pooling.averageBackward(outputGradient: outputGradient, shape: inShape, pool: pool, outputShape: outShape,
                                     batchSize: batchSize, inputGradient: inputGradient)
+            if curvature {
+                // Curvature scales with the square of ∂y/∂x = 1/k².
+                let scale = 1 / Float(pool.kernel * pool.kernel)
+                for element in 0..<(batchSize * inShape.count) { inputGradient[element] *= scale }
+            }
         case .relu:
             for element in 0..<(batchSize * inShape.count) {
                 inputGradient[element] = output[element] > 0 ? outputGradient[element] : 0
@@ -113,6 +130,36 @@ extension NetworkWorkspace {
         case .flatten:
             Flatten.backward(outputGradient: outputGradient, shape: inShape, batchSize: batchSize,
                              inputGradient: inputGradient)
+        }
+    }
+
+    /// Squares the stored activations and im2col patches of the last forward pass in place,
+    /// for the curvature pass (ReLU masks and max-pool routes are unchanged by squaring).
+    public func squareStoredActivations(batchSize: Int) {
+        for (index, buffer) in activations.enumerated() {
+            for element in 0..<(batchSize * shapes[index].count) { buffer[element] *= buffer[element] }
+        }
+        for buffer in patches where buffer.count > 0 {
+            let used = buffer.count / batchCapacity * batchSize
+            for element in 0..<used { buffer[element] *= buffer[element] }
+        }
+    }
+
+    /// Leaves the diagonal of the cross-entropy Hessian at the logits, `p (1 − p)` per sample
+    /// (not averaged), where `backward` expects the logit gradient.
+    public func setLogitCurvature(batchSize: Int) {
+        let logits = activations.last!
+        let curvature = gradientBuffers.0
+        for row in 0..<batchSize {
+            let base = row * classCount
+            var largest = -Float.infinity
+            for cls in 0..<classCount { largest = max(largest, logits[base + cls]) }
+            var partition: Double = 0
+            for cls in 0..<classCount { partition += exp(Double(logits[base + cls] - largest)) }
+            for cls in 0..<classCount {
+                let p = exp(Double(logits[base + cls] - largest)) / partition
+                curvature[base + cls] = Float(p * (1 - p))
+            }
         }
     }
 

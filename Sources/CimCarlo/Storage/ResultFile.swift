@@ -20,10 +20,12 @@ public struct ResultProvenance: Sendable {
     public var policyBudgets: [Double]
     public var timesSeconds: [Double]
     public var testImages: Int
+    /// When given, `/programming_energy_j` = write cycles × this.
+    public var energyPerPulseJoules: Double?
 
     public init(specText: String, deviceModelText: String, modelSHA256: String, datasetSHA256: String, seed: UInt64,
                 instances: Int, accuracyThreshold: Double, policyLabels: [String], policyBudgets: [Double],
-                timesSeconds: [Double], testImages: Int) {
+                timesSeconds: [Double], testImages: Int, energyPerPulseJoules: Double? = nil) {
         self.specText = specText
         self.deviceModelText = deviceModelText
         self.modelSHA256 = modelSHA256
@@ -35,6 +37,7 @@ public struct ResultProvenance: Sendable {
         self.policyBudgets = policyBudgets
         self.timesSeconds = timesSeconds
         self.testImages = testImages
+        self.energyPerPulseJoules = energyPerPulseJoules
     }
 }
 
@@ -55,7 +58,11 @@ public final class ResultFile {
     public let timeCount: Int
     public private(set) var completed: [Bool]
 
-    private init(path: String, file: HDF5File, instances: Int, policies: Int, times: Int, completed: [Bool]) {
+    private let energyPerPulseJoules: Double?
+
+    private init(path: String, file: HDF5File, instances: Int, policies: Int, times: Int, completed: [Bool],
+                 energyPerPulseJoules: Double?) {
+        self.energyPerPulseJoules = energyPerPulseJoules
         self.path = path
         self.file = file
         instanceCount = instances
@@ -104,16 +111,53 @@ public final class ResultFile {
         try file.createDataset("/write_cycles", shape: [n, p], fill: Double.nan)
         try file.createDataset("/programming_time_s", shape: [n, p], fill: Double.nan)
         try file.createDataset("/completed", shape: [n], fill: UInt8(0))
+        var perPolicy = ["/write_cycles", "/programming_time_s"]
+        if let energy = provenance.energyPerPulseJoules {
+            try file.createDataset("/programming_energy_j", shape: [n, p], fill: Double.nan)
+            try file.setAttribute("energy_per_pulse_j", energy, on: "/programming_energy_j")
+            perPolicy.append("/programming_energy_j")
+        }
         try writeMapping(mapping, to: file)
 
         try file.attachDimensionScale("/instance", name: "instance", to: [
-            ("/accuracy", 0), ("/loss", 0), ("/write_cycles", 0), ("/programming_time_s", 0), ("/completed", 0)])
+            ("/accuracy", 0), ("/loss", 0), ("/completed", 0)] + perPolicy.map { ($0, 0) })
         try file.attachDimensionScale("/policy", name: "policy", to: [
-            ("/accuracy", 1), ("/loss", 1), ("/write_cycles", 1), ("/programming_time_s", 1), ("/policy_budget", 0)])
+            ("/accuracy", 1), ("/loss", 1), ("/policy_budget", 0)] + perPolicy.map { ($0, 1) })
         try file.attachDimensionScale("/time", name: "time", to: [("/accuracy", 2), ("/loss", 2)])
         try file.flush()
         return ResultFile(path: path, file: file, instances: n, policies: p, times: t,
-                          completed: Array(repeating: false, count: n))
+                          completed: Array(repeating: false, count: n), energyPerPulseJoules: provenance.energyPerPulseJoules)
+    }
+
+    /// Writes `/selection/<policy>/<layer>` (uint8, 1 = write-verified) for budgeted policies and
+    /// `/sensitivity/<layer>` (the ranking score), both in the layer's weight shape.
+    func writeSelections(_ policies: [WriteVerifyPolicy], mapping: CrossbarMapping, network: Network,
+                         sensitivity: (kind: WriteVerifyPolicy.Kind, scores: [[Float]])?) throws {
+        func shape(_ layer: LayerMapping) -> [Int] {
+            if case let .conv2d(conv) = network.layers[layer.layerIndex] {
+                return [conv.outputChannels, conv.inputChannels, conv.kernelHeight, conv.kernelWidth]
+            }
+            return [layer.columns, layer.rows]
+        }
+        for policy in policies where policy.kind.isBudgeted {
+            for (index, layer) in mapping.layers.enumerated() {
+                try file.write(HDF5Array(values: policy.selection[index], shape: shape(layer)),
+                               to: "/selection/\(policy)/\(layer.name)")
+            }
+        }
+        if let (kind, scores) = sensitivity {
+            for (index, layer) in mapping.layers.enumerated() {
+                try file.write(HDF5Array(values: scores[index], shape: shape(layer)), to: "/sensitivity/\(layer.name)")
+            }
+            let formula: String
+            switch kind {
+            case .swim: formula = "swim: |S + 2 grad| + 1e-6 |w| / max|W|, per-layer max|W| units"
+            case .gradient: formula = "gradient: |grad|, per-layer max|W| units"
+            default: formula = "variance: S × variance removed by write-verify, per-layer max|W| units"
+            }
+            try file.setAttribute("score", formula, on: "/sensitivity")
+        }
+        try file.flush()
     }
 
     private static func writeMapping(_ mapping: CrossbarMapping, to file: HDF5File) throws {
@@ -167,7 +211,8 @@ public final class ResultFile {
         }
         let flags = try file.read("/completed", as: UInt8.self).values
         return ResultFile(path: path, file: file, instances: provenance.instances, policies: provenance.policyLabels.count,
-                          times: provenance.timesSeconds.count, completed: flags.map { $0 != 0 })
+                          times: provenance.timesSeconds.count, completed: flags.map { $0 != 0 },
+                          energyPerPulseJoules: provenance.energyPerPulseJoules)
     }
 
     /// Instances not yet recorded.
@@ -180,6 +225,9 @@ public final class ResultFile {
         try file.writeBlock(result.loss.flatMap { $0 }, to: "/loss", start: [i, 0, 0], count: [1, p, t])
         try file.writeBlock(result.writeCycles, to: "/write_cycles", start: [i, 0], count: [1, p])
         try file.writeBlock(result.programmingTimeSeconds, to: "/programming_time_s", start: [i, 0], count: [1, p])
+        if let energy = energyPerPulseJoules {
+            try file.writeBlock(result.writeCycles.map { $0 * energy }, to: "/programming_energy_j", start: [i, 0], count: [1, p])
+        }
         try file.writeBlock([UInt8(1)], to: "/completed", start: [i], count: [1])
         completed[i] = true
         try file.setAttribute("instances_completed", Int64(completed.filter { $0 }.count))
@@ -203,9 +251,39 @@ public final class ResultFile {
                 try file.writeBlock(values, to: dataset, start: [0, 0], count: [policyCount, timeCount])
             }
         }
+        // Paired differences against the first policy: same chips, so the CI is much narrower.
+        let differences = Self.pairedDifferences(accuracy: accuracy, instances: instanceCount, policies: policyCount,
+                                                 times: timeCount)
+        let baseline = try file.readStrings("/policy")[0]
+        for (name, value) in [("diff_mean", { (s: SummaryStatistics) in s.mean }),
+                              ("diff_ci95_low", { $0.ci95Low }), ("diff_ci95_high", { $0.ci95High })] {
+            let dataset = "/summary/" + name
+            let values = differences.flatMap { row in row.map(value) }
+            if !file.exists(dataset) {
+                try file.write(HDF5Array(values: values, shape: [policyCount, timeCount]), to: dataset)
+                try file.attachDimensionScale("/policy", name: "policy", to: [(dataset, 0)])
+                try file.attachDimensionScale("/time", name: "time", to: [(dataset, 1)])
+                try file.setAttribute("baseline", baseline, on: dataset)
+            } else {
+                try file.writeBlock(values, to: dataset, start: [0, 0], count: [policyCount, timeCount])
+            }
+        }
         try file.setAttribute("status", "complete")
         try file.flush()
         return summaries
+    }
+
+    /// Per (policy, time) statistics of `accuracy[i, policy, t] − accuracy[i, 0, t]` over instances.
+    static func pairedDifferences(accuracy: [Float], instances: Int, policies: Int, times: Int) -> [[SummaryStatistics]] {
+        (0..<policies).map { policy in
+            (0..<times).map { time in
+                let values = (0..<instances).map { instance -> Double in
+                    let base = instance * policies * times
+                    return Double(accuracy[base + policy * times + time]) - Double(accuracy[base + time])
+                }.filter { !$0.isNaN }
+                return Statistics.summarize(values, threshold: 0)
+            }
+        }
     }
 
     /// Per (policy, time) statistics of `[instance, policy, time]` accuracies.

@@ -12,6 +12,8 @@ public struct ResultReport: Sendable {
     public var timesSeconds: [Double]
     /// `[policy][time]`, over the completed instances.
     public var summaries: [[SummaryStatistics]]
+    /// `[policy][time]`: accuracy minus the first policy's on the same chips.
+    public var differences: [[SummaryStatistics]]
     /// Mean programming pulses per chip, per policy.
     public var meanWriteCycles: [Double]
     /// Mean programming time per chip, seconds, per policy.
@@ -40,6 +42,8 @@ public struct ResultReport: Sendable {
             let accuracy = try file.read("/accuracy", as: Float.self).values
             summaries = ResultFile.summaries(accuracy: accuracy, instances: instancesRequested, policies: policies.count,
                                              times: timesSeconds.count, threshold: accuracyThreshold)
+            differences = ResultFile.pairedDifferences(accuracy: accuracy, instances: instancesRequested,
+                                                       policies: policies.count, times: timesSeconds.count)
             let cycles = try file.read("/write_cycles", as: Double.self).values
             let times = try file.read("/programming_time_s", as: Double.self).values
             let policyCount = policies.count
@@ -80,7 +84,7 @@ public struct ResultReport: Sendable {
         }
         func percent(_ value: Double) -> String { String(format: "%.2f", 100 * value) }
         let header = [("policy", 14), ("time", 8), ("mean %", 8), ("95% CI", 15), ("std", 6), ("p01", 7), ("p05", 7),
-                      ("p50", 7), ("yield (95% CI)", 21), ("cycles", 11), ("speed-up", 9)]
+                      ("p50", 7), ("yield (95% CI)", 21), ("Δ vs \(policies[0]) (95% CI)", 24), ("cycles", 11), ("speed-up", 9)]
         var lines = [
             "\(path): \(status), \(instancesCompleted) of \(instancesRequested) instances; yield at accuracy ≥ \(percent(accuracyThreshold)) %",
             header.map { cell($0.0, $0.1) }.joined(separator: " "),
@@ -93,6 +97,10 @@ public struct ResultReport: Sendable {
                     policy, Self.formatTime(time), percent(s.mean), "\(percent(s.ci95Low))–\(percent(s.ci95High))",
                     percent(s.std), percent(s.p01), percent(s.p05), percent(s.p50),
                     String(format: "%.3f (%.3f–%.3f)", s.yield, s.yieldLow, s.yieldHigh),
+                    policyIndex == 0 ? "-" : {
+                        let d = differences[policyIndex][timeIndex]
+                        return String(format: "%+.2f (%+.2f–%+.2f)", 100 * d.mean, 100 * d.ci95Low, 100 * d.ci95High)
+                    }(),
                     String(format: "%.4g", meanWriteCycles[policyIndex]),
                     speedUps[policyIndex].map { String(format: "%.2fx", $0) } ?? "-",
                 ]
@@ -112,6 +120,13 @@ public struct ResultReport: Sendable {
                                           "mean_programming_time_s": meanProgrammingTimeSeconds[policyIndex],
                                           "count": summaries[policyIndex][timeIndex].count]
                 for (name, value) in summaries[policyIndex][timeIndex].named { row[name] = value.isFinite ? value : nil }
+                if policyIndex > 0 {
+                    let d = differences[policyIndex][timeIndex]
+                    row["diff_vs"] = policies[0]
+                    row["diff_mean"] = d.mean
+                    row["diff_ci95_low"] = d.ci95Low
+                    row["diff_ci95_high"] = d.ci95High
+                }
                 if let speedUp = speedUpVersusAll[policyIndex] { row["speed_up_vs_all"] = speedUp }
                 rows.append(row)
             }
