@@ -68,6 +68,28 @@ import Testing
         #expect(object["status"] as? String == "complete")
     }
 
+    @Test func selectivePoliciesWriteTheirSelectionsAndScores() throws {
+        let fixture = try TinyStudyFixture(directory: directory, instances: 3)
+        var text = try String(contentsOfFile: fixture.spec, encoding: .utf8)
+        text = text.replacingOccurrences(of: "policies = [\"none\", \"all\"]",
+                                         with: "policies = [\"none\", \"swim\", \"magnitude\", \"random@0.5\", \"all\"]\nbudgets = [0.1, 0.3]")
+        try text.write(toFile: fixture.spec, atomically: true, encoding: .utf8)
+        let output = directory.file("swim.h5")
+        let run = try runCimcarlo(["run", fixture.spec, "--output", output, "--quiet"])
+        #expect(run.status == 0, "\(run.standardError)")
+        let file = try HDF5File(path: output, mode: .readOnly)
+        #expect(try file.readStrings("/policy") == ["none", "swim@0.1", "swim@0.3", "magnitude@0.1", "magnitude@0.3", "random@0.5", "all"])
+        let budgets = try file.read("/policy_budget", as: Double.self).values
+        #expect(budgets[0] == 0 && budgets[6] == 1 && abs(budgets[1] - 0.1) < 1.0 / 329 && abs(budgets[5] - 0.5) < 1.0 / 329)
+        let selection = try file.read("/selection/swim@0.1/conv1", as: UInt8.self)
+        #expect(selection.shape == [3, 2, 3, 3])
+        #expect(try file.read("/sensitivity/fc2", as: Float.self).shape == [5, 7])
+        #expect(try file.stringAttribute("score", on: "/sensitivity").hasPrefix("swim"))
+        #expect(try file.read("/summary/diff_mean", as: Double.self).shape == [7, 3])
+        let report = try runCimcarlo(["report", output])
+        #expect(report.standardOutput.contains("Δ vs none"))
+    }
+
     @Test func mapPrintsEveryWeightLayer() throws {
         let fixture = try TinyStudyFixture(directory: directory)
         let map = try runCimcarlo(["map", fixture.spec])

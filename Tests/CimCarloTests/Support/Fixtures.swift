@@ -127,7 +127,8 @@ struct TinyStudyFixture {
     }
 }
 
-/// Writes images as an HDF5 dataset file (`images` float32 [N, C, H, W], `labels` int64 [N]).
+/// Writes images as an HDF5 dataset file (`images` float32 [N, C, H, W], `labels` int64 [N]),
+/// with the same images as the training split (`train_images`, `train_labels`).
 func writeHDF5Dataset(_ images: LabeledImages, to path: String) throws {
     let (count, channels, height, width) = (images.count, images.channels, images.height, images.width)
     var nchw = [Float](repeating: 0, count: images.pixels.count)
@@ -137,4 +138,6 @@ func writeHDF5Dataset(_ images: LabeledImages, to path: String) throws {
     let file = try HDF5File(path: path, mode: .createTruncating)
     try file.write(HDF5Array(values: nchw, shape: [count, channels, height, width]), to: "/images")
     try file.write(images.labels.map { Int64($0) }, to: "/labels")
+    try file.write(HDF5Array(values: nchw, shape: [count, channels, height, width]), to: "/train_images")
+    try file.write(images.labels.map { Int64($0) }, to: "/train_labels")
 }
