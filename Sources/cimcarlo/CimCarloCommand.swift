@@ -14,7 +14,7 @@ struct CimCarloCommand: ParsableCommand {
             Exit codes: 0 success, 1 runtime failure, 2 bad usage or bad input.
             """,
         version: CimCarloVersion.current,
-        subcommands: [Train.self, Eval.self, Map.self, Run.self, Report.self]
+        subcommands: [Train.self, Eval.self, Map.self, Run.self, Report.self, Search.self]
     )
 
     /// Parses and runs, mapping argument errors to exit code 2 (bad usage) as documented.

@@ -196,3 +196,28 @@ extension PolicySelector.Scope: CustomTestArgumentEncodable {
         try container.encode(rawValue)
     }
 }
+
+@Suite struct BudgetSearchTests {
+    @Test func findsTheSmallestBudgetThatReachesTheTarget() throws {
+        let directory = TemporaryDirectory()
+        let fixture = try TinyStudyFixture(directory: directory)
+        let spec = try RunSpec.load(path: fixture.spec).searching(.magnitude)
+        let study = try Study(spec: spec)
+        // Aim between what none and all achieve on these chips.
+        let ends = try study.simulate(policies: [WriteVerifyPolicy(kind: .none), WriteVerifyPolicy(kind: .all)],
+                                      instances: 4, threads: 2)
+        let last = spec.timesSeconds.count - 1
+        let noneMean = ends.map { Double($0.accuracy[0][last]) }.reduce(0, +) / 4
+        let allMean = ends.map { Double($0.accuracy[1][last]) }.reduce(0, +) / 4
+        try #require(allMean > noneMean)
+        let target = (noneMean + allMean) / 2
+        let (answer, steps) = try BudgetSearch(study: study, kind: .magnitude, target: .mean(target), resolution: 1.0 / 16)
+            .run(instances: 4, threads: 2)
+        let found = try #require(answer)
+        #expect(found.summary.mean >= target)
+        #expect(found.budget > 0 && found.budget <= 1)
+        // Every evaluated budget below the answer missed the target.
+        #expect(steps.filter { $0.budget < found.budget }.allSatisfy { !$0.reached })
+        #expect(steps.count <= 2 + 4)
+    }
+}

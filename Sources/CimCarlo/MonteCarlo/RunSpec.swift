@@ -27,6 +27,14 @@ public struct RunSpec: Sendable {
     public var accuracyThreshold: Double
     public var outputPath: String
 
+    /// The same study with its policies replaced by one budgeted kind (for `BudgetSearch`,
+    /// which makes its own selections; the sensitivity pass runs when the kind needs it).
+    public func searching(_ kind: WriteVerifyPolicy.Kind) -> RunSpec {
+        var copy = self
+        copy.policies = [WriteVerifyPolicy(kind: kind, budget: 0)]
+        return copy
+    }
+
     /// Reads and validates a run spec.
     public static func load(path: String) throws -> RunSpec {
         let (reader, text) = try ConfigurationReader.load(path: path)

@@ -36,7 +36,13 @@ public final class Study: Sendable {
         }
         let selector = PolicySelector(network: network, mapping: mapping, device: device, seed: self.seed,
                                       scope: spec.selectionScope, sensitivity: sensitivity)
-        policies = spec.policies.map { selector.select($0) }
+        policies = spec.policies.map(selector.select)
+    }
+
+    /// Chooses the weights of budgeted policies (as for the spec's own policies).
+    public var selector: PolicySelector {
+        PolicySelector(network: network, mapping: mapping, device: device, seed: seed, scope: spec.selectionScope,
+                       sensitivity: sensitivity)
     }
 
     /// Per mapped layer, the score sensitivity-based policies rank by (SWIM's when a swim
@@ -44,8 +50,6 @@ public final class Study: Sendable {
     public func sensitivityScores() -> (kind: WriteVerifyPolicy.Kind, scores: [[Float]])? {
         let kinds = policies.map(\.kind).filter(\.needsSensitivity)
         guard let kind = kinds.contains(.swim) ? .swim : kinds.first else { return nil }
-        let selector = PolicySelector(network: network, mapping: mapping, device: device, seed: seed,
-                                      scope: spec.selectionScope, sensitivity: sensitivity)
         return (kind, selector.scores(kind))
     }
 
@@ -62,9 +66,9 @@ public final class Study: Sendable {
             energyPerPulseJoules: device.writeVerify.energyPerPulseJoules)
     }
 
-    /// A simulator for one worker thread.
-    public func makeSimulator() throws -> ChipSimulator {
-        try ChipSimulator(network: network, mapping: mapping, device: device, policies: policies,
+    /// A simulator for one worker thread, for `policies` (default: the study's).
+    public func makeSimulator(policies: [WriteVerifyPolicy]? = nil) throws -> ChipSimulator {
+        try ChipSimulator(network: network, mapping: mapping, device: device, policies: policies ?? self.policies,
                           timesSeconds: spec.timesSeconds, seed: seed, test: test)
     }
 
