@@ -17,3 +17,4 @@ $cimcarlo map runs/quickstart.toml
 # --force: the main job always recomputes its result from scratch.
 $cimcarlo run runs/quickstart.toml --force
 python3 analysis/validate_result.py runs/out/quickstart.h5
+python3 analysis/plot_results.py runs/out/quickstart.h5

@@ -16,7 +16,7 @@ if [ ${#missing[@]} -gt 0 ]; then
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 
-if ! python3 -c "import h5py, numpy, matplotlib" 2>/dev/null; then
+if ! python3 -c "import h5py, numpy, matplotlib, xarray, h5netcdf" 2>/dev/null; then
     echo "setup: installing analysis/requirements.txt" >&2
     python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore -r analysis/requirements.txt
 fi

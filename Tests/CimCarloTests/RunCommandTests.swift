@@ -29,17 +29,40 @@ import Testing
         // The spec's relative output resolves against the spec's directory.
         let output = directory.file("out/result.h5")
         #expect(FileManager.default.fileExists(atPath: output))
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", repositoryRoot + "/analysis/validate_result.py", output]
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        try process.run()
-        let text = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        #expect(process.terminationStatus == 0, "\(text)")
+        let (status, text) = try runPython([repositoryRoot + "/analysis/validate_result.py", output])
+        #expect(status == 0, "\(text)")
         #expect(text == "ok: \(output)\n")
+    }
+
+    @Test func xarrayOpensTheResultWithNamedDimensions() throws {
+        let fixture = try TinyStudyFixture(directory: directory, instances: 3)
+        let output = directory.file("dims.h5")
+        #expect(try runCimcarlo(["run", fixture.spec, "--output", output, "--quiet"]).status == 0)
+        let script = """
+            import sys, xarray
+            ds = xarray.open_dataset(sys.argv[1], engine="h5netcdf")
+            a = ds["accuracy"]
+            print(a.dims, [str(p) for p in ds["policy"].values], [float(t) for t in ds["time"].values], a.sizes["instance"])
+            print(ds["write_cycles"].dims, ds["mean"].dims if "mean" in ds else "")
+            """
+        let (status, text) = try runPython(["-c", script, output])
+        #expect(status == 0, "\(text)")
+        #expect(text.hasPrefix("('instance', 'policy', 'time') ['none', 'all'] [1.0, 3600.0, 86400.0] 3\n('instance', 'policy')"),
+                "\(text)")
+    }
+
+    @Test func analysisRendersEveryFigure() throws {
+        let fixture = try TinyStudyFixture(directory: directory, instances: 4)
+        let output = directory.file("plots.h5")
+        #expect(try runCimcarlo(["run", fixture.spec, "--output", output, "--quiet"]).status == 0)
+        let (status, text) = try runPython([repositoryRoot + "/analysis/plot_results.py", output, "--out", directory.file("png")])
+        #expect(status == 0, "\(text)")
+        for name in ["distribution", "time", "cost", "yield"] {
+            let png = directory.file("png/plots-\(name).png")
+            let data = try Data(contentsOf: URL(fileURLWithPath: png))
+            #expect(data.count > 10_000, "\(name) is \(data.count) bytes")
+            #expect(data.prefix(4) == Data([0x89, 0x50, 0x4E, 0x47]), "\(name) is not a PNG")
+        }
     }
 
     @Test func existingOutputNeedsForceAndExitsTwo() throws {

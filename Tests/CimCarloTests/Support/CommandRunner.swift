@@ -27,6 +27,20 @@ func runCimcarlo(_ arguments: [String]) throws -> CommandResult {
                          standardError: String(decoding: errorData.wait(), as: UTF8.self))
 }
 
+/// Runs `python3` with `arguments` (the analysis scripts), stdout and stderr together.
+func runPython(_ arguments: [String]) throws -> (status: Int32, output: String) {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+    process.arguments = ["python3"] + arguments
+    let pipe = Pipe()
+    process.standardOutput = pipe
+    process.standardError = pipe
+    try process.run()
+    let text = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    process.waitUntilExit()
+    return (process.terminationStatus, text)
+}
+
 private extension Data {
     /// Reads a pipe on a background thread; `wait()` returns everything it delivered.
     final class Pending: @unchecked Sendable {
