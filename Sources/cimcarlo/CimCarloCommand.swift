@@ -12,6 +12,11 @@ struct CimCarloCommand: ParsableCommand {
             instances with device variation, and reports the accuracy distribution.
 
             Exit codes: 0 success, 1 runtime failure, 2 bad usage or bad input.
+
+            Examples:
+              cimcarlo map runs/quickstart.toml
+              cimcarlo run runs/quickstart.toml --instances 50 --output /tmp/quick.h5
+              cimcarlo report /tmp/quick.h5
             """,
         version: CimCarloVersion.current,
         subcommands: [Train.self, Eval.self, Map.self, Run.self, Report.self, Search.self]

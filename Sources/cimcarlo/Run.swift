@@ -23,8 +23,7 @@ extension CimCarloCommand {
         @Option(help: ArgumentHelp("Number of chip instances (default: the spec's `instances`).", valueName: "N"))
         var instances: Int?
 
-        @Option(help: ArgumentHelp("Worker threads (default: all cores).", valueName: "N"))
-        var threads: Int = ProcessInfo.processInfo.activeProcessorCount
+        @OptionGroup var parallelism: ThreadOptions
 
         @Option(help: ArgumentHelp("Random seed (default: the spec's `seed`).", valueName: "S"))
         var seed: UInt64?
@@ -40,7 +39,6 @@ extension CimCarloCommand {
 
         func validate() throws {
             if let instances, instances < 1 { throw ValidationError("--instances must be at least 1, got \(instances)") }
-            guard threads >= 1 else { throw ValidationError("--threads must be at least 1, got \(threads)") }
             guard !(force && resume) else { throw ValidationError("--force and --resume exclude each other") }
         }
 
@@ -52,14 +50,14 @@ extension CimCarloCommand {
                 let label = "\(runSpec.policies[0])@\(ResultReport.formatTime(runSpec.timesSeconds[0]))"
                 let line = ProgressLine(enabled: !quiet, label: label)
                 let started = Date()
-                try study.run(output: outputPath, threads: threads, force: force, resume: resume,
+                try study.run(output: outputPath, threads: parallelism.workerThreads, force: force, resume: resume,
                               progress: { line.update($0) })
                 line.finish()
                 let seconds = Date().timeIntervalSince(started)
                 let report = try ResultReport(path: outputPath)
                 print(report.table())
                 print(String(format: "wall time %.1f s, %.2f instances/s, %d threads", seconds,
-                             Double(study.instances) / max(seconds, 1e-9), threads))
+                             Double(study.instances) / max(seconds, 1e-9), parallelism.workerThreads))
             }
         }
     }

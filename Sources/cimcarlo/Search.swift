@@ -33,8 +33,7 @@ extension CimCarloCommand {
         @Option(help: ArgumentHelp("Stop when the budget is known to within this fraction of weights.", valueName: "fraction"))
         var resolution: Double = 1.0 / 256
 
-        @Option(help: ArgumentHelp("Worker threads (default: all cores).", valueName: "N"))
-        var threads: Int = ProcessInfo.processInfo.activeProcessorCount
+        @OptionGroup var parallelism: ThreadOptions
 
         func validate() throws {
             guard let kind = WriteVerifyPolicy.Kind(rawValue: policy), kind.isBudgeted else {
@@ -48,7 +47,6 @@ extension CimCarloCommand {
             }
             if let instances, instances < 1 { throw ValidationError("--instances must be at least 1, got \(instances)") }
             guard resolution > 0 && resolution < 1 else { throw ValidationError("--resolution must be between 0 and 1") }
-            guard threads >= 1 else { throw ValidationError("--threads must be at least 1, got \(threads)") }
         }
 
         func run() throws {
@@ -60,7 +58,7 @@ extension CimCarloCommand {
                 let count = instances ?? runSpec.instances
                 print("searching \(kind.rawValue) for \(target) at t = \(ResultReport.formatTime(runSpec.timesSeconds.last!)), \(count) chips per step")
                 let (answer, _) = try BudgetSearch(study: study, kind: kind, target: target, resolution: resolution)
-                    .run(instances: count, threads: threads) { step in
+                    .run(instances: count, threads: parallelism.workerThreads) { step in
                         let s = step.summary
                         emit(String(format: "  budget %.4f  mean %.2f %% (95%% CI %.2f–%.2f)  yield %.3f (%.3f–%.3f)  cycles %.4g  %@",
                                     step.verifiedFraction, 100 * s.mean, 100 * s.ci95Low, 100 * s.ci95High,

@@ -14,6 +14,25 @@ import Testing
         return (fixture.model, fixture.data, expected)
     }
 
+    /// `Tests/Golden/*.txt` hold the expected help texts; regenerate them with
+    /// `COLUMNS=80 .build/debug/cimcarlo --help > Tests/Golden/cimcarlo-help.txt` after a deliberate change.
+    @Test(arguments: [([], "cimcarlo-help"), (["run"], "cimcarlo-run-help")])
+    func helpTextMatchesTheGoldenFile(subcommand: [String], golden: String) throws {
+        let result = try runCimcarlo(subcommand + ["--help"], environment: ["COLUMNS": "80"])
+        #expect(result.status == 0)
+        let expected = try String(contentsOfFile: repositoryRoot + "/Tests/Golden/\(golden).txt", encoding: .utf8)
+        #expect(result.standardOutput == expected)
+    }
+
+    @Test func everySubcommandHelpHasASummaryAndAnExample() throws {
+        for subcommand in ["train", "eval", "map", "run", "report", "search"] {
+            let help = try runCimcarlo([subcommand, "--help"], environment: ["COLUMNS": "200"])
+            #expect(help.status == 0)
+            #expect(help.standardOutput.hasPrefix("OVERVIEW: "), "\(subcommand)")
+            #expect(help.standardOutput.contains("Example: cimcarlo \(subcommand)"), "\(subcommand)")
+        }
+    }
+
     @Test func evalPrintsTheCleanAccuracy() throws {
         let (model, data, expected) = try writeTinyModelAndData()
         let result = try runCimcarlo(["eval", "--model", model, "--dataset", data])
