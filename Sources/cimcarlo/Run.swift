@@ -49,9 +49,19 @@ extension CimCarloCommand {
                 let outputPath = output ?? runSpec.outputPath
                 let label = "\(runSpec.policies[0])@\(ResultReport.formatTime(runSpec.timesSeconds[0]))"
                 let line = ProgressLine(enabled: !quiet, label: label)
+                let stop = StopRequest()
                 let started = Date()
-                try study.run(output: outputPath, threads: parallelism.workerThreads, force: force, resume: resume,
-                              progress: { line.update($0) })
+                do {
+                    try study.run(output: outputPath, threads: parallelism.workerThreads, force: force, resume: resume,
+                                  progress: { line.update($0) }, shouldStop: { stop.requested })
+                } catch let interrupted as StudyInterrupted {
+                    line.finish()
+                    var command = "cimcarlo run \(spec) --resume"
+                    if output != nil { command += " --output \(outputPath)" }
+                    if let instances { command += " --instances \(instances)" }
+                    if let seed { command += " --seed \(seed)" }
+                    fail("\(interrupted); finish it with: \(command)", code: stop.exitCode)
+                }
                 line.finish()
                 let seconds = Date().timeIntervalSince(started)
                 let report = try ResultReport(path: outputPath)
@@ -61,6 +71,40 @@ extension CimCarloCommand {
             }
         }
     }
+}
+
+/// SIGINT and SIGTERM ask the run to stop: instances in flight finish and are written, the
+/// file is closed, and the process exits with 128 + the signal number. A second signal ends
+/// the process at once (every instance already written stays in the file).
+final class StopRequest: @unchecked Sendable {
+    private let lock = NSLock()
+    private var signalNumber: Int32 = 0
+    private var sources: [DispatchSourceSignal] = []
+
+    init() {
+        for number in [SIGINT, SIGTERM] {
+            signal(number, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
+            source.setEventHandler { [weak self] in self?.receive(number) }
+            source.resume()
+            sources.append(source)
+        }
+    }
+
+    private func receive(_ number: Int32) {
+        let first = lock.withLock { () -> Bool in
+            defer { if signalNumber == 0 { signalNumber = number } }
+            return signalNumber == 0
+        }
+        if first {
+            note("cimcarlo: stopping after the instances in flight (signal again to stop at once)")
+        } else {
+            Foundation.exit(128 + number)
+        }
+    }
+
+    var requested: Bool { lock.withLock { signalNumber != 0 } }
+    var exitCode: Int32 { lock.withLock { 128 + (signalNumber == 0 ? SIGINT : signalNumber) } }
 }
 
 /// The progress line on stderr: instances done, rate, ETA and the running mean ± 95 % CI.

@@ -40,7 +40,7 @@ import Testing
         let parts = directory.file("parts.h5")
         try study.run(output: whole, threads: 2)
         let recorded = Counter()
-        #expect(throws: ResultFileError.self) {
+        #expect(throws: StudyInterrupted.self) {
             try study.run(output: parts, threads: 2, progress: { _ in recorded.increment() },
                           shouldStop: { recorded.value >= 3 })
         }

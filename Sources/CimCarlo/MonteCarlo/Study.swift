@@ -1,5 +1,13 @@
 import Foundation
 
+/// A run stopped (by request) before every instance was written; the file is a valid partial result.
+public struct StudyInterrupted: Error, CustomStringConvertible, Equatable {
+    public var path: String
+    public var completed: Int
+    public var total: Int
+    public var description: String { "interrupted: \(completed) of \(total) instances are in \(path)" }
+}
+
 /// One Monte-Carlo study, ready to run: the run spec with its inputs loaded and checked,
 /// and the network mapped onto crossbars.
 public final class Study: Sendable {
@@ -90,7 +98,8 @@ public final class Study: Sendable {
             instances: file.remainingInstances, threads: threads, makeSimulator: { try self.makeSimulator() },
             record: { try file.record($0) }, progress: progress, shouldStop: shouldStop)
         guard file.remainingInstances.isEmpty else {
-            throw ResultFileError(path: output, reason: "stopped with \(file.remainingInstances.count) instances to go (finish with --resume)")
+            throw StudyInterrupted(path: output, completed: file.instanceCount - file.remainingInstances.count,
+                                   total: file.instanceCount)
         }
         return try file.finish(accuracyThreshold: spec.accuracyThreshold)
     }

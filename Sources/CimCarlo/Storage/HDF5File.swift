@@ -474,6 +474,22 @@ public final class HDF5File: @unchecked Sendable {
     private func withAttributeUnlocked(_ name: String, on objectPath: String, type: hid_t, space: hid_t,
                                        _ body: (hid_t) throws -> Void) throws {
         if H5Aexists_by_name(fileID, objectPath, name, cim_H5P_DEFAULT()) > 0 {
+            // Same type and shape: overwrite the value in place, so a counter updated after every
+            // instance never leaves the object header half rewritten if the process dies.
+            let existing = try check(H5Aopen_by_name(fileID, objectPath, name, cim_H5P_DEFAULT(), cim_H5P_DEFAULT()),
+                                     "open attribute \(name) on \(objectPath)")
+            let existingType = H5Aget_type(existing)
+            let existingSpace = H5Aget_space(existing)
+            let sameType = H5Tequal(existingType, type) > 0
+            let sameShape = H5Sextent_equal(existingSpace, space) > 0
+            H5Tclose(existingType)
+            H5Sclose(existingSpace)
+            if sameType && sameShape {
+                defer { H5Aclose(existing) }
+                try body(existing)
+                return
+            }
+            H5Aclose(existing)
             try check(H5Adelete_by_name(fileID, objectPath, name, cim_H5P_DEFAULT()),
                       "replace attribute \(name) on \(objectPath)")
         }

@@ -1,0 +1,65 @@
+import CimCarlo
+import Foundation
+import Testing
+
+/// Interrupted runs lose nothing: SIGINT and SIGTERM stop after the instances in flight with
+/// a resume hint; after SIGKILL, `--resume` completes the file to the uninterrupted result.
+@Suite(.serialized) struct InterruptionTests {
+    let directory = TemporaryDirectory()
+
+    private func accuracy(_ path: String) throws -> [Float] {
+        try HDF5File(path: path, mode: .readOnly).read("/accuracy", as: Float.self).values
+    }
+
+    /// Starts `cimcarlo run`, waits for its first progress line (10 % done), then sends `signal`.
+    private func interruptedRun(_ arguments: [String], signal: Int32) throws -> (status: Int32, standardError: String) {
+        let products = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+        let process = Process()
+        process.executableURL = products.appendingPathComponent("cimcarlo")
+        process.arguments = arguments
+        let errorPipe = Pipe()
+        process.standardError = errorPipe
+        process.standardOutput = FileHandle.nullDevice
+        let collected = Collected()
+        errorPipe.fileHandleForReading.readabilityHandler = { handle in collected.append(handle.availableData) }
+        try process.run()
+        let deadline = Date().addingTimeInterval(120)
+        while !collected.text.contains("inst/s") && process.isRunning && Date() < deadline { usleep(5_000) }
+        kill(process.processIdentifier, signal)
+        process.waitUntilExit()
+        errorPipe.fileHandleForReading.readabilityHandler = nil
+        collected.append(errorPipe.fileHandleForReading.readDataToEndOfFile())
+        return (process.terminationStatus, collected.text)
+    }
+
+    @Test(arguments: [SIGINT, SIGTERM, SIGKILL])
+    func resumeAfterASignalGivesTheUninterruptedResult(signal: Int32) throws {
+        let fixture = try TinyStudyFixture(directory: directory, instances: 300)
+        let whole = directory.file("whole-\(signal).h5")
+        #expect(try runCimcarlo(["run", fixture.spec, "--output", whole, "--quiet"]).status == 0)
+        let parts = directory.file("parts-\(signal).h5")
+        let (status, message) = try interruptedRun(["run", fixture.spec, "--output", parts], signal: signal)
+        let done = try HDF5File(path: parts, mode: .readOnly).read("/completed", as: UInt8.self).values
+        #expect(done.contains(0) && done.contains(1), "the signal should land mid-run")
+        if signal == SIGKILL {
+            #expect(status == SIGKILL)
+        } else {
+            #expect(status == 128 + signal, "\(message)")
+            #expect(message.contains("finish it with: cimcarlo run \(fixture.spec) --resume --output \(parts)"), "\(message)")
+            let file = try HDF5File(path: parts, mode: .readOnly)
+            #expect(try file.stringAttribute("status") == "partial")
+            #expect(try file.scalarAttribute("instances_completed", as: Int64.self) < 300)
+        }
+        let resumed = try runCimcarlo(["run", fixture.spec, "--output", parts, "--resume", "--quiet"])
+        #expect(resumed.status == 0, "\(resumed.standardError)")
+        #expect(try accuracy(parts) == (try accuracy(whole)))
+    }
+}
+
+/// Bytes gathered from a pipe's readability handler.
+private final class Collected: @unchecked Sendable {
+    private let lock = NSLock()
+    private var data = Data()
+    func append(_ chunk: Data) { lock.withLock { data.append(chunk) } }
+    var text: String { lock.withLock { String(decoding: data, as: UTF8.self) } }
+}
