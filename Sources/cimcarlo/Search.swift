@@ -56,7 +56,7 @@ extension CimCarloCommand {
                 let study = try Study(spec: runSpec.searching(kind))
                 let target: BudgetSearch.Target = targetMean.map { .mean($0) } ?? .yield(targetYield!)
                 let count = instances ?? runSpec.instances
-                print("searching \(kind.rawValue) for \(target) at t = \(ResultReport.formatTime(runSpec.timesSeconds.last!)), \(count) chips per step")
+                emit("searching \(kind.rawValue) for \(target) at t = \(ResultReport.formatTime(runSpec.timesSeconds.last!)), \(count) chips per step")
                 let (answer, _) = try BudgetSearch(study: study, kind: kind, target: target, resolution: resolution)
                     .run(instances: count, threads: parallelism.workerThreads) { step in
                         let s = step.summary
