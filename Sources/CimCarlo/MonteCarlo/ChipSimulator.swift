@@ -48,7 +48,7 @@ public final class ChipSimulator {
     private let conductanceOffset: Double
 
     public init(network: Network, mapping: CrossbarMapping, device: DeviceModel, policies: [WriteVerifyPolicy],
-                timesSeconds: [Double], seed: UInt64, test: LabeledImages, batchSize: Int = 250) throws {
+                timesSeconds: [Double], seed: UInt64, test: LabeledImages, batchSize: Int = 64) throws {
         self.network = network
         self.mapping = mapping
         self.device = device
@@ -56,7 +56,8 @@ public final class ChipSimulator {
         self.timesSeconds = timesSeconds
         self.seed = seed
         self.test = test
-        workspace = try NetworkWorkspace(network: network, batchCapacity: min(batchSize, max(test.count, 1)))
+        workspace = try NetworkWorkspace(network: network, batchCapacity: min(batchSize, max(test.count, 1)),
+                                         supportsBackward: false)
         conductanceOffset = device.minimumConductance / device.conductanceRange
         var offsets: [Int] = []
         var total = 0

@@ -48,6 +48,7 @@ extension NetworkWorkspace {
     public func backward(_ network: Network, batchSize: Int, into gradients: inout ParameterGradients,
                          pixelGradient: UnsafeMutableBufferPointer<Float>? = nil,
                          squaredWeights: [[Float]]? = nil) {
+        precondition(supportsBackward, "this workspace was made for inference only")
         var current = gradientBuffers.0
         var other = gradientBuffers.1
         for index in network.layers.indices.reversed() {
@@ -94,20 +95,22 @@ extension NetworkWorkspace {
             }
         case let .conv2d(conv):
             let rows = batchSize * outShape.height * outShape.width
-            gradients.weight[index].withUnsafeMutableBufferPointer { weightGradient in
-                BLAS.gemm(transposeA: true, m: conv.outputChannels, n: conv.patchSize, k: rows,
-                          a: outputGradient.baseAddress!, lda: conv.outputChannels,
-                          b: patches[index].baseAddress!, ldb: conv.patchSize,
-                          c: weightGradient.baseAddress!, ldc: conv.patchSize)
+            BLAS.gemm(transposeA: true, m: conv.outputChannels, n: conv.patchSize, k: rows,
+                      a: outputGradient.baseAddress!, lda: conv.outputChannels,
+                      b: patches[index].baseAddress!, ldb: conv.patchSize,
+                      c: permutedGradient.baseAddress!, ldc: conv.patchSize)
+            gradients.weight[index].withUnsafeMutableBufferPointer {
+                Im2col.unpermuteWeights(UnsafeBufferPointer(permutedGradient), conv: conv, into: $0)
             }
             sumRows(outputGradient, rows: rows, columns: conv.outputChannels, into: &gradients.bias[index])
             if needInputGradient {
-                (squaredWeights ?? conv.weight).withUnsafeBufferPointer { weight in
-                    BLAS.gemm(m: rows, n: conv.patchSize, k: conv.outputChannels,
-                              a: outputGradient.baseAddress!, lda: conv.outputChannels,
-                              b: weight.baseAddress!, ldb: conv.patchSize,
-                              c: patchGradient.baseAddress!, ldc: conv.patchSize)
+                (squaredWeights ?? conv.weight).withUnsafeBufferPointer {
+                    Im2col.permuteWeights($0, conv: conv, into: permutedWeights[index])
                 }
+                BLAS.gemm(m: rows, n: conv.patchSize, k: conv.outputChannels,
+                          a: outputGradient.baseAddress!, lda: conv.outputChannels,
+                          b: permutedWeights[index].baseAddress!, ldb: conv.patchSize,
+                          c: patchGradient.baseAddress!, ldc: conv.patchSize)
                 Im2col.scatterAdd(patchGradient: patchGradient, shape: inShape, conv: conv, outputShape: outShape,
                                   batchSize: batchSize, into: inputGradient)
             }

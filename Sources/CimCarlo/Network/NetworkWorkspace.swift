@@ -12,31 +12,52 @@ public final class NetworkWorkspace {
     var activations: [UnsafeMutableBufferPointer<Float>]
     /// im2col patch matrices of the conv2d layers (empty elsewhere).
     var patches: [UnsafeMutableBufferPointer<Float>]
+    /// Conv2d weights in patch order (`Im2col.permuteWeights`), refreshed on every pass;
+    /// one more buffer for permuted weight gradients.
+    var permutedWeights: [UnsafeMutableBufferPointer<Float>]
+    var permutedGradient: UnsafeMutableBufferPointer<Float>
+    /// Zero-bordered copies of the inputs of padded conv2d layers (empty elsewhere).
+    var paddedInputs: [UnsafeMutableBufferPointer<Float>]
     /// Index into the layer input of each max-pool output, for the backward pass.
     var poolArgmax: [UnsafeMutableBufferPointer<Int32>]
     /// Ping-pong buffers for activation gradients, and one for patch gradients.
     var gradientBuffers: (UnsafeMutableBufferPointer<Float>, UnsafeMutableBufferPointer<Float>)
     var patchGradient: UnsafeMutableBufferPointer<Float>
 
-    /// Buffers for `network`'s shape. Throws if the layers do not fit together.
-    public init(network: Network, batchCapacity: Int) throws {
+    /// Whether the forward pass keeps what `backward` needs (max-pool winners).
+    public let supportsBackward: Bool
+
+    /// Buffers for `network`'s shape. Throws if the layers do not fit together. Inference-only
+    /// workspaces (`supportsBackward: false`) skip recording max-pool winners.
+    public init(network: Network, batchCapacity: Int, supportsBackward: Bool = true) throws {
+        self.supportsBackward = supportsBackward
         precondition(batchCapacity >= 1)
         self.batchCapacity = batchCapacity
         shapes = try network.activationShapes()
         activations = shapes.map { .allocateZeroed(batchCapacity * $0.count) }
         var largestPatches = 0
+        var largestWeights = 0
         patches = []
         poolArgmax = []
+        permutedWeights = []
+        paddedInputs = []
         for (index, layer) in network.layers.enumerated() {
             let outputPixels = shapes[index + 1].height * shapes[index + 1].width
             if case let .conv2d(conv) = layer {
                 let count = batchCapacity * outputPixels * conv.patchSize
                 largestPatches = max(largestPatches, count)
+                largestWeights = max(largestWeights, conv.weight.count)
                 patches.append(.allocateZeroed(count))
+                permutedWeights.append(.allocateZeroed(conv.weight.count))
+                let input = shapes[index]
+                paddedInputs.append(.allocateZeroed(conv.padding == 0 ? 0 : batchCapacity * input.channels
+                    * (input.height + 2 * conv.padding) * (input.width + 2 * conv.padding)))
             } else {
                 patches.append(.allocateZeroed(0))
+                permutedWeights.append(.allocateZeroed(0))
+                paddedInputs.append(.allocateZeroed(0))
             }
-            if case .maxPool2d = layer {
+            if case .maxPool2d = layer, supportsBackward {
                 let buffer = UnsafeMutableBufferPointer<Int32>.allocate(capacity: batchCapacity * shapes[index + 1].count)
                 buffer.initialize(repeating: 0)
                 poolArgmax.append(buffer)
@@ -47,11 +68,15 @@ public final class NetworkWorkspace {
         let largestActivation = shapes.map { $0.count }.max()! * batchCapacity
         gradientBuffers = (.allocateZeroed(largestActivation), .allocateZeroed(largestActivation))
         patchGradient = .allocateZeroed(largestPatches)
+        permutedGradient = .allocateZeroed(largestWeights)
     }
 
     deinit {
         activations.forEach { $0.deallocate() }
         patches.forEach { $0.deallocate() }
+        permutedWeights.forEach { $0.deallocate() }
+        paddedInputs.forEach { $0.deallocate() }
+        permutedGradient.deallocate()
         poolArgmax.forEach { $0.deallocate() }
         gradientBuffers.0.deallocate()
         gradientBuffers.1.deallocate()
@@ -97,14 +122,13 @@ public final class NetworkWorkspace {
         case let .conv2d(conv):
             let rows = batchSize * outShape.height * outShape.width
             Im2col.gather(input: input, shape: inShape, conv: conv, outputShape: outShape,
-                          batchSize: batchSize, into: patches[index])
+                          batchSize: batchSize, padded: paddedInputs[index], into: patches[index])
             fillRows(output, rows: rows, with: conv.bias)
-            conv.weight.withUnsafeBufferPointer { weight in
-                BLAS.gemm(transposeB: true, m: rows, n: conv.outputChannels, k: conv.patchSize,
-                          a: patches[index].baseAddress!, lda: conv.patchSize,
-                          b: weight.baseAddress!, ldb: conv.patchSize,
-                          beta: 1, c: output.baseAddress!, ldc: conv.outputChannels)
-            }
+            conv.weight.withUnsafeBufferPointer { Im2col.permuteWeights($0, conv: conv, into: permutedWeights[index]) }
+            BLAS.gemm(transposeB: true, m: rows, n: conv.outputChannels, k: conv.patchSize,
+                      a: patches[index].baseAddress!, lda: conv.patchSize,
+                      b: permutedWeights[index].baseAddress!, ldb: conv.patchSize,
+                      beta: 1, c: output.baseAddress!, ldc: conv.outputChannels)
         case let .maxPool2d(pool):
             Pooling.maxForward(input: input, shape: inShape, pool: pool, outputShape: outShape,
                                batchSize: batchSize, output: output, argmax: poolArgmax[index])

@@ -1,31 +1,57 @@
 /// Max and average pooling over NHWC activations, forward and backward.
 enum Pooling {
+    /// Window maximum per channel; `argmax` records which input won (for the backward pass),
+    /// and is skipped (a plain, vectorised maximum) when empty.
+    /// The channel loop is innermost and contiguous in NHWC.
+    @inline(never)
     static func maxForward(input: UnsafeMutableBufferPointer<Float>, shape: ActivationShape, pool: PoolingLayer,
                            outputShape: ActivationShape, batchSize: Int,
                            output: UnsafeMutableBufferPointer<Float>, argmax: UnsafeMutableBufferPointer<Int32>) {
         let channels = shape.channels
-        var out = 0
+        if argmax.isEmpty {
+            var out = output.baseAddress!
+            for image in 0..<batchSize {
+                let imageBase = image &* shape.count
+                for oy in 0..<outputShape.height {
+                    for ox in 0..<outputShape.width {
+                        for channel in 0..<channels { out[channel] = -.infinity }
+                        for ky in 0..<pool.kernel {
+                            for kx in 0..<pool.kernel {
+                                let row: Int = (oy &* pool.stride) &+ ky
+                                let column: Int = (ox &* pool.stride) &+ kx
+                                let offset: Int = imageBase &+ ((row &* shape.width) &+ column) &* channels
+                                let window = input.baseAddress! + offset
+                                for channel in 0..<channels { out[channel] = max(out[channel], window[channel]) }
+                            }
+                        }
+                        out += channels
+                    }
+                }
+            }
+            return
+        }
+        var out = output.baseAddress!
+        var winners = argmax.baseAddress!
         for image in 0..<batchSize {
             let imageBase = image * shape.count
             for oy in 0..<outputShape.height {
                 for ox in 0..<outputShape.width {
                     for channel in 0..<channels {
-                        var best = -Float.infinity
-                        var bestIndex = 0
-                        for ky in 0..<pool.kernel {
-                            let rowBase = imageBase + ((oy * pool.stride + ky) * shape.width + ox * pool.stride) * channels
-                            for kx in 0..<pool.kernel {
-                                let index = rowBase + kx * channels + channel
-                                if input[index] > best {
-                                    best = input[index]
-                                    bestIndex = index
-                                }
+                        out[channel] = -.infinity
+                        winners[channel] = 0
+                    }
+                    for ky in 0..<pool.kernel {
+                        for kx in 0..<pool.kernel {
+                            let base = imageBase + ((oy * pool.stride + ky) * shape.width + ox * pool.stride + kx) * channels
+                            let window = input.baseAddress! + base
+                            for channel in 0..<channels where window[channel] > out[channel] {
+                                out[channel] = window[channel]
+                                winners[channel] = Int32(base + channel)
                             }
                         }
-                        output[out] = best
-                        argmax[out] = Int32(bestIndex)
-                        out += 1
                     }
+                    out += channels
+                    winners += channels
                 }
             }
         }
@@ -41,6 +67,7 @@ enum Pooling {
         }
     }
 
+    @inline(never)
     static func averageForward(input: UnsafeMutableBufferPointer<Float>, shape: ActivationShape, pool: PoolingLayer,
                                outputShape: ActivationShape, batchSize: Int,
                                output: UnsafeMutableBufferPointer<Float>) {
@@ -97,6 +124,7 @@ enum Pooling {
 
 /// NHWC to PyTorch's CHW feature order, and back.
 enum Flatten {
+    @inline(never)
     static func forward(input: UnsafeMutableBufferPointer<Float>, shape: ActivationShape, batchSize: Int,
                         output: UnsafeMutableBufferPointer<Float>) {
         let pixels = shape.height * shape.width
