@@ -18,11 +18,13 @@ extension DeviceModel {
 
         let conductance = try reader.table("conductance")
             ?? { throw reader.error("conductance", "is required (a table with g_min_us, g_max_us, cell_bits)") }()
-        minimumConductance = try conductance.double("g_min_us", in: 0...1e6, unit: "µS") * 1e-6
-        maximumConductance = try conductance.double("g_max_us", in: 1e-6...1e6, unit: "µS") * 1e-6
-        guard maximumConductance > minimumConductance else {
-            throw conductance.error("g_max_us", "must be greater than g_min_us (\(minimumConductance * 1e6) µS)")
+        let minimumMicrosiemens = try conductance.double("g_min_us", in: 0...1e6, unit: "µS")
+        let maximumMicrosiemens = try conductance.double("g_max_us", in: 1e-6...1e6, unit: "µS")
+        guard maximumMicrosiemens > minimumMicrosiemens else {
+            throw conductance.error("g_max_us", "must be greater than g_min_us (\(minimumMicrosiemens) µS)")
         }
+        minimumConductance = minimumMicrosiemens * 1e-6
+        maximumConductance = maximumMicrosiemens * 1e-6
         cellBits = try conductance.integer("cell_bits", default: 1, in: 1...8)
         try conductance.finish()
 
