@@ -70,3 +70,21 @@ func emit(_ line: String) {
 func note(_ message: String) {
     FileHandle.standardError.write(Data((message + "\n").utf8))
 }
+
+/// Runs `body` (reading input files), exiting with a clear error if it has not returned
+/// after `CIMCARLO_INPUT_TIMEOUT_S` seconds (default 600). libhdf5 can loop forever on some
+/// damaged files; this turns such a hang into an error line and exit code 2.
+func readingInputs<T>(_ what: String, _ body: () throws -> T) rethrows -> T {
+    let seconds = Double(ProcessInfo.processInfo.environment["CIMCARLO_INPUT_TIMEOUT_S"] ?? "") ?? 600
+    let timer = DispatchSource.makeTimerSource(queue: .global())
+    timer.schedule(deadline: .now() + seconds)
+    timer.setEventHandler {
+        FileHandle.standardError.write(Data(
+            "cimcarlo: error: gave up after \(Int(seconds)) s reading \(what): the HDF5 library did not return (a damaged file?)\n".utf8))
+        // _exit, not exit: libhdf5's exit handler would wait for the lock its stuck call holds.
+        _exit(2)
+    }
+    timer.resume()
+    defer { timer.cancel() }
+    return try body()
+}

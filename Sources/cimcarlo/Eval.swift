@@ -16,8 +16,9 @@ extension CimCarloCommand {
         func run() throws {
             try reportingErrors {
                 BLAS.setThreadCount(ProcessInfo.processInfo.activeProcessorCount)
-                let network = try Network.load(from: model)
-                let test = try data.loadTest()
+                let (network, test) = try readingInputs("\(model) and \(data.dataset)") {
+                    (try Network.load(from: model), try data.loadTest())
+                }
                 try test.checkFits(network, name: data.dataset)
                 let evaluation = try NetworkWorkspace(network: network, batchCapacity: 500).evaluate(network, on: test)
                 print(String(format: "%@: accuracy %.2f %%  loss %.4f  (%d test images)",

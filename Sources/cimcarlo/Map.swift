@@ -20,7 +20,7 @@ extension CimCarloCommand {
             try reportingErrors {
                 let runSpec = try RunSpec.load(path: spec)
                 let (device, _) = try DeviceModel.load(path: runSpec.deviceModelPath)
-                let network = try Network.load(from: runSpec.modelPath)
+                let network = try readingInputs(runSpec.modelPath) { try Network.load(from: runSpec.modelPath) }
                 let mapping = CrossbarMapping(network: network, configuration: runSpec.mapping, cellBits: device.cellBits)
                 let configuration = runSpec.mapping
                 print("\(runSpec.modelPath) on \(device.name): \(configuration.weightBits == 0 ? "unquantised" : "\(configuration.weightBits)-bit") weights, "

@@ -21,7 +21,7 @@ extension CimCarloCommand {
 
         func run() throws {
             try reportingErrors {
-                let report = try ResultReport(path: file)
+                let report = try readingInputs(file) { try ResultReport(path: file) }
                 print(json ? try report.json() : report.table())
             }
         }

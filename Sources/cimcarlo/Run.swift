@@ -45,7 +45,9 @@ extension CimCarloCommand {
         func run() throws {
             try reportingErrors {
                 let runSpec = try RunSpec.load(path: spec)
-                let study = try Study(spec: runSpec, instances: instances, seed: seed)
+                let study = try readingInputs("the inputs of \(spec)") {
+                    try Study(spec: runSpec, instances: instances, seed: seed)
+                }
                 let outputPath = output ?? runSpec.outputPath
                 let label = "\(runSpec.policies[0])@\(ResultReport.formatTime(runSpec.timesSeconds[0]))"
                 let line = ProgressLine(enabled: !quiet, label: label)

@@ -53,7 +53,7 @@ extension CimCarloCommand {
             try reportingErrors {
                 let runSpec = try RunSpec.load(path: spec)
                 let kind = WriteVerifyPolicy.Kind(rawValue: policy)!
-                let study = try Study(spec: runSpec.searching(kind))
+                let study = try readingInputs("the inputs of \(spec)") { try Study(spec: runSpec.searching(kind)) }
                 let target: BudgetSearch.Target = targetMean.map { .mean($0) } ?? .yield(targetYield!)
                 let count = instances ?? runSpec.instances
                 emit("searching \(kind.rawValue) for \(target) at t = \(ResultReport.formatTime(runSpec.timesSeconds.last!)), \(count) chips per step")
