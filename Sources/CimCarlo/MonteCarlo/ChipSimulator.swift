@@ -47,8 +47,15 @@ public final class ChipSimulator {
     /// g_min in units of the range: a device's conductance is `(x + offset) · (g_max − g_min)`.
     private let conductanceOffset: Double
 
+    public let periphery: PeripheryConfiguration
+    /// Tile-accurate arithmetic (tile fidelity only).
+    private let tiles: TileSimulator?
+
+    /// `periphery` selects effective-weight or tile-accurate simulation and drift compensation.
     public init(network: Network, mapping: CrossbarMapping, device: DeviceModel, policies: [WriteVerifyPolicy],
-                timesSeconds: [Double], seed: UInt64, test: LabeledImages, batchSize: Int = 64) throws {
+                timesSeconds: [Double], seed: UInt64, test: LabeledImages,
+                periphery: PeripheryConfiguration = PeripheryConfiguration(), batchSize: Int = 64) throws {
+        self.periphery = periphery
         self.network = network
         self.mapping = mapping
         self.device = device
@@ -80,6 +87,15 @@ public final class ChipSimulator {
             buffer.initialize(repeating: 0)
             return buffer
         }
+        if periphery.fidelity == .tile {
+            let tiles = try TileSimulator(network: network, mapping: mapping, periphery: periphery,
+                                          batchCapacity: workspace.batchCapacity)
+            // Converter ranges come from the noise-free network on the first test images.
+            tiles.calibrate(network: network, workspace: workspace, images: test.prefix(256))
+            self.tiles = tiles
+        } else {
+            tiles = nil
+        }
     }
 
     deinit {
@@ -99,6 +115,7 @@ public final class ChipSimulator {
         let timeIndependent = device.drift == nil && device.readNoise == nil
         for (policyIndex, policy) in policies.enumerated() {
             let cycles = program(instance: instance, policy: policy)
+            let baseline = periphery.driftCompensation == .none ? nil : readout(programmed)
             result.writeCycles[policyIndex] = cycles
             result.programmingTimeSeconds[policyIndex] = cycles * device.writeVerify.pulseTimeSeconds
             for (timeIndex, time) in timesSeconds.enumerated() {
@@ -108,7 +125,7 @@ public final class ChipSimulator {
                     continue
                 }
                 let conductances = timeIndependent ? programmed : readAt(time: time, timeIndex: timeIndex, instance: instance)
-                let evaluation = evaluate(conductances)
+                let evaluation = evaluate(conductances, baseline: baseline)
                 result.accuracy[policyIndex][timeIndex] = Float(evaluation.accuracy)
                 result.loss[policyIndex][timeIndex] = Float(evaluation.meanLoss)
             }
@@ -118,12 +135,15 @@ public final class ChipSimulator {
 
     /// The network as chip `instance` computes it under policy `policyIndex`: right after
     /// programming when `timeIndex` is nil, else read at `timesSeconds[timeIndex]` (drift and
-    /// read noise applied). The same draws as `simulate(instance:)` uses.
-    public func sampledNetwork(instance: Int, policyIndex: Int, timeIndex: Int?) -> Network {
+    /// read noise applied), with drift compensation folded into the weights when `compensated`.
+    /// The same draws as `simulate(instance:)` uses; effective weights (ideal periphery).
+    public func sampledNetwork(instance: Int, policyIndex: Int, timeIndex: Int?, compensated: Bool = false) -> Network {
         sampleStaticState(instance: instance)
         _ = program(instance: instance, policy: policies[policyIndex])
+        let baseline = compensated && periphery.driftCompensation != .none ? readout(programmed) : nil
         let conductances = timeIndex.map { readAt(time: timesSeconds[$0], timeIndex: $0, instance: instance) } ?? programmed
-        foldWeights(conductances)
+        let factors = baseline.map { compensationFactors(baseline: $0, current: readout(conductances)) }
+        foldWeights(conductances, scaledBy: factors)
         return network
     }
 
@@ -259,19 +279,55 @@ public final class ChipSimulator {
         return read
     }
 
-    /// Folds conductances into the network's weights and runs the test set.
-    private func evaluate(_ conductances: [UnsafeMutableBufferPointer<Float>]) -> Evaluation {
-        foldWeights(conductances)
+    /// Runs the test set on the chip as read: effective weights folded into the network, or the
+    /// conductances loaded into the tile simulator; with drift compensation, each layer's
+    /// outputs scaled by baseline ÷ current read-out.
+    private func evaluate(_ conductances: [UnsafeMutableBufferPointer<Float>], baseline: [[Float]]?) -> Evaluation {
+        let factors = baseline.map { compensationFactors(baseline: $0, current: readout(conductances)) }
+        if let tiles {
+            tiles.load(conductances)
+            tiles.compensation = factors ?? mapping.layers.map { Array(repeating: 1, count: $0.columns) }
+        } else {
+            foldWeights(conductances, scaledBy: factors)
+        }
         return workspace.evaluate(network, on: test)
     }
 
-    private func foldWeights(_ conductances: [UnsafeMutableBufferPointer<Float>]) {
+    private func foldWeights(_ conductances: [UnsafeMutableBufferPointer<Float>], scaledBy factors: [[Float]]? = nil) {
         for (layerIndex, layer) in mapping.layers.enumerated() {
             network.modifyParameters(ofLayer: layer.layerIndex) { weight, _ in
                 weight.withUnsafeMutableBufferPointer { weights in
                     CrossbarMapping.fold(layer, conductances: UnsafeBufferPointer(conductances[layerIndex]), into: weights)
+                    guard let factors else { return }
+                    for column in 0..<layer.columns {
+                        let factor = factors[layerIndex][column]
+                        for row in 0..<layer.rows { weights[column * layer.rows + row] *= factor }
+                    }
                 }
             }
+        }
+    }
+
+    /// The read-out of a reference input per layer and output column: with one-hot inputs
+    /// (IBM's kit), the mean |effective weight| of the column.
+    private func readout(_ conductances: [UnsafeMutableBufferPointer<Float>]) -> [[Float]] {
+        foldWeights(conductances)
+        return mapping.layers.map { layer in
+            let weights = network.weights(ofLayer: layer.layerIndex)
+            return (0..<layer.columns).map { column in
+                weights[(column * layer.rows)..<((column + 1) * layer.rows)].reduce(0) { $0 + abs($1) } / Float(layer.rows)
+            }
+        }
+    }
+
+    /// baseline ÷ current, per column or pooled over the layer (global).
+    private func compensationFactors(baseline: [[Float]], current: [[Float]]) -> [[Float]] {
+        zip(baseline, current).map { base, now in
+            if periphery.driftCompensation == .global {
+                let ratio = base.reduce(0, +) / max(now.reduce(0, +), 1e-30)
+                return Array(repeating: ratio, count: base.count)
+            }
+            return zip(base, now).map { $0 / max($1, 1e-30) }
         }
     }
 }

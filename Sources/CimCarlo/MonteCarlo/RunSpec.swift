@@ -13,6 +13,7 @@ public struct RunSpec: Sendable {
     public var testLimit: Int?
     public var deviceModelPath: String
     public var mapping: MappingConfiguration
+    public var periphery: PeripheryConfiguration
     /// Policies in the spec's order (budgeted ones not yet selected).
     public var policies: [WriteVerifyPolicy]
     /// Whether budgets are taken across all layers at once or per layer.
@@ -111,6 +112,31 @@ public struct RunSpec: Sendable {
             try table.finish()
         }
         self.mapping = mapping
+
+        var periphery = PeripheryConfiguration()
+        if let table = try reader.table("periphery") {
+            periphery.fidelity = PeripheryConfiguration.Fidelity(rawValue: try table.string(
+                "fidelity", default: "effective-weight", allowed: PeripheryConfiguration.Fidelity.allCases.map(\.rawValue)))!
+            periphery.dacBits = try table.integer("dac_bits", default: 0, in: 0...16)
+            periphery.dacBitsPerCycle = try table.integer("dac_bits_per_cycle", default: 0, in: 0...16)
+            periphery.adcBits = try table.integer("adc_bits", default: 0, in: 0...16)
+            periphery.adcPlacement = PeripheryConfiguration.ADCPlacement(rawValue: try table.string(
+                "adc_placement", default: "slice", allowed: PeripheryConfiguration.ADCPlacement.allCases.map(\.rawValue)))!
+            periphery.adcRange = PeripheryConfiguration.ADCRange(rawValue: try table.string(
+                "adc_range", default: "calibrated", allowed: PeripheryConfiguration.ADCRange.allCases.map(\.rawValue)))!
+            periphery.driftCompensation = PeripheryConfiguration.DriftCompensation(rawValue: try table.string(
+                "drift_compensation", default: "none",
+                allowed: PeripheryConfiguration.DriftCompensation.allCases.map(\.rawValue)))!
+            let tileOnly = ["dac_bits", "dac_bits_per_cycle", "adc_bits", "adc_placement", "adc_range"]
+            if periphery.fidelity == .effectiveWeight, let key = tileOnly.first(where: { table.contains($0) }) {
+                throw table.error(key, "needs fidelity = \"tile\" (effective-weight mode has ideal converters)")
+            }
+            if periphery.fidelity == .tile && mapping.signEncoding == .offset {
+                throw table.error("fidelity", "\"tile\" supports sign = \"differential\" or \"sign-magnitude\", not \"offset\"")
+            }
+            try table.finish()
+        }
+        self.periphery = periphery
         try reader.finish()
     }
 }

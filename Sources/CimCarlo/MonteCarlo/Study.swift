@@ -77,7 +77,7 @@ public final class Study: Sendable {
     /// A simulator for one worker thread, for `policies` (default: the study's).
     public func makeSimulator(policies: [WriteVerifyPolicy]? = nil) throws -> ChipSimulator {
         try ChipSimulator(network: network, mapping: mapping, device: device, policies: policies ?? self.policies,
-                          timesSeconds: spec.timesSeconds, seed: seed, test: test)
+                          timesSeconds: spec.timesSeconds, seed: seed, test: test, periphery: spec.periphery)
     }
 
     /// Runs the study into `output`: a new file (replacing an old one only with `force`), or,

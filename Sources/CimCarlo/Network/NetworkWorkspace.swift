@@ -27,6 +27,13 @@ public final class NetworkWorkspace {
     /// Whether the forward pass keeps what `backward` needs (max-pool winners).
     public let supportsBackward: Bool
 
+    /// Computes a weight layer's matrix product another way (tile-accurate crossbar simulation):
+    /// called with the layer index, the input matrix `[rows × inner]` (for conv2d the im2col
+    /// patches in `(ky, kx, channel)` order), and the output `[rows × outputs]`, which holds the
+    /// bias; the closure adds the product. Nil: one sgemm with the layer's weights.
+    public var matrixProduct: ((_ layer: Int, _ input: UnsafePointer<Float>, _ rows: Int, _ inner: Int,
+                                _ output: UnsafeMutablePointer<Float>, _ outputs: Int) -> Void)?
+
     /// Buffers for `network`'s shape. Throws if the layers do not fit together. Inference-only
     /// workspaces (`supportsBackward: false`) skip recording max-pool winners.
     public init(network: Network, batchCapacity: Int, supportsBackward: Bool = true) throws {
@@ -114,6 +121,10 @@ public final class NetworkWorkspace {
         switch layer {
         case let .dense(dense):
             fillRows(output, rows: batchSize, with: dense.bias)
+            if let matrixProduct {
+                matrixProduct(index, input.baseAddress!, batchSize, dense.inputs, output.baseAddress!, dense.outputs)
+                return
+            }
             dense.weight.withUnsafeBufferPointer { weight in
                 BLAS.gemm(transposeB: true, m: batchSize, n: dense.outputs, k: dense.inputs,
                           a: input.baseAddress!, lda: dense.inputs, b: weight.baseAddress!, ldb: dense.inputs,
@@ -124,6 +135,10 @@ public final class NetworkWorkspace {
             Im2col.gather(input: input, shape: inShape, conv: conv, outputShape: outShape,
                           batchSize: batchSize, padded: paddedInputs[index], into: patches[index])
             fillRows(output, rows: rows, with: conv.bias)
+            if let matrixProduct {
+                matrixProduct(index, patches[index].baseAddress!, rows, conv.patchSize, output.baseAddress!, conv.outputChannels)
+                return
+            }
             conv.weight.withUnsafeBufferPointer { Im2col.permuteWeights($0, conv: conv, into: permutedWeights[index]) }
             BLAS.gemm(transposeB: true, m: rows, n: conv.outputChannels, k: conv.patchSize,
                       a: patches[index].baseAddress!, lda: conv.patchSize,

@@ -1,0 +1,272 @@
+import Foundation
+
+/// Tile-accurate crossbar arithmetic for the weight layers of one network (one per worker).
+///
+/// Each mapped layer's matrix is held as one conductance matrix per slice and side of the
+/// pair, `D[column, row] = ±x` (normalised conductance, the sign of a sign-magnitude weight
+/// applied to its cell), and scaled back to weights by `κ[column]` (`s / L · B^j (B − 1)`).
+/// For an input matrix `A` the layer computes, per row tile of `arrayRows` word lines:
+///
+/// - DAC: inputs split into positive and negative parts, each quantised to `dacBits` over
+///   the calibrated input range, applied `dacBitsPerCycle` bits at a time (bit-serial planes);
+/// - partial sums `P = plane · D_tileᵀ` per slice and side (sgemm);
+/// - ADC per slice and side (`slice`), or after analog shift-and-add of the slices and the
+///   differential subtraction (`merged`), with `adcBits` over a fixed, calibrated or
+///   per-column range, clipping outside it;
+/// - digital shift-and-add: `output += ω · α · κ · ADC(P)`, summed over planes and tiles.
+///
+/// With ideal converters this is the effective-weight product, up to float rounding.
+final class TileSimulator {
+    let mapping: CrossbarMapping
+    let periphery: PeripheryConfiguration
+    let arrayRows: Int
+    /// Mapped layer index of each network layer (nil for layers without weights).
+    private let mappedIndex: [Int?]
+    /// Per mapped layer: conductance matrices `[slice · sides + side][columns × rows]`.
+    private var conductance: [[UnsafeMutableBufferPointer<Float>]]
+    /// Per mapped layer: `κ[slice · sides + side][column]`.
+    private var kappa: [[[Float]]]
+    /// Per mapped layer: where PyTorch row `k` of the weight matrix sits in the product's
+    /// input order (conv2d patches are `(ky, kx, channel)`).
+    private let rowOrder: [[Int]]
+    /// Drift compensation per mapped layer and column (1 = none), set before each pass.
+    var compensation: [[Float]]
+    /// Calibrated input range per mapped layer (max |input|).
+    private var inputRange: [Float]
+    /// ADC range per mapped layer and column: low and high.
+    private var adcLow: [[Float]]
+    private var adcHigh: [[Float]]
+    /// Whether passes record ranges (calibration) instead of converting.
+    private var calibrating = false
+    private var plane: UnsafeMutableBufferPointer<Float>
+    private var partial: UnsafeMutableBufferPointer<Float>
+    private var merged: UnsafeMutableBufferPointer<Float>
+    private var columnFactors: UnsafeMutableBufferPointer<Float>
+
+    init(network: Network, mapping: CrossbarMapping, periphery: PeripheryConfiguration, batchCapacity: Int) throws {
+        self.mapping = mapping
+        self.periphery = periphery
+        arrayRows = mapping.configuration.arrayRows
+        var mapped = [Int?](repeating: nil, count: network.layers.count)
+        for (index, layer) in mapping.layers.enumerated() { mapped[layer.layerIndex] = index }
+        mappedIndex = mapped
+        let shapes = try network.activationShapes()
+        var largestInput = 1, largestOutput = 1
+        var orders: [[Int]] = []
+        for layer in mapping.layers {
+            let outputPixels = shapes[layer.layerIndex + 1].height * shapes[layer.layerIndex + 1].width
+            largestInput = max(largestInput, batchCapacity * outputPixels * layer.rows)
+            largestOutput = max(largestOutput, batchCapacity * outputPixels * layer.columns)
+            if case let .conv2d(conv) = network.layers[layer.layerIndex] {
+                var order = [Int](repeating: 0, count: layer.rows)
+                for channel in 0..<conv.inputChannels {
+                    for ky in 0..<conv.kernelHeight {
+                        for kx in 0..<conv.kernelWidth {
+                            order[(channel * conv.kernelHeight + ky) * conv.kernelWidth + kx]
+                                = (ky * conv.kernelWidth + kx) * conv.inputChannels + channel
+                        }
+                    }
+                }
+                orders.append(order)
+            } else {
+                orders.append(Array(0..<layer.rows))
+            }
+        }
+        rowOrder = orders
+        let sides = mapping.configuration.sides
+        conductance = mapping.layers.map { layer in
+            (0..<(layer.slices * sides)).map { _ in .allocateZeroed(layer.weightCount) }
+        }
+        kappa = mapping.layers.map { layer in Array(repeating: Array(repeating: 0, count: layer.columns),
+                                                    count: layer.slices * sides) }
+        compensation = mapping.layers.map { Array(repeating: 1, count: $0.columns) }
+        inputRange = Array(repeating: 0, count: mapping.layers.count)
+        adcLow = mapping.layers.map { Array(repeating: 0, count: $0.columns) }
+        adcHigh = mapping.layers.map { Array(repeating: 0, count: $0.columns) }
+        plane = .allocateZeroed(largestInput)
+        partial = .allocateZeroed(largestOutput)
+        merged = .allocateZeroed(largestOutput)
+        columnFactors = .allocateZeroed(mapping.layers.map(\.columns).max() ?? 1)
+    }
+
+    deinit {
+        conductance.forEach { $0.forEach { $0.deallocate() } }
+        plane.deallocate()
+        partial.deallocate()
+        merged.deallocate()
+        columnFactors.deallocate()
+    }
+
+    /// Loads the devices' normalised conductances (the layout of `LayerMapping.targets`).
+    func load(_ conductances: [UnsafeMutableBufferPointer<Float>]) {
+        let sides = mapping.configuration.sides
+        for (index, layer) in mapping.layers.enumerated() {
+            let source = conductances[index]
+            let order = rowOrder[index]
+            layer.coefficients.withUnsafeBufferPointer { coefficients in
+                for column in 0..<layer.columns {
+                    for row in 0..<layer.rows {
+                        let weight = column * layer.rows + row
+                        let target = column * layer.rows + order[row]
+                        for unit in 0..<(layer.slices * sides) {
+                            let device = weight * layer.devicesPerWeight + unit
+                            let coefficient = coefficients[device]
+                            conductance[index][unit][target] = coefficient < 0 ? -source[device] : source[device]
+                            if row == 0 { kappa[index][unit][column] = abs(coefficient) }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Sets the DAC input ranges and the ADC ranges from noise-free passes over `images`
+    /// (the devices at their targets, ideal converters).
+    func calibrate(network: Network, workspace: NetworkWorkspace, images: LabeledImages) {
+        let targets = mapping.layers.map { layer in
+            let buffer = UnsafeMutableBufferPointer<Float>.allocate(capacity: layer.targets.count)
+            _ = buffer.initialize(from: layer.targets)
+            return buffer
+        }
+        load(targets)
+        targets.forEach { $0.deallocate() }
+        for index in adcLow.indices {
+            inputRange[index] = 0
+            for column in adcLow[index].indices {
+                adcLow[index][column] = .infinity
+                adcHigh[index][column] = -.infinity
+            }
+        }
+        calibrating = true
+        workspace.matrixProduct = { [unowned self] in self.product(layer: $0, input: $1, rows: $2, inner: $3, output: $4, outputs: $5) }
+        _ = workspace.evaluate(network, on: images)
+        calibrating = false
+        for index in adcLow.indices {
+            // Layer-wide ranges unless per column; the fixed range replaces both.
+            let low = adcLow[index].min() ?? 0, high = adcHigh[index].max() ?? 0
+            for column in adcLow[index].indices {
+                if periphery.adcRange == .calibrated || !adcLow[index][column].isFinite {
+                    adcLow[index][column] = low
+                    adcHigh[index][column] = high
+                }
+                if periphery.adcRange == .fixed {
+                    adcHigh[index][column] = fixedFullScale(index)
+                    adcLow[index][column] = -adcHigh[index][column]
+                }
+            }
+        }
+    }
+
+    /// The largest partial sum an array can produce: every row at the input range with the
+    /// largest conductance (times the shift-and-add weights when merged).
+    private func fixedFullScale(_ index: Int) -> Float {
+        let layer = mapping.layers[index]
+        let rows = Float(min(arrayRows, layer.rows))
+        let range = inputRange[index]
+        guard periphery.adcPlacement == .merged else { return rows * range }
+        let base = Float(1 << mapping.cellBits)
+        let shifts = (0..<layer.slices).reduce(Float(0)) { $0 + pow(base, Float($1)) }
+        return rows * range * shifts * Float(mapping.configuration.sides)
+    }
+
+    /// The product of layer `layerIndex`, added into `output` (NetworkWorkspace.matrixProduct).
+    func product(layer layerIndex: Int, input: UnsafePointer<Float>, rows: Int, inner: Int,
+                 output: UnsafeMutablePointer<Float>, outputs: Int) {
+        guard let index = mappedIndex[layerIndex] else { return }
+        let units = conductance[index].count
+        let dacBits = calibrating ? 0 : periphery.dacBits
+        if calibrating {
+            for element in 0..<(rows * inner) { inputRange[index] = max(inputRange[index], abs(input[element])) }
+        }
+        // Input planes: the sign and bit shift they take from the input codes, the weight ω that
+        // turns a plane's codes back into input units, and the factor from the calibrated
+        // (input-unit) ADC range to the plane's code units.
+        var planes: [(sign: Float, shift: Int, weight: Float, rangeFraction: Float)] = []
+        let levels = dacBits == 0 ? 0 : (1 << dacBits) - 1
+        if dacBits == 0 {
+            planes = [(1, 0, 1, 1)]
+        } else {
+            let perCycle = periphery.dacBitsPerCycle == 0 ? dacBits : min(periphery.dacBitsPerCycle, dacBits)
+            let cycles = (dacBits + perCycle - 1) / perCycle
+            let step = inputRange[index] / Float(levels)
+            for sign: Float in [1, -1] {
+                for cycle in 0..<cycles {
+                    planes.append((sign, cycle * perCycle, sign * Float(1 << (cycle * perCycle)) * step,
+                                   inputRange[index] > 0 ? Float((1 << perCycle) - 1) / inputRange[index] : 0))
+                }
+            }
+        }
+        let perCycleMask = periphery.dacBitsPerCycle == 0 ? levels : (1 << min(periphery.dacBitsPerCycle, max(dacBits, 1))) - 1
+        for planeSpec in planes {
+            let source: UnsafePointer<Float>
+            if dacBits == 0 {
+                source = input
+            } else {
+                let range = inputRange[index]
+                for element in 0..<(rows * inner) {
+                    let value = max(0, min(planeSpec.sign * input[element], range))
+                    let code = range > 0 ? Int((value / range * Float(levels)).rounded()) : 0
+                    plane[element] = Float((code >> planeSpec.shift) & perCycleMask)
+                }
+                source = UnsafePointer(plane.baseAddress!)
+            }
+            for tileStart in stride(from: 0, to: inner, by: arrayRows) {
+                let tileRows = min(arrayRows, inner - tileStart)
+                if periphery.adcPlacement == .slice {
+                    for unit in 0..<units {
+                        BLAS.gemm(transposeB: true, m: rows, n: outputs, k: tileRows,
+                                  a: source + tileStart, lda: inner,
+                                  b: conductance[index][unit].baseAddress! + tileStart, ldb: inner,
+                                  c: partial.baseAddress!, ldc: outputs)
+                        convert(partial, rows: rows, outputs: outputs, index: index, rangeFraction: planeSpec.rangeFraction,
+                                scale: { column in planeSpec.weight * self.kappa[index][unit][column] }, into: output)
+                    }
+                } else {
+                    for unit in 0..<units {
+                        // Analog shift-and-add: slice j weighs B^j (the side's sign is in D).
+                        let shift = pow(Float(1 << mapping.cellBits), Float(unit / mapping.configuration.sides))
+                        BLAS.gemm(transposeB: true, m: rows, n: outputs, k: tileRows, alpha: shift,
+                                  a: source + tileStart, lda: inner,
+                                  b: conductance[index][unit].baseAddress! + tileStart, ldb: inner,
+                                  beta: unit == 0 ? 0 : 1, c: merged.baseAddress!, ldc: outputs)
+                    }
+                    convert(merged, rows: rows, outputs: outputs, index: index, rangeFraction: planeSpec.rangeFraction,
+                            scale: { column in planeSpec.weight * self.kappa[index][0][column] }, into: output)
+                }
+            }
+        }
+    }
+
+    /// ADC conversion of `values` (`[rows × outputs]`) and digital accumulation:
+    /// `output += compensation · scale(column) · ADC(value)`; during calibration, records ranges.
+    @inline(__always)
+    private func convert(_ values: UnsafeMutableBufferPointer<Float>, rows: Int, outputs: Int, index: Int,
+                         rangeFraction: Float, scale: (Int) -> Float, into output: UnsafeMutablePointer<Float>) {
+        let factors = columnFactors
+        for column in 0..<outputs { factors[column] = compensation[index][column] * scale(column) }
+        if calibrating {
+            for row in 0..<rows {
+                for column in 0..<outputs {
+                    let value = values[row * outputs + column]
+                    adcLow[index][column] = min(adcLow[index][column], value)
+                    adcHigh[index][column] = max(adcHigh[index][column], value)
+                    output[row * outputs + column] += factors[column] * value
+                }
+            }
+            return
+        }
+        let bits = periphery.adcBits
+        guard bits > 0 else {
+            for element in 0..<(rows * outputs) { output[element] += factors[element % outputs] * values[element] }
+            return
+        }
+        for column in 0..<outputs {
+            let adc = ADCQuantizer(low: adcLow[index][column] * rangeFraction, high: adcHigh[index][column] * rangeFraction,
+                                   bits: bits)
+            let factor = factors[column]
+            for row in 0..<rows {
+                output[row * outputs + column] += factor * adc.convert(values[row * outputs + column])
+            }
+        }
+    }
+}

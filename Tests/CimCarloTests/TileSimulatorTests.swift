@@ -1,0 +1,125 @@
+import CimCarlo
+import Foundation
+import Testing
+
+/// Tile-accurate simulation against effective-weight simulation, the ADC against its closed
+/// form, and drift compensation.
+@Suite struct TileSimulatorTests {
+    private func results(_ network: Network, test: LabeledImages, device: DeviceModel, mapping: MappingConfiguration,
+                         periphery: PeripheryConfiguration, times: [Double] = [0, 3600], instances: Int = 2) throws -> [InstanceResult] {
+        let crossbar = CrossbarMapping(network: network, configuration: mapping, cellBits: device.cellBits)
+        let simulator = try ChipSimulator(network: network, mapping: crossbar, device: device,
+                                          policies: [WriteVerifyPolicy(kind: .none), WriteVerifyPolicy(kind: .all)],
+                                          timesSeconds: times, seed: 9, test: test, periphery: periphery)
+        return (0..<instances).map { simulator.simulate(instance: $0) }
+    }
+
+    private func expectEquivalent(_ network: Network, test: LabeledImages, device: DeviceModel, mapping: MappingConfiguration) throws {
+        let effective = try results(network, test: test, device: device, mapping: mapping, periphery: PeripheryConfiguration())
+        for placement in PeripheryConfiguration.ADCPlacement.allCases {
+            let tile = try results(network, test: test, device: device, mapping: mapping,
+                                   periphery: PeripheryConfiguration(fidelity: .tile, adcPlacement: placement))
+            for (a, b) in zip(effective, tile) {
+                #expect(a.accuracy == b.accuracy, "\(placement) accuracy")
+                for (rowA, rowB) in zip(a.loss, b.loss) {
+                    for (x, y) in zip(rowA, rowB) { #expect(abs(x - y) <= 1e-4 * max(1, abs(x)), "\(placement) loss \(x) vs \(y)") }
+                }
+            }
+        }
+    }
+
+    @Test(arguments: [MappingConfiguration.SignEncoding.differential, .signMagnitude])
+    func idealConvertersMatchEffectiveWeightsOnRandomNetworks(encoding: MappingConfiguration.SignEncoding) throws {
+        let network = makeTinyNetwork(seed: 41)
+        let test = makeRandomImages(for: network, count: 40, seed: 42)
+        // Small arrays so every layer spans several row tiles.
+        try expectEquivalent(network, test: test, device: try preset("rram-hfo2"),
+                             mapping: MappingConfiguration(weightBits: 6, signEncoding: encoding, arrayRows: 8, arrayColumns: 16))
+    }
+
+    @Test(.enabled(if: fashionMNISTInstalled), arguments: ["lenet5", "mlp"])
+    func idealConvertersMatchEffectiveWeightsOnTheReferenceModels(model: String) throws {
+        let network = try Network.load(from: repositoryRoot + "/models/\(model).h5")
+        let test = try DatasetSource(argument: "fashion-mnist").load(.test).prefix(100)
+        try expectEquivalent(network, test: test, device: try preset("pcm-aihwkit"),
+                             mapping: MappingConfiguration(weightBits: 0, signEncoding: .differential))
+    }
+
+    @Test func adcErrorMatchesTheUniformClosedForm() {
+        let adc = ADCQuantizer(low: -1, high: 3, bits: 6)
+        #expect(abs(adc.step - 4 / 63) < 1e-7)
+        var generator = SplitMix64(seed: 5)
+        var squares = 0.0, largest: Float = 0
+        let count = 200_000
+        for _ in 0..<count {
+            let value = Float(-1 + 4 * generator.nextOpenUnitInterval())
+            let error = adc.convert(value) - value
+            squares += Double(error * error)
+            largest = max(largest, abs(error))
+        }
+        let expected = Double(adc.step * adc.step) / 12
+        #expect(abs(squares / Double(count) - expected) / expected < 0.02)
+        #expect(largest <= adc.step / 2 + 1e-6)
+        #expect(adc.convert(10) == 3 && adc.convert(-5) == -1)  // clipping
+    }
+
+    @Test func moreADCBitsNeverHurtMuch() throws {
+        let network = makeTinyNetwork(seed: 43)
+        let test = makeRandomImages(for: network, count: 60, seed: 44)
+        let mapping = MappingConfiguration(weightBits: 6, signEncoding: .differential, arrayRows: 16, arrayColumns: 32)
+        var errors: [Double] = []
+        let clean = try results(network, test: test, device: .ideal, mapping: mapping, periphery: PeripheryConfiguration(),
+                                times: [0], instances: 1)[0].loss[0][0]
+        for bits in [2, 4, 8, 12] {
+            let loss = try results(network, test: test, device: .ideal, mapping: mapping,
+                                   periphery: PeripheryConfiguration(fidelity: .tile, adcBits: bits), times: [0],
+                                   instances: 1)[0].loss[0][0]
+            errors.append(Double(abs(loss - clean)))
+        }
+        // The loss converges to the ideal-converter loss as the ADC gains bits.
+        #expect(errors.last! < 0.01 * Double(clean), "\(errors)")
+        #expect(errors.first! > 10 * errors.last!, "\(errors)")
+    }
+
+    @Test func driftCompensationRestoresTheMeanOutputScale() throws {
+        var device = try preset("pcm-aihwkit")
+        device.readNoise = nil
+        device.programming = .none
+        var generator = SplitMix64(seed: 7)
+        let weights = (0..<2000).map { _ in Float(generator.nextStandardNormal()) }
+        let network = makeSingleLayerNetwork(inputs: 40, outputs: 50, weights: weights)
+        let mapping = CrossbarMapping(network: network, configuration: MappingConfiguration(weightBits: 0), cellBits: 1)
+        let images = makeRandomImages(for: network, count: 64, seed: 8)
+        func meanAbsoluteOutput(_ compensation: PeripheryConfiguration.DriftCompensation) throws -> Double {
+            let simulator = try ChipSimulator(network: network, mapping: mapping, device: device,
+                                              policies: [WriteVerifyPolicy(kind: .none)], timesSeconds: [86_400 * 30],
+                                              seed: 3, test: images,
+                                              periphery: PeripheryConfiguration(driftCompensation: compensation))
+            return try outputScale(simulator.sampledNetwork(instance: 0, policyIndex: 0, timeIndex: 0,
+                                                            compensated: true), images)
+        }
+        let clean = try outputScale(network, images)
+        let drifted = try meanAbsoluteOutput(.none)
+        #expect(drifted < 0.8 * clean)  // a month of PCM drift shrinks the outputs
+        for mode in [PeripheryConfiguration.DriftCompensation.global, .column] {
+            let restored = try meanAbsoluteOutput(mode)
+            // Drift is not a uniform scale (ν depends on the level), so the match is close, not exact.
+            #expect(abs(restored - clean) / clean < 0.05, "\(mode): \(restored) vs \(clean)")
+            #expect(abs(restored - clean) < abs(drifted - clean) / 4)
+        }
+    }
+
+    /// Mean |logit − bias| of a one-layer network over `images`.
+    private func outputScale(_ network: Network, _ images: LabeledImages) throws -> Double {
+        let workspace = try NetworkWorkspace(network: network, batchCapacity: images.count)
+        let logits = images.pixels.withUnsafeBufferPointer { Array(workspace.forward(network, pixels: $0, batchSize: images.count)) }
+        return logits.reduce(0) { $0 + Double(abs($1)) } / Double(logits.count)
+    }
+}
+
+extension MappingConfiguration.SignEncoding: CustomTestArgumentEncodable {
+    public func encodeTestArgument(to encoder: some Encoder) throws {
+        var container = encoder.singleValueContainer()
+        try container.encode(rawValue)
+    }
+}
