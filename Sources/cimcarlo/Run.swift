@@ -45,32 +45,61 @@ extension CimCarloCommand {
         func run() throws {
             try reportingErrors {
                 let runSpec = try RunSpec.load(path: spec)
-                let study = try readingInputs("the inputs of \(spec)") {
-                    try Study(spec: runSpec, instances: instances, seed: seed)
-                }
-                let outputPath = output ?? runSpec.outputPath
-                let label = "\(runSpec.policies[0])@\(ResultReport.formatTime(runSpec.timesSeconds[0]))"
-                let line = ProgressLine(enabled: !quiet, label: label)
+                let runs = runSpec.expanded()
                 let stop = StopRequest()
-                let started = Date()
-                do {
-                    try study.run(output: outputPath, threads: parallelism.workerThreads, force: force, resume: resume,
-                                  progress: { line.update($0) }, shouldStop: { stop.requested })
-                } catch let interrupted as StudyInterrupted {
+                var finished: [(label: String, report: ResultReport)] = []
+                for (label, variant) in runs {
+                    if runs.count > 1 { emit("== \(label)") }
+                    let study = try readingInputs("the inputs of \(spec)") {
+                        try Study(spec: variant, instances: instances, seed: seed)
+                    }
+                    let outputPath = output.map { runs.count > 1 ? Self.insert(label, into: $0) : $0 } ?? variant.outputPath
+                    let label0 = "\(variant.policies[0])@\(ResultReport.formatTime(variant.timesSeconds[0]))"
+                    let line = ProgressLine(enabled: !quiet, label: label0)
+                    let started = Date()
+                    do {
+                        try study.run(output: outputPath, threads: parallelism.workerThreads, force: force, resume: resume,
+                                      progress: { line.update($0) }, shouldStop: { stop.requested })
+                    } catch let interrupted as StudyInterrupted {
+                        line.finish()
+                        var command = "cimcarlo run \(spec) --resume"
+                        if let output { command += " --output \(output)" }
+                        if let instances { command += " --instances \(instances)" }
+                        if let seed { command += " --seed \(seed)" }
+                        fail("\(interrupted); finish it with: \(command)", code: stop.exitCode)
+                    }
                     line.finish()
-                    var command = "cimcarlo run \(spec) --resume"
-                    if output != nil { command += " --output \(outputPath)" }
-                    if let instances { command += " --instances \(instances)" }
-                    if let seed { command += " --seed \(seed)" }
-                    fail("\(interrupted); finish it with: \(command)", code: stop.exitCode)
+                    let seconds = Date().timeIntervalSince(started)
+                    let report = try ResultReport(path: outputPath)
+                    emit(report.table())
+                    emit(String(format: "wall time %.1f s, %.2f instances/s, %d threads", seconds,
+                                Double(study.instances) / max(seconds, 1e-9), parallelism.workerThreads))
+                    finished.append((label, report))
                 }
-                line.finish()
-                let seconds = Date().timeIntervalSince(started)
-                let report = try ResultReport(path: outputPath)
-                print(report.table())
-                print(String(format: "wall time %.1f s, %.2f instances/s, %d threads", seconds,
-                             Double(study.instances) / max(seconds, 1e-9), parallelism.workerThreads))
+                if runs.count > 1 { emit(Self.sweepTable(finished)) }
             }
+        }
+
+        /// `out/study.h5` with label `a-b` → `out/study-a-b.h5`.
+        static func insert(_ label: String, into path: String) -> String {
+            let stem = (path as NSString).deletingPathExtension
+            let suffix = (path as NSString).pathExtension
+            return stem + "-" + label + (suffix.isEmpty ? "" : "." + suffix)
+        }
+
+        /// One line per swept run and (policy, time): mean accuracy with its CI and the yield.
+        static func sweepTable(_ runs: [(label: String, report: ResultReport)]) -> String {
+            var lines = ["sweep summary: mean accuracy % (95% CI), yield"]
+            for (label, report) in runs {
+                for (policyIndex, policy) in report.policies.enumerated() {
+                    for (timeIndex, time) in report.timesSeconds.enumerated() {
+                        let s = report.summaries[policyIndex][timeIndex]
+                        lines.append(String(format: "%@  %@ @ %@  %.2f (%.2f–%.2f)  %.3f", label, policy,
+                                            ResultReport.formatTime(time), 100 * s.mean, 100 * s.ci95Low, 100 * s.ci95High, s.yield))
+                    }
+                }
+            }
+            return lines.joined(separator: "\n")
         }
     }
 }

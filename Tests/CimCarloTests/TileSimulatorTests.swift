@@ -123,3 +123,43 @@ extension MappingConfiguration.SignEncoding: CustomTestArgumentEncodable {
         try container.encode(rawValue)
     }
 }
+
+@Suite struct SweepTests {
+    @Test func sweepExpandsIntoOneLabelledRunPerCombination() throws {
+        let directory = TemporaryDirectory()
+        let fixture = try TinyStudyFixture(directory: directory, instances: 2)
+        var text = try String(contentsOfFile: fixture.spec, encoding: .utf8)
+        text += """
+
+            [periphery]
+            fidelity = "tile"
+            [sweep]
+            adc_bits = [3, 8]
+            adc_placement = ["slice", "merged"]
+            """
+        try text.write(toFile: fixture.spec, atomically: true, encoding: .utf8)
+        let runs = try RunSpec.load(path: fixture.spec).expanded()
+        #expect(runs.map(\.label) == ["slice-adc3", "slice-adc8", "merged-adc3", "merged-adc8"])
+        #expect(runs[3].spec.periphery.adcPlacement == .merged && runs[3].spec.periphery.adcBits == 8)
+        #expect(runs[1].spec.outputPath == directory.file("out/result-slice-adc8.h5"))
+        let result = try runCimcarlo(["run", fixture.spec, "--quiet"])
+        #expect(result.status == 0, "\(result.standardError)")
+        #expect(result.standardOutput.contains("sweep summary"))
+        for run in runs {
+            let file = try HDF5File(path: run.spec.outputPath, mode: .readOnly)
+            #expect(try file.stringAttribute("periphery").contains("adc_bits=\(run.spec.periphery.adcBits)"))
+        }
+    }
+
+    @Test func adcSweepNeedsTileFidelity() throws {
+        let directory = TemporaryDirectory()
+        let fixture = try TinyStudyFixture(directory: directory)
+        try (String(contentsOfFile: fixture.spec, encoding: .utf8) + "\n[sweep]\nadc_bits = [4]\n")
+            .write(toFile: fixture.spec, atomically: true, encoding: .utf8)
+        #expect {
+            try RunSpec.load(path: fixture.spec)
+        } throws: { error in
+            "\(error)".hasSuffix("key `sweep.adc_bits`: sweeping the ADC needs [periphery] fidelity = \"tile\"")
+        }
+    }
+}

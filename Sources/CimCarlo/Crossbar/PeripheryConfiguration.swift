@@ -1,6 +1,6 @@
 /// How crossbar outputs are read: the simulation fidelity, input DACs, output ADCs and drift
 /// compensation (BRIEF §2, "Periphery"; §3, drift compensation).
-public struct PeripheryConfiguration: Sendable, Equatable {
+public struct PeripheryConfiguration: Sendable, Equatable, CustomStringConvertible {
     public enum Fidelity: String, Sendable, CaseIterable {
         /// Conductances folded into one perturbed weight matrix per layer; exact for ideal periphery.
         case effectiveWeight = "effective-weight"
@@ -49,6 +49,13 @@ public struct PeripheryConfiguration: Sendable, Equatable {
     public var adcPlacement: ADCPlacement
     public var adcRange: ADCRange
     public var driftCompensation: DriftCompensation
+
+    /// `key=value` pairs, stored in result files (and compared on `--resume`).
+    public var description: String {
+        guard fidelity == .tile else { return "fidelity=\(fidelity.rawValue) drift_compensation=\(driftCompensation.rawValue)" }
+        return "fidelity=tile dac_bits=\(dacBits) dac_bits_per_cycle=\(dacBitsPerCycle) adc_bits=\(adcBits) "
+            + "adc_placement=\(adcPlacement.rawValue) adc_range=\(adcRange.rawValue) drift_compensation=\(driftCompensation.rawValue)"
+    }
 
     public init(fidelity: Fidelity = .effectiveWeight, dacBits: Int = 0, dacBitsPerCycle: Int = 0, adcBits: Int = 0,
                 adcPlacement: ADCPlacement = .slice, adcRange: ADCRange = .calibrated,

@@ -27,6 +27,17 @@ public struct RunSpec: Sendable {
     /// Accuracy (fraction) at or above which a chip counts toward the yield.
     public var accuracyThreshold: Double
     public var outputPath: String
+    /// A sweep over periphery settings and device models: one run (and one result file) per
+    /// combination; empty for a single run.
+    public var sweep: Sweep
+
+    /// Values to sweep; each non-empty list multiplies the runs.
+    public struct Sweep: Sendable {
+        public var adcBits: [Int] = []
+        public var adcPlacements: [PeripheryConfiguration.ADCPlacement] = []
+        public var deviceModelPaths: [String] = []
+        public var isEmpty: Bool { adcBits.isEmpty && adcPlacements.isEmpty && deviceModelPaths.isEmpty }
+    }
 
     /// The same study with its policies replaced by one budgeted kind (for `BudgetSearch`,
     /// which makes its own selections; the sensitivity pass runs when the kind needs it).
@@ -34,6 +45,39 @@ public struct RunSpec: Sendable {
         var copy = self
         copy.policies = [WriteVerifyPolicy(kind: kind, budget: 0)]
         return copy
+    }
+
+    /// The runs a sweep stands for, each with a label (`rram-hfo2-slice-adc6`) and its own
+    /// output file (the label inserted before `.h5`); the spec itself when there is no sweep.
+    public func expanded() -> [(label: String, spec: RunSpec)] {
+        guard !sweep.isEmpty else { return [("", self)] }
+        let devices = sweep.deviceModelPaths.isEmpty ? [deviceModelPath] : sweep.deviceModelPaths
+        let placements = sweep.adcPlacements.isEmpty ? [periphery.adcPlacement] : sweep.adcPlacements
+        let bits = sweep.adcBits.isEmpty ? [periphery.adcBits] : sweep.adcBits
+        var runs: [(String, RunSpec)] = []
+        for device in devices {
+            for placement in placements {
+                for adcBits in bits {
+                    var parts: [String] = []
+                    if !sweep.deviceModelPaths.isEmpty {
+                        parts.append(((device as NSString).lastPathComponent as NSString).deletingPathExtension)
+                    }
+                    if !sweep.adcPlacements.isEmpty { parts.append(placement.rawValue) }
+                    if !sweep.adcBits.isEmpty { parts.append("adc\(adcBits)") }
+                    let label = parts.joined(separator: "-")
+                    var run = self
+                    run.sweep = Sweep()
+                    run.deviceModelPath = device
+                    run.periphery.adcPlacement = placement
+                    run.periphery.adcBits = adcBits
+                    let stem = (outputPath as NSString).deletingPathExtension
+                    let suffix = (outputPath as NSString).pathExtension
+                    run.outputPath = stem + "-" + label + (suffix.isEmpty ? "" : "." + suffix)
+                    runs.append((label, run))
+                }
+            }
+        }
+        return runs
     }
 
     /// Reads and validates a run spec.
@@ -137,6 +181,30 @@ public struct RunSpec: Sendable {
             try table.finish()
         }
         self.periphery = periphery
+
+        var sweep = Sweep()
+        if let table = try reader.table("sweep") {
+            if table.contains("adc_bits") {
+                sweep.adcBits = try table.doubles("adc_bits", in: 1...16).map { values in
+                    try values.map { value in
+                        guard value == value.rounded() else { throw table.error("adc_bits", "must hold whole numbers of bits, got \(value)") }
+                        return Int(value)
+                    }
+                } ?? []
+            }
+            sweep.adcPlacements = try (table.strings("adc_placement") ?? []).map { name in
+                guard let placement = PeripheryConfiguration.ADCPlacement(rawValue: name) else {
+                    throw table.error("adc_placement", "must hold \"slice\" or \"merged\", got \"\(name)\"")
+                }
+                return placement
+            }
+            sweep.deviceModelPaths = try (table.strings("device_models") ?? []).map(resolve)
+            if periphery.fidelity != .tile && !(sweep.adcBits.isEmpty && sweep.adcPlacements.isEmpty) {
+                throw table.error("adc_bits", "sweeping the ADC needs [periphery] fidelity = \"tile\"")
+            }
+            try table.finish()
+        }
+        self.sweep = sweep
         try reader.finish()
     }
 }

@@ -66,12 +66,14 @@ public final class Study: Sendable {
         guard let modelData = FileManager.default.contents(atPath: spec.modelPath) else {
             throw ModelFileError(path: spec.modelPath, reason: "cannot read it to fingerprint the model")
         }
-        return ResultProvenance(
+        var provenance = ResultProvenance(
             specText: spec.text, deviceModelText: deviceModelText, modelSHA256: SHA256.hex(modelData),
             datasetSHA256: try spec.dataset.sha256(.test), seed: seed, instances: instances,
             accuracyThreshold: spec.accuracyThreshold, policyLabels: policies.map(\.description),
             policyBudgets: policies.map(\.verifiedFraction), timesSeconds: spec.timesSeconds, testImages: test.count,
             energyPerPulseJoules: device.writeVerify.energyPerPulseJoules)
+        provenance.periphery = spec.periphery.description
+        return provenance
     }
 
     /// A simulator for one worker thread, for `policies` (default: the study's).

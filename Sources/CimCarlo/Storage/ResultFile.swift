@@ -22,6 +22,8 @@ public struct ResultProvenance: Sendable {
     public var testImages: Int
     /// When given, `/programming_energy_j` = write cycles × this.
     public var energyPerPulseJoules: Double?
+    /// The run's periphery (fidelity, converters, drift compensation), as `key=value` pairs.
+    public var periphery: String = ""
 
     public init(specText: String, deviceModelText: String, modelSHA256: String, datasetSHA256: String, seed: UInt64,
                 instances: Int, accuracyThreshold: Double, policyLabels: [String], policyBudgets: [Double],
@@ -100,6 +102,7 @@ public final class ResultFile {
         try file.setAttribute("accuracy_threshold", provenance.accuracyThreshold)
         try file.setAttribute("test_images", Int64(provenance.testImages))
         try file.setAttribute("status", "partial")
+        try file.setAttribute("periphery", provenance.periphery)
 
         try file.write((0..<n).map { Int64($0) }, to: "/instance")
         try file.write(strings: provenance.policyLabels, to: "/policy")
@@ -205,6 +208,7 @@ public final class ResultFile {
             ("seed", (try? file.scalarAttribute("seed", as: Int64.self)) == Int64(bitPattern: provenance.seed)),
             ("instances_requested", (try? file.scalarAttribute("instances_requested", as: Int64.self)) == Int64(provenance.instances)),
             ("test_images", (try? file.scalarAttribute("test_images", as: Int64.self)) == Int64(provenance.testImages)),
+            ("periphery", (try? file.stringAttribute("periphery")) == provenance.periphery),
         ]
         if let mismatch = checks.first(where: { !$0.1 }) {
             throw ResultFileError(path: path, reason: "cannot resume: its `\(mismatch.0)` differs from this run's (use --force to start over)")
