@@ -10,7 +10,7 @@ extension CimCarloCommand {
                 Measures sgemm GFLOP/s with the linked OpenBLAS (2048² product, 1 thread and all threads), the \
                 engine's Gaussian samples per second, then seconds per instance of effective-weight Monte-Carlo \
                 for the reference MLP and LeNet-5 with swim-dac22 (8-bit sign-magnitude, policy none, full test \
-                set) at 1 thread and at all cores. The floor per instance is the forward pass's GEMM FLOPs at the \
+                set) at 1 thread and at all cores, in effective-weight mode and in tile mode with 8-bit ADCs. The floor per instance is the forward pass's GEMM FLOPs at the \
                 single-thread sgemm rate plus the device samples at the Gaussian rate, divided by the threads. \
                 Run it from the repository root (it reads models/ and variation-models/).
 
@@ -43,21 +43,25 @@ extension CimCarloCommand {
                     print(String(format: "sgemm %.1f GFLOP/s (1 thread), %.1f GFLOP/s (%d threads); Gaussian %.1f M/s (1 thread); %d test images",
                                  rates.sgemmGigaflopsOneThread, rates.sgemmGigaflopsAllThreads, threads,
                                  rates.gaussiansPerSecond / 1e6, test.count))
-                    print("workload  threads  s/instance  floor s/inst  of floor  parallel eff.  peak RSS")
+                    print("workload     threads  s/instance  floor s/inst  of floor  parallel eff.  peak RSS")
                 }
-                for name in ["mlp", "lenet5"] {
+                let tile = PeripheryConfiguration(fidelity: .tile, adcBits: 8)
+                for (name, periphery) in [("mlp", PeripheryConfiguration()), ("lenet5", PeripheryConfiguration()),
+                                          ("mlp", tile), ("lenet5", tile)] {
                     let network = try Network.load(from: "models/\(name).h5")
                     try test.checkFits(network, name: "fashion-mnist")
+                    let isTile = periphery.fidelity == .tile
                     let measurements = try Benchmark.measureWorkload(
-                        "\(name)-swim-dac22-effective-weight", network: network, device: device, test: test,
-                        instancesPerThread: instances, threads: threads, rates: rates)
+                        "\(name)-swim-dac22-\(isTile ? "tile-adc8" : "effective-weight")", network: network, device: device,
+                        test: test, instancesPerThread: isTile ? max(1, instances / 3) : instances, threads: threads,
+                        rates: rates, periphery: periphery)
                     for measurement in measurements {
                         if json {
                             let encoder = JSONEncoder()
                             encoder.outputFormatting = [.sortedKeys]
                             print(String(decoding: try encoder.encode(measurement), as: UTF8.self))
                         } else {
-                            let cells = [name.padding(toLength: 8, withPad: " ", startingAt: 0),
+                            let cells = [(name + (isTile ? " tile" : "")).padding(toLength: 11, withPad: " ", startingAt: 0),
                                          String(format: "%7d  %10.4f  %12.4f  %8.2f  %13.2f  %5.0f MiB",
                                                 measurement.threads, measurement.seconds_per_instance,
                                                 measurement.floor_seconds_per_instance, measurement.fraction_of_floor,

@@ -40,11 +40,12 @@ public enum Benchmark {
         }
     }
 
-    /// Effective-weight Monte-Carlo of `network` with `device` (8-bit sign-magnitude mapping,
-    /// policy none, one time point) at 1 thread and at `threads`, `instancesPerThread` instances
+    /// Monte-Carlo of `network` with `device` (8-bit sign-magnitude mapping, policy none, one
+    /// time point; effective-weight unless `periphery` says tile) at 1 thread and at `threads`, `instancesPerThread` instances
     /// per worker; one measurement per thread count.
     public static func measureWorkload(_ name: String, network: Network, device: DeviceModel, test: LabeledImages,
-                                       instancesPerThread: Int, threads: Int, rates: Rates) throws -> [Measurement] {
+                                       instancesPerThread: Int, threads: Int, rates: Rates,
+                                       periphery: PeripheryConfiguration = PeripheryConfiguration()) throws -> [Measurement] {
         let mapping = CrossbarMapping(network: network, configuration: MappingConfiguration(
             weightBits: 8, signEncoding: .signMagnitude), cellBits: device.cellBits)
         let flops = try forwardFlops(network, images: test.count)
@@ -53,7 +54,8 @@ public enum Benchmark {
         var single = 0.0
         return try Set([1, threads]).sorted().map { workers in
             let seconds = try secondsPerInstance(network: network, mapping: mapping, device: device, test: test,
-                                                 instances: instancesPerThread * workers, threads: workers)
+                                                 instances: instancesPerThread * workers, threads: workers,
+                                                 periphery: periphery)
             if workers == 1 { single = seconds }
             return Measurement(
                 workload: name, instances: instancesPerThread * workers, threads: workers, seconds_per_instance: seconds,
@@ -134,13 +136,15 @@ public enum Benchmark {
     /// Seconds per instance of effective-weight Monte-Carlo (policy `none`, one time point)
     /// with `threads` workers over `instances` instances.
     public static func secondsPerInstance(network: Network, mapping: CrossbarMapping, device: DeviceModel,
-                                          test: LabeledImages, instances: Int, threads: Int) throws -> Double {
+                                          test: LabeledImages, instances: Int, threads: Int,
+                                          periphery: PeripheryConfiguration = PeripheryConfiguration()) throws -> Double {
         let started = DispatchTime.now().uptimeNanoseconds
         try MonteCarloEngine.run(
             instances: Array(0..<instances), threads: threads,
             makeSimulator: {
                 try ChipSimulator(network: network, mapping: mapping, device: device,
-                                  policies: [WriteVerifyPolicy(kind: .none)], timesSeconds: [0], seed: 1, test: test)
+                                  policies: [WriteVerifyPolicy(kind: .none)], timesSeconds: [0], seed: 1, test: test,
+                                  periphery: periphery)
             },
             record: { _ in })
         return Double(DispatchTime.now().uptimeNanoseconds - started) * 1e-9 / Double(instances)
