@@ -8,10 +8,11 @@ extension CimCarloCommand {
             abstract: "Measure Monte-Carlo throughput against this machine's floor.",
             discussion: """
                 Measures sgemm GFLOP/s with the linked OpenBLAS (2048² product, 1 thread and all threads), the \
-                engine's Gaussian samples per second, then seconds per instance of effective-weight Monte-Carlo \
-                for the reference MLP and LeNet-5 with swim-dac22 (8-bit sign-magnitude, policy none, full test \
-                set) at 1 thread and at all cores, in effective-weight mode and in tile mode with 8-bit ADCs. The floor per instance is the forward pass's GEMM FLOPs at the \
-                single-thread sgemm rate plus the device samples at the Gaussian rate, divided by the threads. \
+                engine's Gaussian samples per second, then seconds per instance of Monte-Carlo for the reference \
+                MLP and LeNet-5 with swim-dac22 (8-bit sign-magnitude, policy none, full test set) at 1 thread and \
+                at all cores, in effective-weight mode and in tile mode with 8-bit ADCs. The floor per instance \
+                is the forward pass's GEMM FLOPs at the single-thread sgemm rate plus the device samples at the \
+                Gaussian rate, divided by the threads. \
                 Run it from the repository root (it reads models/ and variation-models/).
 
                 Example: cimcarlo bench --json
