@@ -58,16 +58,7 @@ final class TileSimulator {
             largestInput = max(largestInput, batchCapacity * outputPixels * layer.rows)
             largestOutput = max(largestOutput, batchCapacity * outputPixels * layer.columns)
             if case let .conv2d(conv) = network.layers[layer.layerIndex] {
-                var order = [Int](repeating: 0, count: layer.rows)
-                for channel in 0..<conv.inputChannels {
-                    for ky in 0..<conv.kernelHeight {
-                        for kx in 0..<conv.kernelWidth {
-                            order[(channel * conv.kernelHeight + ky) * conv.kernelWidth + kx]
-                                = (ky * conv.kernelWidth + kx) * conv.inputChannels + channel
-                        }
-                    }
-                }
-                orders.append(order)
+                orders.append(Im2col.patchOrder(conv))
             } else {
                 orders.append(Array(0..<layer.rows))
             }

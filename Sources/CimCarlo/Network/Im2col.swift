@@ -97,35 +97,36 @@ enum Im2col {
         }
     }
 
-    /// Reorders weights from PyTorch's `[out, channel, ky, kx]` to the patch order `[out, ky, kx, channel]`.
-    static func permuteWeights(_ weights: UnsafeBufferPointer<Float>, conv: ConvolutionLayer,
-                               into permuted: UnsafeMutableBufferPointer<Float>) {
-        let (channels, kH, kW) = (conv.inputChannels, conv.kernelHeight, conv.kernelWidth)
-        for output in 0..<conv.outputChannels {
-            let base = output * conv.patchSize
-            for channel in 0..<channels {
-                for ky in 0..<kH {
-                    for kx in 0..<kW {
-                        permuted[base + (ky * kW + kx) * channels + channel] = weights[base + (channel * kH + ky) * kW + kx]
-                    }
+    /// Where each of PyTorch's weight columns `(channel, ky, kx)` sits in the patch order
+    /// `(ky, kx, channel)`: `patchOrder(conv)[pytorchIndex] = patchIndex`.
+    static func patchOrder(_ conv: ConvolutionLayer) -> [Int] {
+        var order = [Int](repeating: 0, count: conv.patchSize)
+        for channel in 0..<conv.inputChannels {
+            for ky in 0..<conv.kernelHeight {
+                for kx in 0..<conv.kernelWidth {
+                    order[(channel * conv.kernelHeight + ky) * conv.kernelWidth + kx]
+                        = (ky * conv.kernelWidth + kx) * conv.inputChannels + channel
                 }
             }
+        }
+        return order
+    }
+
+    /// Reorders weights from PyTorch's `[out, channel, ky, kx]` to the patch order `[out, ky, kx, channel]`.
+    static func permuteWeights(_ weights: UnsafeBufferPointer<Float>, order: [Int],
+                               into permuted: UnsafeMutableBufferPointer<Float>) {
+        let patchSize = order.count
+        for base in stride(from: 0, to: weights.count, by: patchSize) {
+            for (source, target) in order.enumerated() { permuted[base + target] = weights[base + source] }
         }
     }
 
     /// The inverse of `permuteWeights`, for weight gradients.
-    static func unpermuteWeights(_ permuted: UnsafeBufferPointer<Float>, conv: ConvolutionLayer,
+    static func unpermuteWeights(_ permuted: UnsafeBufferPointer<Float>, order: [Int],
                                  into weights: UnsafeMutableBufferPointer<Float>) {
-        let (channels, kH, kW) = (conv.inputChannels, conv.kernelHeight, conv.kernelWidth)
-        for output in 0..<conv.outputChannels {
-            let base = output * conv.patchSize
-            for channel in 0..<channels {
-                for ky in 0..<kH {
-                    for kx in 0..<kW {
-                        weights[base + (channel * kH + ky) * kW + kx] = permuted[base + (ky * kW + kx) * channels + channel]
-                    }
-                }
-            }
+        let patchSize = order.count
+        for base in stride(from: 0, to: weights.count, by: patchSize) {
+            for (source, target) in order.enumerated() { weights[base + source] = permuted[base + target] }
         }
     }
 }

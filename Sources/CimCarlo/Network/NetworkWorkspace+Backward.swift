@@ -100,12 +100,12 @@ extension NetworkWorkspace {
                       b: patches[index].baseAddress!, ldb: conv.patchSize,
                       c: permutedGradient.baseAddress!, ldc: conv.patchSize)
             gradients.weight[index].withUnsafeMutableBufferPointer {
-                Im2col.unpermuteWeights(UnsafeBufferPointer(permutedGradient), conv: conv, into: $0)
+                Im2col.unpermuteWeights(UnsafeBufferPointer(permutedGradient), order: patchOrders[index], into: $0)
             }
             sumRows(outputGradient, rows: rows, columns: conv.outputChannels, into: &gradients.bias[index])
             if needInputGradient {
                 (squaredWeights ?? conv.weight).withUnsafeBufferPointer {
-                    Im2col.permuteWeights($0, conv: conv, into: permutedWeights[index])
+                    Im2col.permuteWeights($0, order: patchOrders[index], into: permutedWeights[index])
                 }
                 BLAS.gemm(m: rows, n: conv.patchSize, k: conv.outputChannels,
                           a: outputGradient.baseAddress!, lda: conv.outputChannels,

@@ -16,6 +16,8 @@ public final class NetworkWorkspace {
     /// one more buffer for permuted weight gradients.
     var permutedWeights: [UnsafeMutableBufferPointer<Float>]
     var permutedGradient: UnsafeMutableBufferPointer<Float>
+    /// Patch order of each conv2d layer's weights (`Im2col.patchOrder`; empty elsewhere).
+    let patchOrders: [[Int]]
     /// Zero-bordered copies of the inputs of padded conv2d layers (empty elsewhere).
     var paddedInputs: [UnsafeMutableBufferPointer<Float>]
     /// Index into the layer input of each max-pool output, for the backward pass.
@@ -42,6 +44,10 @@ public final class NetworkWorkspace {
         self.batchCapacity = batchCapacity
         shapes = try network.activationShapes()
         activations = shapes.map { .allocateZeroed(batchCapacity * $0.count) }
+        patchOrders = network.layers.map { layer in
+            if case let .conv2d(conv) = layer { return Im2col.patchOrder(conv) }
+            return []
+        }
         var largestPatches = 0
         var largestWeights = 0
         patches = []
@@ -139,7 +145,9 @@ public final class NetworkWorkspace {
                 matrixProduct(index, patches[index].baseAddress!, rows, conv.patchSize, output.baseAddress!, conv.outputChannels)
                 return
             }
-            conv.weight.withUnsafeBufferPointer { Im2col.permuteWeights($0, conv: conv, into: permutedWeights[index]) }
+            conv.weight.withUnsafeBufferPointer {
+                Im2col.permuteWeights($0, order: patchOrders[index], into: permutedWeights[index])
+            }
             BLAS.gemm(transposeB: true, m: rows, n: conv.outputChannels, k: conv.patchSize,
                       a: patches[index].baseAddress!, lda: conv.patchSize,
                       b: permutedWeights[index].baseAddress!, ldb: conv.patchSize,

@@ -157,27 +157,6 @@ public final class HDF5File: @unchecked Sendable {
         if parent != "/" && !parent.isEmpty { try createGroupsUnlocked(parent) }
     }
 
-    /// Names of the direct children of a group, in name order.
-    public func children(of groupPath: String) throws -> [String] {
-        try locked {
-            let group = try check(H5Gopen2(fileID, groupPath, cim_H5P_DEFAULT()), "open group \(groupPath)")
-            defer { H5Gclose(group) }
-            var info = H5G_info_t()
-            try check(H5Gget_info(group, &info), "list group \(groupPath)")
-            var names: [String] = []
-            for index in 0..<info.nlinks {
-                let length = H5Lget_name_by_idx(
-                    group, ".", H5_INDEX_NAME, H5_ITER_INC, index, nil, 0, cim_H5P_DEFAULT())
-                guard length >= 0 else { throw HDF5Error(path: path, operation: "list group \(groupPath)") }
-                var buffer = [CChar](repeating: 0, count: Int(length) + 1)
-                H5Lget_name_by_idx(
-                    group, ".", H5_INDEX_NAME, H5_ITER_INC, index, &buffer, buffer.count, cim_H5P_DEFAULT())
-                names.append(String(decoding: buffer.prefix(Int(length)).map { UInt8(bitPattern: $0) }, as: UTF8.self))
-            }
-            return names
-        }
-    }
-
     /// Writes buffered data to disk.
     public func flush() throws {
         try locked { try check(H5Fflush(fileID, H5F_SCOPE_GLOBAL), "flush") }
@@ -261,29 +240,6 @@ public final class HDF5File: @unchecked Sendable {
                 try check(H5DSattach_scale(dataset, scale, UInt32(dimension)),
                           "attach dimension scale \(scalePath) to \(path)")
             }
-        }
-    }
-
-    /// Reads the block of a dataset that starts at `start` and spans `count`.
-    public func readBlock<T: HDF5Element>(_ datasetPath: String, start: [Int], count: [Int],
-                                          as type: T.Type = T.self) throws -> [T] {
-        try locked {
-            let dataset = try openDatasetUnlocked(datasetPath)
-            defer { H5Dclose(dataset) }
-            let fileSpace = try check(H5Dget_space(dataset), "describe \(datasetPath)")
-            defer { H5Sclose(fileSpace) }
-            var offsets = start.map { hsize_t($0) }
-            var sizes = count.map { hsize_t($0) }
-            try check(H5Sselect_hyperslab(fileSpace, H5S_SELECT_SET, &offsets, nil, &sizes, nil),
-                      "select a block of \(datasetPath)")
-            let memorySpace = try check(H5Screate_simple(Int32(sizes.count), &sizes, nil), "describe a block")
-            defer { H5Sclose(memorySpace) }
-            var values = [T](repeating: 0, count: count.reduce(1, *))
-            try values.withUnsafeMutableBufferPointer { buffer in
-                try check(H5Dread(dataset, T.hdf5Type, memorySpace, fileSpace, cim_H5P_DEFAULT(), buffer.baseAddress),
-                          "read a block of \(datasetPath)")
-            }
-            return values
         }
     }
 
@@ -499,11 +455,6 @@ public final class HDF5File: @unchecked Sendable {
             "create attribute \(name) on \(objectPath)")
         defer { H5Aclose(attribute) }
         try body(attribute)
-    }
-
-    /// Whether the attribute exists.
-    public func hasAttribute(_ name: String, on objectPath: String = "/") -> Bool {
-        locked { existsUnlocked(objectPath) && H5Aexists_by_name(fileID, objectPath, name, cim_H5P_DEFAULT()) > 0 }
     }
 
     private func openAttributeUnlocked(_ name: String, on objectPath: String) throws -> hid_t {
