@@ -163,3 +163,23 @@ extension MappingConfiguration.SignEncoding: CustomTestArgumentEncodable {
         }
     }
 }
+
+@Suite struct ADCStudyTests {
+    /// More ADC bits never lower the mean accuracy beyond its confidence interval (same chips
+    /// in every run of the sweep, so the comparison is paired by construction).
+    @Test func moreADCBitsNeverLowerTheMeanBeyondItsCI() throws {
+        let directory = TemporaryDirectory()
+        let fixture = try TinyStudyFixture(directory: directory, instances: 8)
+        try (String(contentsOfFile: fixture.spec, encoding: .utf8)
+             + "\n[periphery]\nfidelity = \"tile\"\n[sweep]\nadc_bits = [2, 3, 4, 6, 8]\n")
+            .write(toFile: fixture.spec, atomically: true, encoding: .utf8)
+        var previous: SummaryStatistics?
+        for (label, spec) in try RunSpec.load(path: fixture.spec).expanded() {
+            let summary = try Study(spec: spec).run(output: spec.outputPath, threads: 2)[0][0]
+            if let previous {
+                #expect(summary.mean >= previous.mean - (previous.ci95High - previous.mean), "\(label): \(summary.mean) after \(previous.mean)")
+            }
+            previous = summary
+        }
+    }
+}
