@@ -79,9 +79,4 @@ import Testing
     }
 }
 
-extension ReferenceArchitecture: CustomTestArgumentEncodable {
-    public func encodeTestArgument(to encoder: some Encoder) throws {
-        var container = encoder.singleValueContainer()
-        try container.encode(rawValue)
-    }
-}
+extension ReferenceArchitecture: CustomTestArgumentEncodable {}

@@ -119,12 +119,7 @@ import Testing
     }
 }
 
-extension MappingConfiguration.SignEncoding: CustomTestArgumentEncodable {
-    public func encodeTestArgument(to encoder: some Encoder) throws {
-        var container = encoder.singleValueContainer()
-        try container.encode(rawValue)
-    }
-}
+extension MappingConfiguration.SignEncoding: CustomTestArgumentEncodable {}
 
 @Suite struct SweepTests {
     @Test func sweepExpandsIntoOneLabelledRunPerCombination() throws {

@@ -190,12 +190,7 @@ import Testing
     }
 }
 
-extension PolicySelector.Scope: CustomTestArgumentEncodable {
-    public func encodeTestArgument(to encoder: some Encoder) throws {
-        var container = encoder.singleValueContainer()
-        try container.encode(rawValue)
-    }
-}
+extension PolicySelector.Scope: CustomTestArgumentEncodable {}
 
 @Suite struct BudgetSearchTests {
     @Test func findsTheSmallestBudgetThatReachesTheTarget() throws {

@@ -1,3 +1,4 @@
+import Testing
 import CimCarlo
 import Foundation
 
@@ -140,4 +141,12 @@ func writeHDF5Dataset(_ images: LabeledImages, to path: String) throws {
     try file.write(images.labels.map { Int64($0) }, to: "/labels")
     try file.write(HDF5Array(values: nchw, shape: [count, channels, height, width]), to: "/train_images")
     try file.write(images.labels.map { Int64($0) }, to: "/train_labels")
+}
+
+/// Enums with string raw values name themselves in parameterised test output by that value.
+extension CustomTestArgumentEncodable where Self: RawRepresentable, RawValue == String {
+    public func encodeTestArgument(to encoder: some Encoder) throws {
+        var container = encoder.singleValueContainer()
+        try container.encode(rawValue)
+    }
 }
