@@ -83,6 +83,24 @@ import Testing
         #expect(errors.first! > 10 * errors.last!, "\(errors)")
     }
 
+    @Test func bitSerialInputsEqualOneShotInputsWithAnIdealADC() throws {
+        let network = makeTinyNetwork(seed: 45)
+        let test = makeRandomImages(for: network, count: 40, seed: 46)
+        let mapping = MappingConfiguration(weightBits: 6, signEncoding: .differential, arrayRows: 16, arrayColumns: 32)
+        func loss(_ periphery: PeripheryConfiguration) throws -> Float {
+            try results(network, test: test, device: .ideal, mapping: mapping, periphery: periphery, times: [0],
+                        instances: 1)[0].loss[0][0]
+        }
+        let ideal = try loss(PeripheryConfiguration(fidelity: .tile))
+        let serial = try loss(PeripheryConfiguration(fidelity: .tile, dacBits: 8, dacBitsPerCycle: 1))
+        let parallel = try loss(PeripheryConfiguration(fidelity: .tile, dacBits: 8, dacBitsPerCycle: 0))
+        let coarse = try loss(PeripheryConfiguration(fidelity: .tile, dacBits: 2))
+        // The product is linear in the input, so cycles add up exactly; only rounding differs.
+        #expect(abs(serial - parallel) <= 1e-4 * abs(parallel))
+        // An 8-bit DAC is close to ideal inputs; a 2-bit one is much further off.
+        #expect(abs(parallel - ideal) < abs(coarse - ideal) / 4, "8-bit \(parallel), 2-bit \(coarse), ideal \(ideal)")
+    }
+
     @Test func driftCompensationRestoresTheMeanOutputScale() throws {
         var device = try preset("pcm-aihwkit")
         device.readNoise = nil
