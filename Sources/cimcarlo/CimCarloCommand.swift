@@ -30,7 +30,9 @@ struct CimCarloCommand: ParsableCommand {
         } catch {
             let code = exitCode(for: error)
             guard code != .success else { exit(withError: error) }  // --help, --version
-            FileHandle.standardError.write(Data((fullMessage(for: error) + "\n").utf8))
+            // One line, as for every other bad input; `--help` shows the usage.
+            let text = message(for: error).split(separator: "\n").first.map(String.init) ?? "\(error)"
+            FileHandle.standardError.write(Data("cimcarlo: error: \(text) (see --help)\n".utf8))
             Foundation.exit(code == .validationFailure ? 2 : code.rawValue)
         }
     }
@@ -53,6 +55,13 @@ func reportingErrors(_ body: () throws -> Void) throws {
         fail(error.description, code: 2)
     } catch let error as HDF5Error {
         fail(error.description, code: 1)
+    } catch let error as StudyInterrupted {
+        fail(error.description, code: 1)
+    } catch let error as ExitCode {
+        throw error
+    } catch {
+        // Anything else (an I/O failure from Foundation, say) is a runtime failure, still one line.
+        fail(error.localizedDescription, code: 1)
     }
 }
 

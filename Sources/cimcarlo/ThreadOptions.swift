@@ -7,7 +7,9 @@ struct ThreadOptions: ParsableArguments {
     var threads: Int?
 
     func validate() throws {
-        if let threads, threads < 1 { throw ValidationError("--threads must be at least 1, got \(threads)") }
+        if let threads, !(1...256).contains(threads) {
+            throw ValidationError("--threads must be 1 to 256, got \(threads)")
+        }
     }
 
     /// The worker count to use.

@@ -69,6 +69,24 @@ import Testing
         #expect(unknown.standardError.contains("resnet"))
     }
 
+    @Test func badPathsAndOptionsAreOneLine() throws {
+        let fixture = try TinyStudyFixture(directory: directory)
+        let cases: [([String], String)] = [
+            (["run", directory.path], "cimcarlo: error: \(directory.path): is a directory, not a TOML file\n"),
+            (["run", fixture.spec, "--output", "/proc/absent/result.h5"],
+             "cimcarlo: error: /proc/absent/result.h5: cannot create its directory /proc/absent\n"),
+            (["run", fixture.spec, "--threads", "999"], "cimcarlo: error: --threads must be 1 to 256, got 999 (see --help)\n"),
+            (["frobnicate"], "cimcarlo: error: Unexpected argument 'frobnicate' (see --help)\n"),
+            (["run", fixture.spec, "--resume", "--output", directory.file("never.h5")],
+             "cimcarlo: error: \(directory.file("never.h5")): cannot resume: no such file (run without --resume to start it)\n"),
+        ]
+        for (arguments, message) in cases {
+            let result = try runCimcarlo(arguments + ["--quiet"].filter { _ in arguments.first == "run" && arguments.count > 2 })
+            #expect(result.status == 2, "\(arguments)")
+            #expect(result.standardError == message, "\(arguments)")
+        }
+    }
+
     @Test(.enabled(if: fashionMNISTInstalled))
     func trainWritesAModelThatEvalReads() throws {
         let model = directory.file("mlp.h5")

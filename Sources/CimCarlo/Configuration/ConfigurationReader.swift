@@ -28,6 +28,10 @@ public final class ConfigurationReader {
 
     /// Reads and parses a TOML file. A missing file or a syntax error is a `ConfigurationError`.
     public static func load(path: String) throws -> (reader: ConfigurationReader, text: String) {
+        var isDirectory: ObjCBool = false
+        if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue {
+            throw ConfigurationError(file: path, key: nil, message: "is a directory, not a TOML file")
+        }
         guard let data = FileManager.default.contents(atPath: path) else {
             throw ConfigurationError(file: path, key: nil, message: FileManager.default.fileExists(atPath: path)
                                      ? "cannot read the file" : "no such file")

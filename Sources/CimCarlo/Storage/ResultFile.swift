@@ -84,9 +84,18 @@ public final class ResultFile {
         }
         let directory = (path as NSString).deletingLastPathComponent
         if !directory.isEmpty {
-            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            do {
+                try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            } catch {
+                throw ResultFileError(path: path, reason: "cannot create its directory \(directory)")
+            }
         }
-        let file = try HDF5File(path: path, mode: .createExclusive)
+        let file: HDF5File
+        do {
+            file = try HDF5File(path: path, mode: .createExclusive)
+        } catch {
+            throw ResultFileError(path: path, reason: "cannot create it (is the directory writable?)")
+        }
         let (n, p, t) = (provenance.instances, provenance.policyLabels.count, provenance.timesSeconds.count)
         try file.setAttribute("format", format)
         try file.setAttribute("format_version", formatVersion)
