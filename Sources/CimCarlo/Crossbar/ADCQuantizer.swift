@@ -1,6 +1,7 @@
 /// A uniform ADC with `bits` of resolution covering `[low, high]`: `2^bits` levels spaced
 /// `Δ = (high − low) / (2^bits − 1)` on a grid that contains 0 (zero current reads as code
-/// zero, so sparse inputs add no offset), inputs beyond the end levels clipped to them.
+/// zero, so sparse inputs add no offset), inputs beyond the end levels clipped to them,
+/// ties rounded to the even level.
 /// Inside the levels the error is at most Δ/2, and for inputs spread evenly it is uniform,
 /// mean squared error Δ²/12 (Widrow & Kollár, *Quantization Noise*, 2008).
 public struct ADCQuantizer: Sendable, Equatable {
@@ -27,6 +28,6 @@ public struct ADCQuantizer: Sendable, Equatable {
     @inlinable
     public func convert(_ value: Float) -> Float {
         guard step > 0 else { return 0 }
-        return min(max((value / step).rounded(), lowestCode), highestCode) * step
+        return min(max((value / step).rounded(.toNearestOrEven), lowestCode), highestCode) * step
     }
 }

@@ -196,7 +196,7 @@ final class TileSimulator {
                 let range = inputRange[index]
                 for element in 0..<(rows * inner) {
                     let value = max(0, min(planeSpec.sign * input[element], range))
-                    let code = range > 0 ? Int((value / range * Float(levels)).rounded()) : 0
+                    let code = range > 0 ? Int((value / range * Float(levels)).rounded(.toNearestOrEven)) : 0
                     plane[element] = Float((code >> planeSpec.shift) & perCycleMask)
                 }
                 source = UnsafePointer(plane.baseAddress!)
