@@ -82,8 +82,7 @@ extension DeviceModel {
                 tolerance: try table.double("tolerance", default: 0.01, in: 0...1, unit: "(units of the conductance range)"),
                 maxIterations: try table.integer("max_iterations", default: 20, in: 1...10_000),
                 pulseTimeSeconds: try table.double("pulse_time_s", default: 100e-9, in: 0...1, unit: "s"),
-                energyPerPulseJoules: try table.optionalDouble("energy_per_pulse_j", in: 0...1, unit: "J"),
-                verifiedSigma: try table.double("verified_sigma", default: 0, in: 0...10, unit: "(units of the conductance range)"))
+                energyPerPulseJoules: try table.optionalDouble("energy_per_pulse_j", in: 0...1, unit: "J"))
             try table.finish()
         } else {
             writeVerify = WriteVerify()

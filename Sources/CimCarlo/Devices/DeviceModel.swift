@@ -221,16 +221,12 @@ public struct WriteVerify: Sendable, Equatable {
     public var pulseTimeSeconds: Double
     /// Energy of one pulse, joules; nil when unknown.
     public var energyPerPulseJoules: Double?
-    /// Standard deviation of a verified device's remaining error, units of the range
-    /// (the statistical write-verify model used by the `all` policy).
-    public var verifiedSigma: Double
 
     public init(tolerance: Double = 0.01, maxIterations: Int = 20, pulseTimeSeconds: Double = 100e-9,
-                energyPerPulseJoules: Double? = nil, verifiedSigma: Double = 0) {
+                energyPerPulseJoules: Double? = nil) {
         self.tolerance = tolerance
         self.maxIterations = maxIterations
         self.pulseTimeSeconds = pulseTimeSeconds
         self.energyPerPulseJoules = energyPerPulseJoules
-        self.verifiedSigma = verifiedSigma
     }
 }
