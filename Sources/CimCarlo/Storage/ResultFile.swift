@@ -254,15 +254,7 @@ public final class ResultFile {
         let summaries = Self.summaries(accuracy: accuracy, instances: instanceCount, policies: policyCount,
                                        times: timeCount, threshold: accuracyThreshold)
         for (index, name) in SummaryStatistics.names.enumerated() {
-            let values = summaries.flatMap { row in row.map { $0.named[index].1 } }
-            let dataset = "/summary/" + name
-            if !file.exists(dataset) {
-                try file.write(HDF5Array(values: values, shape: [policyCount, timeCount]), to: dataset)
-                try file.attachDimensionScale("/policy", name: "policy", to: [(dataset, 0)])
-                try file.attachDimensionScale("/time", name: "time", to: [(dataset, 1)])
-            } else {
-                try file.writeBlock(values, to: dataset, start: [0, 0], count: [policyCount, timeCount])
-            }
+            try writeSummary(name, summaries.flatMap { row in row.map { $0.named[index].1 } })
         }
         // Paired differences against the first policy: same chips, so the CI is much narrower.
         let differences = Self.pairedDifferences(accuracy: accuracy, instances: instanceCount, policies: policyCount,
@@ -270,42 +262,49 @@ public final class ResultFile {
         let baseline = try file.readStrings("/policy")[0]
         for (name, value) in [("diff_mean", { (s: SummaryStatistics) in s.mean }),
                               ("diff_ci95_low", { $0.ci95Low }), ("diff_ci95_high", { $0.ci95High })] {
-            let dataset = "/summary/" + name
-            let values = differences.flatMap { row in row.map(value) }
-            if !file.exists(dataset) {
-                try file.write(HDF5Array(values: values, shape: [policyCount, timeCount]), to: dataset)
-                try file.attachDimensionScale("/policy", name: "policy", to: [(dataset, 0)])
-                try file.attachDimensionScale("/time", name: "time", to: [(dataset, 1)])
-                try file.setAttribute("baseline", baseline, on: dataset)
-            } else {
-                try file.writeBlock(values, to: dataset, start: [0, 0], count: [policyCount, timeCount])
-            }
+            try writeSummary(name, differences.flatMap { row in row.map(value) }, baseline: baseline)
         }
         try file.setAttribute("status", "complete")
         try file.flush()
         return summaries
     }
 
+    /// `/summary/<name>` `[policy, time]`, created with its dimension scales (and the paired
+    /// differences' `baseline` attribute) the first time, overwritten after a resume.
+    private func writeSummary(_ name: String, _ values: [Double], baseline: String? = nil) throws {
+        let dataset = "/summary/" + name
+        guard !file.exists(dataset) else {
+            try file.writeBlock(values, to: dataset, start: [0, 0], count: [policyCount, timeCount])
+            return
+        }
+        try file.write(HDF5Array(values: values, shape: [policyCount, timeCount]), to: dataset)
+        try file.attachDimensionScale("/policy", name: "policy", to: [(dataset, 0)])
+        try file.attachDimensionScale("/time", name: "time", to: [(dataset, 1)])
+        if let baseline { try file.setAttribute("baseline", baseline, on: dataset) }
+    }
+
     /// Per (policy, time) statistics of `accuracy[i, policy, t] − accuracy[i, 0, t]` over instances.
     static func pairedDifferences(accuracy: [Float], instances: Int, policies: Int, times: Int) -> [[SummaryStatistics]] {
-        (0..<policies).map { policy in
-            (0..<times).map { time in
-                let values = (0..<instances).map { instance -> Double in
-                    let base = instance * policies * times
-                    return Double(accuracy[base + policy * times + time]) - Double(accuracy[base + time])
-                }.filter { !$0.isNaN }
-                return Statistics.summarize(values, threshold: 0)
-            }
+        summarizeCells(instances: instances, policies: policies, times: times, threshold: 0) { instance, policy, time in
+            let base = instance * policies * times
+            return Double(accuracy[base + policy * times + time]) - Double(accuracy[base + time])
         }
     }
 
     /// Per (policy, time) statistics of `[instance, policy, time]` accuracies.
     static func summaries(accuracy: [Float], instances: Int, policies: Int, times: Int,
                           threshold: Double) -> [[SummaryStatistics]] {
+        summarizeCells(instances: instances, policies: policies, times: times, threshold: threshold) { instance, policy, time in
+            Double(accuracy[(instance * policies + policy) * times + time])
+        }
+    }
+
+    /// Summaries per (policy, time) of `value(instance, policy, time)` over the instances that have one.
+    private static func summarizeCells(instances: Int, policies: Int, times: Int, threshold: Double,
+                                       _ value: (Int, Int, Int) -> Double) -> [[SummaryStatistics]] {
         (0..<policies).map { policy in
             (0..<times).map { time in
-                let values = (0..<instances).map { Double(accuracy[(($0 * policies) + policy) * times + time]) }
-                    .filter { !$0.isNaN }
+                let values = (0..<instances).map { value($0, policy, time) }.filter { !$0.isNaN }
                 return Statistics.summarize(values, threshold: threshold)
             }
         }
