@@ -10,6 +10,7 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
     ],
     targets: [
         // MARK: C libraries at the edge (pkg-config names, Debian providers)
@@ -32,7 +33,11 @@ let package = Package(
         // MARK: The engine
         .target(
             name: "CimCarlo",
-            dependencies: ["CBLAS", "CHDF5", "CZlib"]
+            dependencies: [
+                "CBLAS", "CHDF5", "CZlib",
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),  // ONNX import
+            ],
+            exclude: ["ONNX/Generated/README.md"]
         ),
 
         // MARK: Command line

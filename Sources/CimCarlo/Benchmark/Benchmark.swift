@@ -105,15 +105,8 @@ public enum Benchmark {
     public static func forwardFlops(_ network: Network, images: Int) throws -> Double {
         let shapes = try network.activationShapes()
         var flops = 0.0
-        for (index, layer) in network.layers.enumerated() {
-            switch layer {
-            case let .dense(dense):
-                flops += 2 * Double(dense.inputs * dense.outputs)
-            case let .conv2d(conv):
-                flops += 2 * Double(shapes[index + 1].height * shapes[index + 1].width * conv.outputChannels * conv.patchSize)
-            default:
-                break
-            }
+        for index in network.weightNodeIndices {
+            flops += 2 * Double(network.crossbarOperation(ofNode: index)!.multiplyAccumulates(output: shapes[index + 1]))
         }
         return flops * Double(images)
     }

@@ -1,19 +1,23 @@
 import Foundation
 
-/// One weight layer laid out on crossbar arrays.
+/// One weight layer (a convolution or dense node) laid out on crossbar arrays.
 ///
 /// The layer's weight matrix `W` (`[columns, rows]`: outputs × fan-in, conv2d through its
 /// im2col form) is stored transposed on the arrays: inputs drive the `rows` word lines,
-/// each output occupies `slices × sides` bit lines. Devices are stored weight by weight
+/// each output occupies `slices × sides` bit lines. A grouped convolution is `groups`
+/// matrices of `columns / groups` outputs each, every group on arrays of its own. Devices are stored weight by weight
 /// (PyTorch order), `devicesPerWeight` each, slice-major then side (+, −); with the offset
 /// encoding the reference-column devices follow, per (column tile, row, slice).
 public struct LayerMapping: Sendable {
-    public let layerIndex: Int
+    /// The node of the network this layer maps.
+    public let nodeIndex: Int
     public let name: String
-    /// Fan-in: crossbar rows used (inputs, or inC·kH·kW for conv2d).
+    /// Fan-in: crossbar rows used (inputs, or (inC / groups)·kH·kW for conv2d).
     public let rows: Int
-    /// Outputs (neurons or channels).
+    /// Outputs (neurons or channels), all groups.
     public let columns: Int
+    /// Independent matrices (convolution groups), each on its own arrays.
+    public let groups: Int
     public let slices: Int
     public let devicesPerWeight: Int
     /// Bit lines used: `columns × devicesPerWeight`, plus the reference columns.
@@ -30,7 +34,8 @@ public struct LayerMapping: Sendable {
     /// Effective weight contributed per unit of normalised conductance of each weight device:
     /// `w_eff = Σ_d coefficient[d] · x[d]` over the weight's devices (minus the reference).
     public let coefficients: [Float]
-    /// Offset encoding: outputs per column tile (each tile has its own reference columns).
+    /// Offset encoding: outputs per column tile (each tile has its own reference columns;
+    /// tiles do not straddle groups).
     public let columnsPerTile: Int
     /// Offset encoding: weight of each slice's reference device, `B^j (B − 1)` (2 unquantised).
     public let referenceSliceWeights: [Float]
@@ -41,6 +46,13 @@ public struct LayerMapping: Sendable {
     /// Devices of the weights themselves (the reference columns follow them in `targets`).
     public var weightDeviceCount: Int { weightCount * devicesPerWeight }
     public var hasReference: Bool { !referenceSliceWeights.isEmpty }
+
+    /// Offset encoding: the column tile (and so the reference columns) of output `column`.
+    public func referenceTile(ofColumn column: Int) -> Int {
+        let perGroup = columns / groups
+        let tilesPerGroup = (perGroup + columnsPerTile - 1) / columnsPerTile
+        return column / perGroup * tilesPerGroup + column % perGroup / columnsPerTile
+    }
 }
 
 /// The mapping of a whole network, and the fold from device conductances back to weights.
@@ -49,7 +61,7 @@ public struct CrossbarMapping: Sendable {
     public let cellBits: Int
     public let layers: [LayerMapping]
 
-    /// Quantises and slices every weight layer of `network` (see `MappingConfiguration`).
+    /// Quantises and slices every crossbar node of `network` (see `MappingConfiguration`).
     ///
     /// Magnitudes are quantised symmetrically to `L = 2^weightBits − 1` levels of the scale
     /// `s` (`max|W|` per layer or per column): `q = round(|w| / s · L)`, then written in base
@@ -59,22 +71,16 @@ public struct CrossbarMapping: Sendable {
         self.configuration = configuration
         self.cellBits = cellBits
         var layers: [LayerMapping] = []
-        for index in network.weightLayerIndices {
-            let weight = network.weights(ofLayer: index)
-            let name: String
-            let columns: Int
-            switch network.layers[index] {
-            case let .dense(dense): (name, columns) = (dense.name, dense.outputs)
-            case let .conv2d(conv): (name, columns) = (conv.name, conv.outputChannels)
-            default: continue
-            }
-            layers.append(Self.mapLayer(index: index, name: name, weight: weight, columns: columns,
+        for index in network.weightNodeIndices {
+            let operation = network.crossbarOperation(ofNode: index)!
+            layers.append(Self.mapLayer(index: index, name: network.nodes[index].name, weight: operation.weight,
+                                        columns: operation.outputCount, groups: operation.groups,
                                         configuration: configuration, cellBits: cellBits))
         }
         self.layers = layers
     }
 
-    private static func mapLayer(index: Int, name: String, weight: [Float], columns: Int,
+    private static func mapLayer(index: Int, name: String, weight: [Float], columns: Int, groups: Int,
                                  configuration: MappingConfiguration, cellBits: Int) -> LayerMapping {
         let rows = weight.count / columns
         let slices = configuration.slices(cellBits: cellBits)
@@ -96,9 +102,10 @@ public struct CrossbarMapping: Sendable {
         }
 
         let offsetEncoding = configuration.signEncoding == .offset
+        let columnsPerGroup = columns / groups
         let columnsPerTile = offsetEncoding
-            ? max(1, (configuration.arrayColumns - slices) / slices) : columns
-        let columnTiles = (columns + columnsPerTile - 1) / columnsPerTile
+            ? min(columnsPerGroup, max(1, (configuration.arrayColumns - slices) / slices)) : columnsPerGroup
+        let columnTiles = groups * ((columnsPerGroup + columnsPerTile - 1) / columnsPerTile)
         let referenceCount = offsetEncoding ? columnTiles * rows * slices : 0
         var targets = [Float](repeating: 0, count: weight.count * devicesPerWeight + referenceCount)
         var coefficients = [Float](repeating: 0, count: weight.count * devicesPerWeight)
@@ -155,11 +162,12 @@ public struct CrossbarMapping: Sendable {
         }
         let physicalColumns = columns * devicesPerWeight + (offsetEncoding ? columnTiles * slices : 0)
         let rowTiles = (rows + configuration.arrayRows - 1) / configuration.arrayRows
+        let groupPhysicalColumns = columnsPerGroup * devicesPerWeight
         let arrays = rowTiles * (offsetEncoding ? columnTiles
-                                 : (physicalColumns + configuration.arrayColumns - 1) / configuration.arrayColumns)
+                                 : groups * ((groupPhysicalColumns + configuration.arrayColumns - 1) / configuration.arrayColumns))
         let devices = rows * physicalColumns
         return LayerMapping(
-            layerIndex: index, name: name, rows: rows, columns: columns, slices: slices,
+            nodeIndex: index, name: name, rows: rows, columns: columns, groups: groups, slices: slices,
             devicesPerWeight: devicesPerWeight, physicalColumns: physicalColumns, arrays: arrays, devices: devices,
             utilization: Double(devices) / Double(arrays * configuration.arrayRows * configuration.arrayColumns),
             targets: targets, coefficients: coefficients, columnsPerTile: columnsPerTile,
@@ -191,7 +199,7 @@ public struct CrossbarMapping: Sendable {
         let (rows, slices) = (layer.rows, layer.slices)
         let referenceBase = layer.weightDeviceCount
         for column in 0..<layer.columns {
-            let tile = column / layer.columnsPerTile
+            let tile = layer.referenceTile(ofColumn: column)
             let scale = layer.referenceColumnScales[column]
             for row in 0..<rows {
                 let first = referenceBase + (tile * rows + row) * slices
@@ -209,7 +217,7 @@ public struct CrossbarMapping: Sendable {
     public func quantizedNetwork(_ network: Network) -> Network {
         var result = network
         for layer in layers {
-            result.modifyParameters(ofLayer: layer.layerIndex) { weight, _ in
+            result.modifyParameters(ofNode: layer.nodeIndex) { weight, _ in
                 layer.targets.withUnsafeBufferPointer { targets in
                     weight.withUnsafeMutableBufferPointer { weights in
                         Self.fold(layer, conductances: targets, into: weights)

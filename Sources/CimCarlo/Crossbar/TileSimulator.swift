@@ -20,7 +20,7 @@ final class TileSimulator {
     let mapping: CrossbarMapping
     let periphery: PeripheryConfiguration
     let arrayRows: Int
-    /// Mapped layer index of each network layer (nil for layers without weights).
+    /// Mapped layer index of each network node (nil for nodes without crossbar weights).
     private let mappedIndex: [Int?]
     /// Per mapped layer: conductance matrices `[slice · sides + side][columns × rows]`.
     private var conductance: [[UnsafeMutableBufferPointer<Float>]]
@@ -47,23 +47,17 @@ final class TileSimulator {
         self.mapping = mapping
         self.periphery = periphery
         arrayRows = mapping.configuration.arrayRows
-        var mapped = [Int?](repeating: nil, count: network.layers.count)
-        for (index, layer) in mapping.layers.enumerated() { mapped[layer.layerIndex] = index }
+        var mapped = [Int?](repeating: nil, count: network.nodes.count)
+        for (index, layer) in mapping.layers.enumerated() { mapped[layer.nodeIndex] = index }
         mappedIndex = mapped
         let shapes = try network.activationShapes()
         var largestInput = 1, largestOutput = 1
-        var orders: [[Int]] = []
         for layer in mapping.layers {
-            let outputPixels = shapes[layer.layerIndex + 1].height * shapes[layer.layerIndex + 1].width
+            let outputPixels = shapes[layer.nodeIndex + 1].pixels
             largestInput = max(largestInput, batchCapacity * outputPixels * layer.rows)
-            largestOutput = max(largestOutput, batchCapacity * outputPixels * layer.columns)
-            if case let .conv2d(conv) = network.layers[layer.layerIndex] {
-                orders.append(Im2col.patchOrder(conv))
-            } else {
-                orders.append(Array(0..<layer.rows))
-            }
+            largestOutput = max(largestOutput, batchCapacity * outputPixels * layer.columns / layer.groups)
         }
-        rowOrder = orders
+        rowOrder = mapping.layers.map { network.crossbarOperation(ofNode: $0.nodeIndex)!.productRowOrder }
         let sides = mapping.configuration.sides
         conductance = mapping.layers.map { layer in
             (0..<(layer.slices * sides)).map { _ in .allocateZeroed(layer.weightCount) }
@@ -129,7 +123,9 @@ final class TileSimulator {
             }
         }
         calibrating = true
-        workspace.matrixProduct = { [unowned self] in self.product(layer: $0, input: $1, rows: $2, inner: $3, output: $4, outputs: $5) }
+        workspace.matrixProduct = { [unowned self] in
+            self.product(node: $0, group: $1, input: $2, rows: $3, inner: $4, output: $5, outputs: $6, outputStride: $7)
+        }
         _ = workspace.evaluate(network, on: images)
         calibrating = false
         for index in adcLow.indices {
@@ -160,10 +156,13 @@ final class TileSimulator {
         return rows * range * shifts * Float(mapping.configuration.sides)
     }
 
-    /// The product of layer `layerIndex`, added into `output` (NetworkWorkspace.matrixProduct).
-    func product(layer layerIndex: Int, input: UnsafePointer<Float>, rows: Int, inner: Int,
-                 output: UnsafeMutablePointer<Float>, outputs: Int) {
-        guard let index = mappedIndex[layerIndex] else { return }
+    /// The product of group `group` of node `node`, added into `output` (`NetworkWorkspace.matrixProduct`):
+    /// the group's outputs are columns `group · outputs ..< (group + 1) · outputs` of the layer.
+    func product(node: Int, group: Int, input: UnsafePointer<Float>, rows: Int, inner: Int,
+                 output: UnsafeMutablePointer<Float>, outputs: Int, outputStride: Int) {
+        guard let index = mappedIndex[node] else { return }
+        let firstColumn = group * outputs
+        let matrixOffset = firstColumn * inner
         let units = conductance[index].count
         let dacBits = calibrating ? 0 : periphery.dacBits
         if calibrating {
@@ -207,10 +206,12 @@ final class TileSimulator {
                     for unit in 0..<units {
                         BLAS.gemm(transposeB: true, m: rows, n: outputs, k: tileRows,
                                   a: source + tileStart, lda: inner,
-                                  b: conductance[index][unit].baseAddress! + tileStart, ldb: inner,
+                                  b: conductance[index][unit].baseAddress! + matrixOffset + tileStart, ldb: inner,
                                   c: partial.baseAddress!, ldc: outputs)
-                        convert(partial, rows: rows, outputs: outputs, index: index, rangeFraction: planeSpec.rangeFraction,
-                                scale: { column in planeSpec.weight * self.kappa[index][unit][column] }, into: output)
+                        convert(partial, rows: rows, outputs: outputs, firstColumn: firstColumn, index: index,
+                                rangeFraction: planeSpec.rangeFraction,
+                                scale: { column in planeSpec.weight * self.kappa[index][unit][column] },
+                                into: output, outputStride: outputStride)
                     }
                 } else {
                     for unit in 0..<units {
@@ -218,45 +219,54 @@ final class TileSimulator {
                         let shift = pow(Float(1 << mapping.cellBits), Float(unit / mapping.configuration.sides))
                         BLAS.gemm(transposeB: true, m: rows, n: outputs, k: tileRows, alpha: shift,
                                   a: source + tileStart, lda: inner,
-                                  b: conductance[index][unit].baseAddress! + tileStart, ldb: inner,
+                                  b: conductance[index][unit].baseAddress! + matrixOffset + tileStart, ldb: inner,
                                   beta: unit == 0 ? 0 : 1, c: merged.baseAddress!, ldc: outputs)
                     }
-                    convert(merged, rows: rows, outputs: outputs, index: index, rangeFraction: planeSpec.rangeFraction,
-                            scale: { column in planeSpec.weight * self.kappa[index][0][column] }, into: output)
+                    convert(merged, rows: rows, outputs: outputs, firstColumn: firstColumn, index: index,
+                            rangeFraction: planeSpec.rangeFraction,
+                            scale: { column in planeSpec.weight * self.kappa[index][0][column] },
+                            into: output, outputStride: outputStride)
                 }
             }
         }
     }
 
-    /// ADC conversion of `values` (`[rows × outputs]`) and digital accumulation:
-    /// `output += compensation · scale(column) · ADC(value)`; during calibration, records ranges.
+    /// ADC conversion of `values` (`[rows × outputs]`, layer columns `firstColumn …`) and digital
+    /// accumulation: `output += compensation · scale(column) · ADC(value)`; during calibration,
+    /// records ranges.
     @inline(__always)
-    private func convert(_ values: UnsafeMutableBufferPointer<Float>, rows: Int, outputs: Int, index: Int,
-                         rangeFraction: Float, scale: (Int) -> Float, into output: UnsafeMutablePointer<Float>) {
+    private func convert(_ values: UnsafeMutableBufferPointer<Float>, rows: Int, outputs: Int, firstColumn: Int,
+                         index: Int, rangeFraction: Float, scale: (Int) -> Float,
+                         into output: UnsafeMutablePointer<Float>, outputStride: Int) {
         let factors = columnFactors
-        for column in 0..<outputs { factors[column] = compensation[index][column] * scale(column) }
+        for column in 0..<outputs {
+            factors[column] = compensation[index][firstColumn + column] * scale(firstColumn + column)
+        }
         if calibrating {
             for row in 0..<rows {
                 for column in 0..<outputs {
                     let value = values[row * outputs + column]
-                    adcLow[index][column] = min(adcLow[index][column], value)
-                    adcHigh[index][column] = max(adcHigh[index][column], value)
-                    output[row * outputs + column] += factors[column] * value
+                    adcLow[index][firstColumn + column] = min(adcLow[index][firstColumn + column], value)
+                    adcHigh[index][firstColumn + column] = max(adcHigh[index][firstColumn + column], value)
+                    output[row * outputStride + column] += factors[column] * value
                 }
             }
             return
         }
         let bits = periphery.adcBits
         guard bits > 0 else {
-            for element in 0..<(rows * outputs) { output[element] += factors[element % outputs] * values[element] }
+            for row in 0..<rows {
+                for column in 0..<outputs { output[row * outputStride + column] += factors[column] * values[row * outputs + column] }
+            }
             return
         }
         for column in 0..<outputs {
-            let adc = ADCQuantizer(low: adcLow[index][column] * rangeFraction, high: adcHigh[index][column] * rangeFraction,
-                                   bits: bits)
+            let layerColumn = firstColumn + column
+            let adc = ADCQuantizer(low: adcLow[index][layerColumn] * rangeFraction,
+                                   high: adcHigh[index][layerColumn] * rangeFraction, bits: bits)
             let factor = factors[column]
             for row in 0..<rows {
-                output[row * outputs + column] += factor * adc.convert(values[row * outputs + column])
+                output[row * outputStride + column] += factor * adc.convert(values[row * outputs + column])
             }
         }
     }

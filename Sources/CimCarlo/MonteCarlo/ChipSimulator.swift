@@ -295,7 +295,7 @@ public final class ChipSimulator {
 
     private func foldWeights(_ conductances: [UnsafeMutableBufferPointer<Float>], scaledBy factors: [[Float]]? = nil) {
         for (layerIndex, layer) in mapping.layers.enumerated() {
-            network.modifyParameters(ofLayer: layer.layerIndex) { weight, _ in
+            network.modifyParameters(ofNode: layer.nodeIndex) { weight, _ in
                 weight.withUnsafeMutableBufferPointer { weights in
                     CrossbarMapping.fold(layer, conductances: UnsafeBufferPointer(conductances[layerIndex]), into: weights)
                     guard let factors else { return }
@@ -313,7 +313,7 @@ public final class ChipSimulator {
     private func readout(_ conductances: [UnsafeMutableBufferPointer<Float>]) -> [[Float]] {
         foldWeights(conductances)
         return mapping.layers.map { layer in
-            let weights = network.weights(ofLayer: layer.layerIndex)
+            let weights = network.weights(ofNode: layer.nodeIndex)
             return (0..<layer.columns).map { column in
                 weights[(column * layer.rows)..<((column + 1) * layer.rows)].reduce(0) { $0 + abs($1) } / Float(layer.rows)
             }

@@ -1,5 +1,5 @@
 /// The shape of one sample's activations, channel-last.
-public struct ActivationShape: Sendable, Equatable, CustomStringConvertible {
+public struct ActivationShape: Sendable, Equatable, Hashable, CustomStringConvertible {
     public var height: Int
     public var width: Int
     public var channels: Int
@@ -16,97 +16,187 @@ public struct ActivationShape: Sendable, Equatable, CustomStringConvertible {
     }
 
     public var count: Int { height * width * channels }
+    /// Pixels per channel.
+    public var pixels: Int { height * width }
+    /// Whether this is a feature vector (`1 × 1 × features`).
+    public var isFlat: Bool { height == 1 && width == 1 }
     public var description: String { "[\(channels), \(height), \(width)]" }
 }
 
-/// A shape error in a network description, naming the layer.
+/// A structural or shape error in a network, naming the node.
 public struct NetworkShapeError: Error, CustomStringConvertible, Equatable {
-    public var layerIndex: Int
+    /// The node's name (or the network's output, or its input).
+    public var node: String
     public var reason: String
-    public var description: String { "layer \(layerIndex): \(reason)" }
+    public var description: String { "node `\(node)`: \(reason)" }
 }
 
-/// A feed-forward classifier: input normalisation, then layers in order, producing logits.
+/// One node of a network graph: an operation applied to named inputs.
+public struct NetworkNode: Sendable, Equatable {
+    /// Unique within the network.
+    public var name: String
+    /// Names of the nodes (or `Network.inputName`) whose outputs feed this node, in order.
+    public var inputs: [String]
+    public var operation: any NetworkOperation
+
+    public init(name: String, inputs: [String], operation: any NetworkOperation) {
+        self.name = name
+        self.inputs = inputs
+        self.operation = operation
+    }
+
+    public static func == (lhs: NetworkNode, rhs: NetworkNode) -> Bool {
+        lhs.name == rhs.name && lhs.inputs == rhs.inputs && lhs.operation.isEqual(to: rhs.operation)
+    }
+}
+
+/// A classifier as a directed acyclic graph of operations: input normalisation, then nodes in
+/// one topological order; the last node produces the logits.
+///
+/// Node `i`'s output is value `i + 1`; value 0 is the normalised input.
 public struct Network: Sendable, Equatable {
+    /// The name by which nodes refer to the network's (normalised) input.
+    public static let inputName = "input"
+
     /// Shape of one input image.
     public var inputShape: ActivationShape
-    /// Inputs are normalised as `(pixel − inputMean) / inputStd` before the first layer
-    /// (pixels in [0, 1]).
-    public var inputMean: Float
-    public var inputStd: Float
-    public var layers: [Layer]
+    /// Per-channel input normalisation `x = (pixel − inputMean[c]) / inputStd[c]` (pixels in
+    /// [0, 1]); one value applies to every channel.
+    public var inputMean: [Float]
+    public var inputStd: [Float]
+    /// Nodes in execution order (every input is the network input or an earlier node).
+    public internal(set) var nodes: [NetworkNode]
+    /// For each node, the values it reads (0 = the input, `j + 1` = node `j`).
+    public internal(set) var inputValues: [[Int]]
 
-    public init(inputShape: ActivationShape, inputMean: Float = 0, inputStd: Float = 1, layers: [Layer]) {
+    /// A graph network. Nodes may come in any order; they are put in one topological order
+    /// (the given order wherever it already is one). Throws when an input names no node, a
+    /// name repeats, or the graph has a cycle.
+    public init(inputShape: ActivationShape, inputMean: [Float] = [0], inputStd: [Float] = [1],
+                nodes: [NetworkNode]) throws {
         self.inputShape = inputShape
         self.inputMean = inputMean
         self.inputStd = inputStd
-        self.layers = layers
+        var position: [String: Int] = [:]
+        for (index, node) in nodes.enumerated() {
+            guard node.name != Self.inputName else {
+                throw NetworkShapeError(node: node.name, reason: "`\(Self.inputName)` is reserved for the network input")
+            }
+            guard position.updateValue(index, forKey: node.name) == nil else {
+                throw NetworkShapeError(node: node.name, reason: "the name is used by two nodes")
+            }
+        }
+        for node in nodes {
+            for input in node.inputs where input != Self.inputName && position[input] == nil {
+                throw NetworkShapeError(node: node.name, reason: "input `\(input)` names no node")
+            }
+        }
+        // Kahn's algorithm, always taking the earliest ready node: a stable topological order.
+        var pending = nodes.map { Set($0.inputs.filter { $0 != Self.inputName }).count }
+        var consumers = [[Int]](repeating: [], count: nodes.count)
+        for (index, node) in nodes.enumerated() {
+            for input in Set(node.inputs) where input != Self.inputName { consumers[position[input]!].append(index) }
+        }
+        var ready = (0..<nodes.count).filter { pending[$0] == 0 }
+        var order: [Int] = []
+        while !ready.isEmpty {
+            let next = ready.removeFirst()
+            order.append(next)
+            for consumer in consumers[next] {
+                pending[consumer] -= 1
+                if pending[consumer] == 0 {
+                    let insertAt = ready.firstIndex { $0 > consumer } ?? ready.count
+                    ready.insert(consumer, at: insertAt)
+                }
+            }
+        }
+        guard order.count == nodes.count else {
+            let stuck = nodes.indices.first { !order.contains($0) }!
+            throw NetworkShapeError(node: nodes[stuck].name, reason: "the graph has a cycle through this node")
+        }
+        self.nodes = order.map { nodes[$0] }
+        var value: [String: Int] = [Self.inputName: 0]
+        for (index, node) in self.nodes.enumerated() { value[node.name] = index + 1 }
+        inputValues = self.nodes.map { $0.inputs.map { value[$0]! } }
     }
 
-    /// Activation shape before layer `i` at index `i` and the output shape last
-    /// (`layers.count + 1` entries); throws if consecutive layers do not fit.
-    public func activationShapes() throws -> [ActivationShape] {
-        var shapes = [inputShape]
-        var shape = inputShape
-        for (index, layer) in layers.enumerated() {
-            func fail(_ reason: String) -> NetworkShapeError { NetworkShapeError(layerIndex: index, reason: reason) }
-            switch layer {
-            case let .dense(dense):
-                guard shape.height == 1, shape.width == 1 else {
-                    throw fail("dense layer `\(dense.name)` needs a flat input; add a flatten layer before it (input is \(shape))")
-                }
-                guard shape.channels == dense.inputs else {
-                    throw fail("dense layer `\(dense.name)` expects \(dense.inputs) inputs, previous layer gives \(shape.channels)")
-                }
-                shape = ActivationShape(features: dense.outputs)
-            case let .conv2d(conv):
-                guard shape.channels == conv.inputChannels else {
-                    throw fail("conv2d layer `\(conv.name)` expects \(conv.inputChannels) input channels, gets \(shape.channels)")
-                }
-                guard conv.stride >= 1, conv.padding >= 0, conv.kernelHeight >= 1, conv.kernelWidth >= 1 else {
-                    throw fail("conv2d layer `\(conv.name)` needs stride ≥ 1, padding ≥ 0, kernel ≥ 1")
-                }
-                let height = (shape.height + 2 * conv.padding - conv.kernelHeight) / conv.stride + 1
-                let width = (shape.width + 2 * conv.padding - conv.kernelWidth) / conv.stride + 1
-                guard height >= 1, width >= 1, shape.height + 2 * conv.padding >= conv.kernelHeight,
-                      shape.width + 2 * conv.padding >= conv.kernelWidth else {
-                    throw fail("conv2d layer `\(conv.name)` kernel is larger than its padded input \(shape)")
-                }
-                shape = ActivationShape(height: height, width: width, channels: conv.outputChannels)
-            case let .maxPool2d(pool), let .avgPool2d(pool):
-                guard pool.kernel >= 1, pool.stride >= 1, pool.kernel <= shape.height, pool.kernel <= shape.width else {
-                    throw fail("pooling window \(pool.kernel) (stride \(pool.stride)) does not fit input \(shape)")
-                }
-                shape = ActivationShape(height: (shape.height - pool.kernel) / pool.stride + 1,
-                                        width: (shape.width - pool.kernel) / pool.stride + 1,
-                                        channels: shape.channels)
-            case .relu:
-                break
-            case .flatten:
-                shape = ActivationShape(features: shape.count)
-            }
-            shapes.append(shape)
+    /// A chain: each operation reads the previous one's output. Names are the crossbar
+    /// operations' own, else the kind and position (`relu1`).
+    public init(inputShape: ActivationShape, inputMean: Float = 0, inputStd: Float = 1,
+                layers: [any NetworkOperation]) {
+        var nodes: [NetworkNode] = []
+        for (index, operation) in layers.enumerated() {
+            let name = (operation as? any CrossbarOperation)?.name ?? "\(operation.kind)\(index)"
+            nodes.append(NetworkNode(name: name, inputs: [nodes.last?.name ?? Self.inputName], operation: operation))
         }
-        guard !layers.isEmpty, shape.height == 1, shape.width == 1 else {
-            throw NetworkShapeError(layerIndex: layers.count, reason: "the network must end in a flat vector of class scores, ends in \(shape)")
+        // A chain of distinct names is always a valid graph.
+        try! self.init(inputShape: inputShape, inputMean: [inputMean], inputStd: [inputStd], nodes: nodes)
+    }
+
+    /// The normalisation of channel `c`: `(mean, std)`.
+    public func normalization(channel: Int) -> (mean: Float, std: Float) {
+        (inputMean.count == 1 ? inputMean[0] : inputMean[channel], inputStd.count == 1 ? inputStd[0] : inputStd[channel])
+    }
+
+    /// The shape of every value: the input first, then each node's output. Throws when a
+    /// node's inputs do not fit it, when the normalisation does not fit the input, or when the
+    /// network does not end in a flat vector of class scores.
+    public func activationShapes() throws -> [ActivationShape] {
+        for (name, values) in [("input_mean", inputMean), ("input_std", inputStd)]
+        where values.count != 1 && values.count != inputShape.channels {
+            throw NetworkShapeError(node: Self.inputName,
+                                    reason: "\(name) has \(values.count) values for \(inputShape.channels) channels")
+        }
+        guard inputStd.allSatisfy({ $0 > 0 && $0.isFinite }), inputMean.allSatisfy(\.isFinite) else {
+            throw NetworkShapeError(node: Self.inputName, reason: "input_std must be > 0 and input_mean finite")
+        }
+        var shapes = [inputShape]
+        for (index, node) in nodes.enumerated() {
+            do {
+                shapes.append(try node.operation.outputShape(for: inputValues[index].map { shapes[$0] }))
+            } catch {
+                throw NetworkShapeError(node: node.name, reason: "\(node.operation.kind): \(error.reason)")
+            }
+        }
+        guard let last = nodes.last else {
+            throw NetworkShapeError(node: Self.inputName, reason: "the network has no nodes")
+        }
+        guard shapes.last!.isFlat else {
+            throw NetworkShapeError(node: last.name,
+                                    reason: "the network must end in a flat vector of class scores, ends in \(shapes.last!)")
         }
         return shapes
     }
 
-    /// Number of output classes (size of the last activation).
+    /// Number of output classes (size of the last value).
     public var classCount: Int { (try? activationShapes().last?.count) ?? 0 }
 
-    /// Indices of the dense and conv2d layers, in order.
-    public var weightLayerIndices: [Int] { layers.indices.filter { layers[$0].isWeightLayer } }
+    /// For each value (0 = input, `i + 1` = node `i`), the last node that reads it
+    /// (`nodes.count` for the network's output, -1 for values nobody reads).
+    var lastUse: [Int] {
+        var last = [Int](repeating: -1, count: nodes.count + 1)
+        for (index, values) in inputValues.enumerated() {
+            for value in values { last[value] = index }
+        }
+        last[nodes.count] = nodes.count
+        return last
+    }
 
-    /// Number of trainable parameters (weights and biases).
+    /// The nodes that read node `index`'s output.
+    func consumers(ofNode index: Int) -> [Int] {
+        inputValues.indices.filter { inputValues[$0].contains(index + 1) }
+    }
+
+    /// Replaces the nodes (keeping their order valid) — used by graph rewrites.
+    mutating func replaceNodes(_ newNodes: [NetworkNode]) throws {
+        self = try Network(inputShape: inputShape, inputMean: inputMean, inputStd: inputStd, nodes: newNodes)
+    }
+
+    /// Number of parameters of the crossbar operations (weights and biases).
     public var parameterCount: Int {
-        layers.reduce(0) { total, layer in
-            switch layer {
-            case let .dense(dense): total + dense.weight.count + dense.bias.count
-            case let .conv2d(conv): total + conv.weight.count + conv.bias.count
-            default: total
-            }
+        nodes.reduce(0) { total, node in
+            guard let operation = node.operation as? any CrossbarOperation else { return total }
+            return total + operation.weight.count + operation.bias.count
         }
     }
 }

@@ -1,103 +1,123 @@
-/// Preallocated buffers for forward and backward passes of one network shape at up to
+/// Preallocated buffers for forward (and backward) passes of one network at up to
 /// `batchCapacity` samples. One workspace per thread; passes through it allocate nothing.
 ///
-/// Activations are NHWC. Convolutions run as one sgemm over the im2col patch matrix of
-/// the whole batch (`[batch·outH·outW, inC·kH·kW]`), dense layers as one sgemm per batch.
+/// Inference-only workspaces reuse value buffers by liveness: a value's memory is handed to a
+/// later value once its last reader has run, and element-wise operations write over their
+/// input when nothing else reads it, so memory follows the widest cut of the graph rather
+/// than the sum of all activations. Workspaces that support backward passes keep every value.
 public final class NetworkWorkspace {
     public let batchCapacity: Int
-    /// Activation shape before each layer, and the output shape last.
+    /// Shape of every value: the input, then each node's output.
     public let shapes: [ActivationShape]
-
-    /// `activations[i]` is the input of layer `i`; the last is the logits.
-    var activations: [UnsafeMutableBufferPointer<Float>]
-    /// im2col patch matrices of the conv2d layers (empty elsewhere).
-    var patches: [UnsafeMutableBufferPointer<Float>]
-    /// Conv2d weights in patch order (`Im2col.permuteWeights`), refreshed on every pass;
-    /// one more buffer for permuted weight gradients.
-    var permutedWeights: [UnsafeMutableBufferPointer<Float>]
-    var permutedGradient: UnsafeMutableBufferPointer<Float>
-    /// Patch order of each conv2d layer's weights (`Im2col.patchOrder`; empty elsewhere).
-    let patchOrders: [[Int]]
-    /// Zero-bordered copies of the inputs of padded conv2d layers (empty elsewhere).
-    var paddedInputs: [UnsafeMutableBufferPointer<Float>]
-    /// Index into the layer input of each max-pool output, for the backward pass.
-    var poolArgmax: [UnsafeMutableBufferPointer<Int32>]
-    /// Ping-pong buffers for activation gradients, and one for patch gradients.
-    var gradientBuffers: (UnsafeMutableBufferPointer<Float>, UnsafeMutableBufferPointer<Float>)
-    var patchGradient: UnsafeMutableBufferPointer<Float>
-
-    /// Whether the forward pass keeps what `backward` needs (max-pool winners).
+    /// Whether the forward pass keeps what `backward` needs.
     public let supportsBackward: Bool
 
-    /// Computes a weight layer's matrix product another way (tile-accurate crossbar simulation):
-    /// called with the layer index, the input matrix `[rows × inner]` (for conv2d the im2col
-    /// patches in `(ky, kx, channel)` order), and the output `[rows × outputs]`, which holds the
-    /// bias; the closure adds the product. Nil: one sgemm with the layer's weights.
-    public var matrixProduct: ((_ layer: Int, _ input: UnsafePointer<Float>, _ rows: Int, _ inner: Int,
-                                _ output: UnsafeMutablePointer<Float>, _ outputs: Int) -> Void)?
+    /// The physical buffers, and which of them holds each value.
+    private var buffers: [UnsafeMutableBufferPointer<Float>]
+    let valueBuffer: [Int]
+    /// Scratch shared by every node (im2col patches, padded inputs, permuted weights).
+    let scratch: UnsafeMutableBufferPointer<Float>
+    /// Indices each node records for its backward pass (empty unless `supportsBackward`).
+    let recordedIndices: [UnsafeMutableBufferPointer<Int32>]
+    /// Per value, its gradient (backward workspaces only).
+    var gradients: [UnsafeMutableBufferPointer<Float>]
+    /// Each node's input values (copied from the network the workspace was made for).
+    let inputValues: [[Int]]
 
-    /// Buffers for `network`'s shape. Throws if the layers do not fit together. Inference-only
-    /// workspaces (`supportsBackward: false`) skip recording max-pool winners.
+    /// Replaces the sgemm of crossbar operations (tile-accurate simulation); nil: sgemm.
+    public var matrixProduct: MatrixProduct?
+
+    /// Buffers for `network`'s shape. Throws if its nodes do not fit together. Inference-only
+    /// workspaces (`supportsBackward: false`) share buffers by liveness and record nothing.
     public init(network: Network, batchCapacity: Int, supportsBackward: Bool = true) throws {
-        self.supportsBackward = supportsBackward
         precondition(batchCapacity >= 1)
         self.batchCapacity = batchCapacity
-        shapes = try network.activationShapes()
-        activations = shapes.map { .allocateZeroed(batchCapacity * $0.count) }
-        patchOrders = network.layers.map { layer in
-            if case let .conv2d(conv) = layer { return Im2col.patchOrder(conv) }
-            return []
-        }
-        var largestPatches = 0
-        var largestWeights = 0
-        patches = []
-        poolArgmax = []
-        permutedWeights = []
-        paddedInputs = []
-        for (index, layer) in network.layers.enumerated() {
-            let outputPixels = shapes[index + 1].height * shapes[index + 1].width
-            if case let .conv2d(conv) = layer {
-                let count = batchCapacity * outputPixels * conv.patchSize
-                largestPatches = max(largestPatches, count)
-                largestWeights = max(largestWeights, conv.weight.count)
-                patches.append(.allocateZeroed(count))
-                permutedWeights.append(.allocateZeroed(conv.weight.count))
-                let input = shapes[index]
-                paddedInputs.append(.allocateZeroed(conv.padding == 0 ? 0 : batchCapacity * input.channels
-                    * (input.height + 2 * conv.padding) * (input.width + 2 * conv.padding)))
-            } else {
-                patches.append(.allocateZeroed(0))
-                permutedWeights.append(.allocateZeroed(0))
-                paddedInputs.append(.allocateZeroed(0))
+        self.supportsBackward = supportsBackward
+        let shapes = try network.activationShapes()
+        self.shapes = shapes
+        inputValues = network.inputValues
+        let sizes = shapes.map { $0.count * batchCapacity }
+
+        var assignment = [Int](repeating: -1, count: shapes.count)
+        var capacities: [Int] = []
+        if supportsBackward {
+            assignment = Array(shapes.indices)
+            capacities = sizes
+        } else {
+            let lastUse = network.lastUse
+            var free: [Int] = []
+            func take(_ size: Int) -> Int {
+                // Best fit among free buffers; else the largest free one grows; else a new one.
+                let fitting = free.filter { capacities[$0] >= size }.min { capacities[$0] < capacities[$1] }
+                let chosen = fitting ?? free.max { capacities[$0] < capacities[$1] }
+                if let chosen {
+                    free.removeAll { $0 == chosen }
+                    capacities[chosen] = max(capacities[chosen], size)
+                    return chosen
+                }
+                capacities.append(size)
+                return capacities.count - 1
             }
-            if case .maxPool2d = layer, supportsBackward {
-                let buffer = UnsafeMutableBufferPointer<Int32>.allocate(capacity: batchCapacity * shapes[index + 1].count)
-                buffer.initialize(repeating: 0)
-                poolArgmax.append(buffer)
-            } else {
-                poolArgmax.append(.allocate(capacity: 0))
+            assignment[0] = take(sizes[0])
+            for (index, node) in network.nodes.enumerated() {
+                let inputs = network.inputValues[index]
+                let value = index + 1
+                if node.operation.worksInPlace, inputs.count == 1, lastUse[inputs[0]] == index, inputs[0] != 0 {
+                    assignment[value] = assignment[inputs[0]]
+                    capacities[assignment[value]] = max(capacities[assignment[value]], sizes[value])
+                } else {
+                    assignment[value] = take(sizes[value])
+                    for input in Set(inputs) where lastUse[input] == index { free.append(assignment[input]) }
+                }
+                if lastUse[value] < 0 { free.append(assignment[value]) }
             }
         }
-        let largestActivation = shapes.map { $0.count }.max()! * batchCapacity
-        gradientBuffers = (.allocateZeroed(largestActivation), .allocateZeroed(largestActivation))
-        patchGradient = .allocateZeroed(largestPatches)
-        permutedGradient = .allocateZeroed(largestWeights)
+        valueBuffer = assignment
+        buffers = capacities.map { .allocateZeroed($0) }
+        var scratchCount = 0
+        var indices: [UnsafeMutableBufferPointer<Int32>] = []
+        for (index, node) in network.nodes.enumerated() {
+            let inputShapes = network.inputValues[index].map { shapes[$0] }
+            scratchCount = max(scratchCount, node.operation.scratchCount(
+                inputs: inputShapes, output: shapes[index + 1], batchSize: batchCapacity, backward: supportsBackward))
+            let count = supportsBackward ? node.operation.recordedIndexCount(output: shapes[index + 1],
+                                                                            batchSize: batchCapacity) : 0
+            let buffer = UnsafeMutableBufferPointer<Int32>.allocate(capacity: count)
+            buffer.initialize(repeating: 0)
+            indices.append(buffer)
+        }
+        scratch = .allocateZeroed(scratchCount)
+        recordedIndices = indices
+        gradients = supportsBackward ? sizes.map { .allocateZeroed($0) } : []
     }
 
     deinit {
-        activations.forEach { $0.deallocate() }
-        patches.forEach { $0.deallocate() }
-        permutedWeights.forEach { $0.deallocate() }
-        paddedInputs.forEach { $0.deallocate() }
-        permutedGradient.deallocate()
-        poolArgmax.forEach { $0.deallocate() }
-        gradientBuffers.0.deallocate()
-        gradientBuffers.1.deallocate()
-        patchGradient.deallocate()
+        buffers.forEach { $0.deallocate() }
+        scratch.deallocate()
+        recordedIndices.forEach { $0.deallocate() }
+        gradients.forEach { $0.deallocate() }
     }
 
     /// Number of classes the network scores.
     public var classCount: Int { shapes.last!.count }
+
+    /// Floats held by the workspace's value buffers (what liveness sharing saves on).
+    public var valueBufferFloats: Int { buffers.reduce(0) { $0 + $1.count } }
+
+    /// The buffer holding value `value` for `batchSize` samples.
+    func buffer(ofValue value: Int, batchSize: Int) -> UnsafeMutableBufferPointer<Float> {
+        UnsafeMutableBufferPointer(rebasing: buffers[valueBuffer[value]][0..<(batchSize * shapes[value].count)])
+    }
+
+    /// The forward-pass view of node `index` for `batchSize` samples.
+    func forwardPass(node index: Int, batchSize: Int) -> ForwardPass {
+        let values = inputValues[index]
+        return ForwardPass(
+            node: index, inputs: values.map { buffer(ofValue: $0, batchSize: batchSize) },
+            inputShapes: values.map { shapes[$0] }, output: buffer(ofValue: index + 1, batchSize: batchSize),
+            outputShape: shapes[index + 1], batchSize: batchSize, scratch: scratch,
+            recordedIndices: recordedIndices[index], matrixProduct: matrixProduct)
+    }
 
     /// Runs the forward pass on `batchSize` images (NHWC pixels in [0, 1]) and returns the
     /// logits, `[batchSize, classCount]`, valid until the next pass.
@@ -106,75 +126,25 @@ public final class NetworkWorkspace {
         -> UnsafeBufferPointer<Float>
     {
         precondition(batchSize <= batchCapacity && pixels.count >= batchSize * shapes[0].count)
-        let input = activations[0]
-        let inputCount = batchSize * shapes[0].count
-        let scale = 1 / network.inputStd
-        let offset = network.inputMean
-        for index in 0..<inputCount {
-            input[index] = (pixels[index] - offset) * scale
-        }
-        for (index, layer) in network.layers.enumerated() {
-            forward(layer, index: index, batchSize: batchSize)
-        }
-        return UnsafeBufferPointer(rebasing: activations.last![0..<(batchSize * classCount)])
-    }
-
-    private func forward(_ layer: Layer, index: Int, batchSize: Int) {
-        let input = activations[index]
-        let output = activations[index + 1]
-        let inShape = shapes[index]
-        let outShape = shapes[index + 1]
-        switch layer {
-        case let .dense(dense):
-            fillRows(output, rows: batchSize, with: dense.bias)
-            if let matrixProduct {
-                matrixProduct(index, input.baseAddress!, batchSize, dense.inputs, output.baseAddress!, dense.outputs)
-                return
-            }
-            dense.weight.withUnsafeBufferPointer { weight in
-                BLAS.gemm(transposeB: true, m: batchSize, n: dense.outputs, k: dense.inputs,
-                          a: input.baseAddress!, lda: dense.inputs, b: weight.baseAddress!, ldb: dense.inputs,
-                          beta: 1, c: output.baseAddress!, ldc: dense.outputs)
-            }
-        case let .conv2d(conv):
-            let rows = batchSize * outShape.height * outShape.width
-            Im2col.gather(input: input, shape: inShape, conv: conv, outputShape: outShape,
-                          batchSize: batchSize, padded: paddedInputs[index], into: patches[index])
-            fillRows(output, rows: rows, with: conv.bias)
-            if let matrixProduct {
-                matrixProduct(index, patches[index].baseAddress!, rows, conv.patchSize, output.baseAddress!, conv.outputChannels)
-                return
-            }
-            conv.weight.withUnsafeBufferPointer {
-                Im2col.permuteWeights($0, order: patchOrders[index], into: permutedWeights[index])
-            }
-            BLAS.gemm(transposeB: true, m: rows, n: conv.outputChannels, k: conv.patchSize,
-                      a: patches[index].baseAddress!, lda: conv.patchSize,
-                      b: permutedWeights[index].baseAddress!, ldb: conv.patchSize,
-                      beta: 1, c: output.baseAddress!, ldc: conv.outputChannels)
-        case let .maxPool2d(pool):
-            Pooling.maxForward(input: input, shape: inShape, pool: pool, outputShape: outShape,
-                               batchSize: batchSize, output: output, argmax: poolArgmax[index])
-        case let .avgPool2d(pool):
-            Pooling.averageForward(input: input, shape: inShape, pool: pool, outputShape: outShape,
-                                   batchSize: batchSize, output: output)
-        case .relu:
-            for element in 0..<(batchSize * inShape.count) {
-                output[element] = max(input[element], 0)
-            }
-        case .flatten:
-            Flatten.forward(input: input, shape: inShape, batchSize: batchSize, output: output)
-        }
-    }
-
-    /// Sets every row of a `[rows, row.count]` matrix to `row`.
-    private func fillRows(_ matrix: UnsafeMutableBufferPointer<Float>, rows: Int, with row: [Float]) {
-        row.withUnsafeBufferPointer { source in
-            for start in stride(from: 0, to: rows * source.count, by: source.count) {
-                UnsafeMutableRawPointer(matrix.baseAddress! + start)
-                    .copyMemory(from: source.baseAddress!, byteCount: source.count * MemoryLayout<Float>.stride)
+        let input = buffer(ofValue: 0, batchSize: batchSize)
+        let channels = shapes[0].channels
+        let scales = (0..<channels).map { 1 / network.normalization(channel: $0).std }
+        let offsets = (0..<channels).map { network.normalization(channel: $0).mean }
+        scales.withUnsafeBufferPointer { scales in
+            offsets.withUnsafeBufferPointer { offsets in
+                var element = 0
+                for _ in 0..<(batchSize * shapes[0].pixels) {
+                    for channel in 0..<channels {
+                        input[element] = (pixels[element] - offsets[channel]) * scales[channel]
+                        element += 1
+                    }
+                }
             }
         }
+        for (index, node) in network.nodes.enumerated() {
+            node.operation.forward(forwardPass(node: index, batchSize: batchSize))
+        }
+        return UnsafeBufferPointer(buffer(ofValue: shapes.count - 1, batchSize: batchSize))
     }
 }
 
@@ -184,5 +154,15 @@ extension UnsafeMutableBufferPointer where Element == Float {
         let buffer = UnsafeMutableBufferPointer<Float>.allocate(capacity: count)
         buffer.initialize(repeating: 0)
         return buffer
+    }
+
+    /// Sets every row of a `[rows, row.count]` matrix to `row`.
+    func fillRows(_ rows: Int, with row: [Float]) {
+        row.withUnsafeBufferPointer { source in
+            for start in stride(from: 0, to: rows * source.count, by: source.count) {
+                UnsafeMutableRawPointer(baseAddress! + start)
+                    .copyMemory(from: source.baseAddress!, byteCount: source.count * MemoryLayout<Float>.stride)
+            }
+        }
     }
 }

@@ -16,28 +16,28 @@ public enum ReferenceArchitecture: String, CaseIterable, Sendable {
     /// Weights are He-uniform, `U(±√(6 / fan_in))` (He et al., 2015), suited to ReLU;
     /// biases start at zero.
     public func makeNetwork<G: RandomNumberGenerator>(using generator: inout G) -> Network {
-        func dense(_ name: String, _ inputs: Int, _ outputs: Int) -> Layer {
-            .dense(DenseLayer(name: name, inputs: inputs, outputs: outputs,
-                              weight: heUniform(count: inputs * outputs, fanIn: inputs, using: &generator),
-                              bias: [Float](repeating: 0, count: outputs)))
+        func dense(_ name: String, _ inputs: Int, _ outputs: Int) -> Dense {
+            Dense(name: name, inputs: inputs, outputs: outputs,
+                  weight: heUniform(count: inputs * outputs, fanIn: inputs, using: &generator),
+                  bias: [Float](repeating: 0, count: outputs))
         }
-        func conv(_ name: String, _ inputs: Int, _ outputs: Int, kernel: Int, padding: Int) -> Layer {
+        func conv(_ name: String, _ inputs: Int, _ outputs: Int, kernel: Int, padding: Int) -> Convolution {
             let fanIn = inputs * kernel * kernel
-            return .conv2d(ConvolutionLayer(
+            return Convolution(
                 name: name, inputChannels: inputs, outputChannels: outputs, kernelHeight: kernel, kernelWidth: kernel,
                 stride: 1, padding: padding,
                 weight: heUniform(count: outputs * fanIn, fanIn: fanIn, using: &generator),
-                bias: [Float](repeating: 0, count: outputs)))
+                bias: [Float](repeating: 0, count: outputs))
         }
-        let layers: [Layer]
+        let layers: [any NetworkOperation]
         switch self {
         case .mlp:
-            layers = [.flatten, dense("fc1", 784, 256), .relu, dense("fc2", 256, 128), .relu, dense("fc3", 128, 10)]
+            layers = [Flatten(), dense("fc1", 784, 256), ReLU(), dense("fc2", 256, 128), ReLU(), dense("fc3", 128, 10)]
         case .lenet5:
             layers = [
-                conv("conv1", 1, 6, kernel: 5, padding: 2), .relu, .maxPool2d(PoolingLayer(kernel: 2)),
-                conv("conv2", 6, 16, kernel: 5, padding: 0), .relu, .maxPool2d(PoolingLayer(kernel: 2)),
-                .flatten, dense("fc1", 400, 120), .relu, dense("fc2", 120, 84), .relu, dense("fc3", 84, 10),
+                conv("conv1", 1, 6, kernel: 5, padding: 2), ReLU(), MaxPool(kernel: 2),
+                conv("conv2", 6, 16, kernel: 5, padding: 0), ReLU(), MaxPool(kernel: 2),
+                Flatten(), dense("fc1", 400, 120), ReLU(), dense("fc2", 120, 84), ReLU(), dense("fc3", 84, 10),
             ]
         }
         return Network(inputShape: ActivationShape(height: 28, width: 28, channels: 1),

@@ -406,6 +406,22 @@ public final class HDF5File: @unchecked Sendable {
         }
     }
 
+    /// Sets an attribute holding a one-dimensional array of strings (replacing an existing one).
+    public func setAttribute(_ name: String, strings: [String], on objectPath: String = "/") throws {
+        try locked {
+            let type = makeStringType()
+            defer { H5Tclose(type) }
+            var dims = [hsize_t(strings.count)]
+            let space = H5Screate_simple(1, &dims, nil)
+            defer { H5Sclose(space) }
+            try withAttributeUnlocked(name, on: objectPath, type: type, space: space) { attribute in
+                try withCStringPointers(strings) { pointers in
+                    try check(H5Awrite(attribute, type, pointers), "write attribute \(name) on \(objectPath)")
+                }
+            }
+        }
+    }
+
     /// Sets a numeric attribute: a scalar when `values` has one element and `asArray` is false.
     public func setAttribute<T: HDF5Element>(_ name: String, _ values: [T], asArray: Bool = true,
                                              on objectPath: String = "/") throws {
@@ -486,6 +502,32 @@ public final class HDF5File: @unchecked Sendable {
                 H5Aread(attribute, memType, buffer)
             }[0]
         }
+    }
+
+    /// Reads a string attribute, scalar or array, as an array of strings.
+    public func stringsAttribute(_ name: String, on objectPath: String = "/") throws -> [String] {
+        try locked {
+            let attribute = try openAttributeUnlocked(name, on: objectPath)
+            defer { H5Aclose(attribute) }
+            let fileType = H5Aget_type(attribute)
+            defer { H5Tclose(fileType) }
+            guard H5Tget_class(fileType) == H5T_STRING else {
+                throw HDF5Error(path: path, operation: "read attribute \(name) on \(objectPath) as text")
+            }
+            let space = H5Aget_space(attribute)
+            defer { H5Sclose(space) }
+            let count = Int(H5Sget_simple_extent_npoints(space))
+            return try readStringsUnlocked(count: count, fileType: fileType,
+                                           what: "read attribute \(name) on \(objectPath)") { memType, buffer in
+                H5Aread(attribute, memType, buffer)
+            }
+        }
+    }
+
+    /// Whether `objectPath` carries attribute `name`.
+    public func hasAttribute(_ name: String, on objectPath: String = "/") -> Bool {
+        (try? locked { existsUnlocked(objectPath) && H5Aexists_by_name(fileID, objectPath, name, cim_H5P_DEFAULT()) > 0 })
+            ?? false
     }
 
     /// Reads a numeric attribute (scalar or array) as an array.

@@ -146,10 +146,7 @@ public final class ResultFile {
     func writeSelections(_ policies: [WriteVerifyPolicy], mapping: CrossbarMapping, network: Network,
                          sensitivity: (kind: WriteVerifyPolicy.Kind, scores: [[Float]])?) throws {
         func shape(_ layer: LayerMapping) -> [Int] {
-            if case let .conv2d(conv) = network.layers[layer.layerIndex] {
-                return [conv.outputChannels, conv.inputChannels, conv.kernelHeight, conv.kernelWidth]
-            }
-            return [layer.columns, layer.rows]
+            network.crossbarOperation(ofNode: layer.nodeIndex)?.weightShape ?? [layer.columns, layer.rows]
         }
         for policy in policies where policy.kind.isBudgeted {
             for (index, layer) in mapping.layers.enumerated() {

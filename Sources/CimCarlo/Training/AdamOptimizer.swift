@@ -20,8 +20,8 @@ struct AdamOptimizer {
         let correction1 = 1 - pow(beta1, Float(steps))
         let correction2 = 1 - pow(beta2, Float(steps))
         let stepSize = learningRate * correction2.squareRoot() / correction1
-        for index in network.weightLayerIndices {
-            network.modifyParameters(ofLayer: index) { weight, bias in
+        for index in network.weightNodeIndices {
+            network.modifyParameters(ofNode: index) { weight, bias in
                 update(&weight, gradient: gradients.weight[index],
                        first: &firstMoment.weight[index], second: &secondMoment.weight[index], stepSize: stepSize)
                 update(&bias, gradient: gradients.bias[index],

@@ -30,8 +30,8 @@ public struct PolicySelector {
         let random = CounterRandom(seed: seed, instance: 0, purpose: .policySelection)
         var offset = 0
         return mapping.layers.map { layer in
-            let index = layer.layerIndex
-            let weights = network.weights(ofLayer: index)
+            let index = layer.nodeIndex
+            let weights = network.weights(ofNode: index)
             let m = weights.reduce(0) { max($0, abs($1)) }
             defer { offset += weights.count }
             switch kind {
@@ -42,11 +42,11 @@ public struct PolicySelector {
             case .magnitude:
                 return weights.map { m > 0 ? abs($0) / m : 0 }
             case .gradient:
-                return sensitivity!.gradientScores(network: network, layer: index)
+                return sensitivity!.gradientScores(network: network, node: index)
             case .swim:
-                return sensitivity!.swimScores(network: network, layer: index)
+                return sensitivity!.swimScores(network: network, node: index)
             case .variance:
-                let curvature = sensitivity!.normalizedCurvature(network: network, layer: index)
+                let curvature = sensitivity!.normalizedCurvature(network: network, node: index)
                 let removed = removedVariance(layer, scale: m)
                 return zip(curvature, removed).map { $0 * $1 }
             }

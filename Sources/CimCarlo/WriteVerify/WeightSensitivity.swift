@@ -5,12 +5,13 @@ import Foundation
 /// one forward and one backward pass over the training set in batches of 128, with
 ///
 /// - `curvature`: the diagonal Gauss–Newton estimate `S`, seeded with `p (1 − p)` at the
-///   logits and propagated as `S_in = S_out · W²`, `S_W = Σ S_out · x²`, summed over samples;
+///   logits and propagated through every node as `S_in = Σ S_out · (∂out/∂in)²` (for weight
+///   nodes `S_in = S_out · W²`, `S_W = Σ S_out · x²`), summed over samples;
 /// - `gradient`: `∂(batch-mean cross-entropy)/∂W`, summed over the batches.
 ///
 /// Both are in raw weight units; `scores` converts to units of the per-layer `max|W|`.
 public struct WeightSensitivity: Sendable {
-    /// Per network layer (empty for layers without weights).
+    /// Per network node (empty for nodes without crossbar weights).
     public var curvature: [[Float]]
     public var gradient: [[Float]]
     /// Images the pass covered.
@@ -19,7 +20,6 @@ public struct WeightSensitivity: Sendable {
     /// Runs the pass over `images` (NHWC, the training split or a subset).
     public static func compute(network: Network, images: LabeledImages, batchSize: Int = 128) throws -> WeightSensitivity {
         let workspace = try NetworkWorkspace(network: network, batchCapacity: batchSize)
-        let squaredWeights = network.layers.indices.map { network.weights(ofLayer: $0).map { $0 * $0 } }
         var curvature = ParameterGradients(zeroFor: network)
         var gradient = ParameterGradients(zeroFor: network)
         var scratch = ParameterGradients(zeroFor: network)
@@ -34,8 +34,7 @@ public struct WeightSensitivity: Sendable {
                     workspace.backward(network, batchSize: size, into: &scratch)
                     accumulate(scratch.weight, into: &gradient.weight)
                     workspace.setLogitCurvature(batchSize: size)
-                    workspace.squareStoredActivations(batchSize: size)
-                    workspace.backward(network, batchSize: size, into: &scratch, squaredWeights: squaredWeights)
+                    workspace.backward(network, batchSize: size, into: &scratch, mode: .curvature)
                     accumulate(scratch.weight, into: &curvature.weight)
                 }
             }
@@ -49,10 +48,10 @@ public struct WeightSensitivity: Sendable {
         }
     }
 
-    /// SWIM's ranking score per weight of layer `index`:
+    /// SWIM's ranking score per weight of node `index`:
     /// `|m²·S + 2·m·g| + 1e-6 · |w| / m`, with `m = max|W|` of the layer.
-    public func swimScores(network: Network, layer index: Int) -> [Float] {
-        let weights = network.weights(ofLayer: index)
+    public func swimScores(network: Network, node index: Int) -> [Float] {
+        let weights = network.weights(ofNode: index)
         let m = weights.reduce(0) { max($0, abs($1)) }
         guard m > 0 else { return weights.map { _ in 0 } }
         return weights.indices.map { i in
@@ -61,14 +60,14 @@ public struct WeightSensitivity: Sendable {
     }
 
     /// The Gauss–Newton curvature in units of `max|W|` (`m²·S`), for the variance-aware score.
-    public func normalizedCurvature(network: Network, layer index: Int) -> [Float] {
-        let m = network.weights(ofLayer: index).reduce(0) { max($0, abs($1)) }
+    public func normalizedCurvature(network: Network, node index: Int) -> [Float] {
+        let m = network.weights(ofNode: index).reduce(0) { max($0, abs($1)) }
         return curvature[index].map { m * m * $0 }
     }
 
     /// First-order score `|m·g|`.
-    public func gradientScores(network: Network, layer index: Int) -> [Float] {
-        let m = network.weights(ofLayer: index).reduce(0) { max($0, abs($1)) }
+    public func gradientScores(network: Network, node index: Int) -> [Float] {
+        let m = network.weights(ofNode: index).reduce(0) { max($0, abs($1)) }
         return gradient[index].map { abs(m * $0) }
     }
 }

@@ -1,0 +1,88 @@
+/// A fully connected layer, `y = W·x + b` with `W` `[outputs, inputs]` (ONNX Gemm, or MatMul
+/// followed by Add), on a flat input.
+public struct Dense: CrossbarOperation, Equatable {
+    public var name: String
+    public var inputs: Int
+    public var outputs: Int
+    /// `[outputs, inputs]`, row-major.
+    public var weight: [Float]
+    /// `[outputs]`.
+    public var bias: [Float]
+
+    public init(name: String, inputs: Int, outputs: Int, weight: [Float], bias: [Float]) {
+        self.name = name
+        self.inputs = inputs
+        self.outputs = outputs
+        self.weight = weight
+        self.bias = bias
+    }
+
+    public static let kind = "dense"
+    public var outputCount: Int { outputs }
+    public var fanIn: Int { inputs }
+    public var groups: Int { 1 }
+    public var weightShape: [Int] { [outputs, inputs] }
+    public var productRowOrder: [Int] { Array(0..<inputs) }
+    public func multiplyAccumulates(output: ActivationShape) -> Int { inputs * outputs }
+
+    public func outputShape(for inputShapes: [ActivationShape]) throws(OperationShapeError) -> ActivationShape {
+        guard inputShapes.count == 1 else { throw OperationShapeError("takes one input, has \(inputShapes.count)") }
+        let input = inputShapes[0]
+        guard input.isFlat else {
+            throw OperationShapeError("`\(name)` needs a flat input; add a flatten before it (input is \(input))")
+        }
+        guard input.channels == inputs else {
+            throw OperationShapeError("`\(name)` expects \(inputs) inputs, gets \(input.channels)")
+        }
+        guard weight.count == inputs * outputs, bias.count == outputs else {
+            throw OperationShapeError("`\(name)` parameters do not fit its shape [\(outputs), \(inputs)]")
+        }
+        return ActivationShape(features: outputs)
+    }
+
+    /// Curvature passes square the inputs (batch × inputs) and the weights.
+    public func scratchCount(inputs: [ActivationShape], output: ActivationShape, batchSize: Int, backward: Bool) -> Int {
+        backward ? batchSize * self.inputs + weight.count : 0
+    }
+
+    public func forward(_ pass: ForwardPass) {
+        pass.output.fillRows(pass.batchSize, with: bias)
+        if let product = pass.matrixProduct {
+            product(pass.node, 0, pass.input.baseAddress!, pass.batchSize, inputs, pass.output.baseAddress!, outputs, outputs)
+            return
+        }
+        weight.withUnsafeBufferPointer { weight in
+            BLAS.gemm(transposeB: true, m: pass.batchSize, n: outputs, k: inputs,
+                      a: pass.input.baseAddress!, lda: inputs, b: weight.baseAddress!, ldb: inputs,
+                      beta: 1, c: pass.output.baseAddress!, ldc: outputs)
+        }
+    }
+
+    /// `∂W = g_outᵀ · x`, `∂b = Σ g_out`, `g_in += g_out · W`; in curvature mode with `x²` and `W²`.
+    public func backward(_ pass: BackwardPass) {
+        let batchSize = pass.forward.batchSize
+        var input = UnsafePointer(pass.forward.input.baseAddress!)
+        let squaredInput = UnsafeMutableBufferPointer(rebasing: pass.forward.scratch[0..<(batchSize * inputs)])
+        let squaredWeight = UnsafeMutableBufferPointer(
+            rebasing: pass.forward.scratch[(batchSize * inputs)..<(batchSize * inputs + weight.count)])
+        if pass.mode == .curvature {
+            for element in 0..<squaredInput.count { squaredInput[element] = input[element] * input[element] }
+            input = UnsafePointer(squaredInput.baseAddress!)
+        }
+        BLAS.gemm(transposeA: true, m: outputs, n: inputs, k: batchSize,
+                  a: pass.outputGradient.baseAddress!, lda: outputs, b: input, ldb: inputs,
+                  c: pass.weightGradient.baseAddress!, ldc: inputs)
+        sumRows(pass.outputGradient, rows: batchSize, columns: outputs, into: pass.biasGradient)
+        guard let inputGradient = pass.inputGradients[0] else { return }
+        weight.withUnsafeBufferPointer { weight in
+            var matrix = weight.baseAddress!
+            if pass.mode == .curvature {
+                for element in 0..<weight.count { squaredWeight[element] = weight[element] * weight[element] }
+                matrix = UnsafePointer(squaredWeight.baseAddress!)
+            }
+            BLAS.gemm(m: batchSize, n: inputs, k: outputs,
+                      a: pass.outputGradient.baseAddress!, lda: outputs, b: matrix, ldb: inputs,
+                      beta: 1, c: inputGradient.baseAddress!, ldc: inputs)
+        }
+    }
+}
