@@ -17,7 +17,7 @@ import Testing
         let simulator = try ChipSimulator(network: network, mapping: crossbar, device: device,
                                           policies: [WriteVerifyPolicy(kind: .none)], timesSeconds: times, seed: 42,
                                           test: images)
-        return simulator.sampledNetwork(instance: instance, policyIndex: 0, timeIndex: timeIndex).weights(ofLayer: 0)
+        return simulator.sampledNetwork(instance: instance, policyIndex: 0, timeIndex: timeIndex).weights(ofNode: 0)
     }
 
     @Test func swimWeightNoiseMatchesTheClosedForm() throws {
@@ -26,7 +26,7 @@ import Testing
         let mapping = MappingConfiguration(weightBits: 8, signEncoding: .signMagnitude)
         let device = try preset("swim-dac22")
         let quantized = CrossbarMapping(network: network, configuration: mapping, cellBits: 1)
-            .quantizedNetwork(network).weights(ofLayer: 0)
+            .quantizedNetwork(network).weights(ofNode: 0)
         var noise: [Double] = []
         for instance in 0..<2 {
             let sampled = try sampledWeights(network, device: device, mapping: mapping, instance: instance)
@@ -48,7 +48,7 @@ import Testing
         device.stuckAtOneRate = 0.10
         var generator = SplitMix64(seed: 4)
         let network = layer { _ in Float(0.2 + 0.6 * generator.nextOpenUnitInterval()) }
-        let original = network.weights(ofLayer: 0)
+        let original = network.weights(ofNode: 0)
         let sampled = try sampledWeights(network, device: device,
                                          mapping: MappingConfiguration(weightBits: 0, signEncoding: .signMagnitude))
         let changed = Array(zip(sampled, original).dropFirst())

@@ -12,7 +12,7 @@ import Testing
         for encoding in MappingConfiguration.SignEncoding.allCases {
             let mapping = CrossbarMapping(network: network, configuration: MappingConfiguration(
                 weightBits: weightBits, signEncoding: encoding), cellBits: cellBits)
-            let folded = mapping.quantizedNetwork(network).weights(ofLayer: 0)
+            let folded = mapping.quantizedNetwork(network).weights(ofNode: 0)
             for (original, value) in zip(weights, folded) {
                 let expected = (original < 0 ? -1 : 1) * scale * (abs(original) / scale * levels).rounded() / levels
                 #expect(abs(value - expected) <= 1e-5 * scale, "\(encoding): \(original) → \(value), expected \(expected)")
@@ -29,7 +29,7 @@ import Testing
         let network = makeSingleLayerNetwork(inputs: 3, outputs: 2, weights: weights)
         let mapping = CrossbarMapping(network: network, configuration: MappingConfiguration(weightBits: 0, scale: .column),
                                       cellBits: 1)
-        #expect(mapping.quantizedNetwork(network).weights(ofLayer: 0) == weights)
+        #expect(mapping.quantizedNetwork(network).weights(ofNode: 0) == weights)
         // Column 1 (second output) has max|W| = 2: its weight 2 is at the top level.
         #expect(mapping.layers[0].targets[3 * 2 * 1 + 0 * 2] == 1)  // weight index 3, positive side
     }
@@ -62,7 +62,7 @@ import Testing
         // Unquantised offset mapping folds back to the weights themselves.
         let analog = CrossbarMapping(network: network, configuration: MappingConfiguration(
             weightBits: 0, signEncoding: .offset), cellBits: 1)
-        let folded = analog.quantizedNetwork(network).weights(ofLayer: 0)
+        let folded = analog.quantizedNetwork(network).weights(ofNode: 0)
         let scale = weights.map(abs).max()!
         #expect(zip(folded, weights).allSatisfy { abs($0 - $1) <= 1e-5 * scale })
     }

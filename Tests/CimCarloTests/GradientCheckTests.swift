@@ -54,7 +54,7 @@ import Testing
             let direction = randomDirection(gradient.count, seed: UInt64(layerIndex * 10 + part.count))
             try expectAgreement(gradient: gradient, direction: direction) { step in
                 var shifted = network
-                shifted.modifyParameters(ofLayer: layerIndex) { weight, bias in
+                shifted.modifyParameters(ofNode: layerIndex) { weight, bias in
                     if part == "weight" {
                         for i in weight.indices { weight[i] += step * direction[i] }
                     } else {

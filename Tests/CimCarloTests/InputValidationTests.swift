@@ -126,7 +126,7 @@ import Testing
             try Data(repeating: 0x5A, count: 3000).write(to: URL(fileURLWithPath: fixture.model))
         case .nanModel:
             var network = fixture.network
-            network.modifyParameters(ofLayer: 8) { weight, _ in weight[0] = .nan }
+            network.modifyParameters(ofNode: 8) { weight, _ in weight[0] = .nan }
             try network.save(to: fixture.model)
         case .mismatchedData:
             try writeHDF5Dataset(LabeledImages(pixels: [Float](repeating: 0.5, count: 18), labels: [0, 1],

@@ -21,7 +21,7 @@ import Testing
         try network.save(to: path)
         let loaded = try Network.load(from: path)
         #expect(loaded == network)
-        #expect(Set(loaded.layers.map(\.kind)) == ["conv2d", "relu", "maxpool2d", "avgpool2d", "flatten", "dense"])
+        #expect(Set(loaded.nodes.map(\.operation.kind)) == ["conv2d", "relu", "maxpool2d", "avgpool2d", "flatten", "dense"])
     }
 
     @Test func referenceNetworksHaveTheDocumentedShapes() throws {
@@ -52,7 +52,7 @@ import Testing
 
     @Test func rejectsNaNWeights() throws {
         var network = makeTinyNetwork(seed: 3)
-        network.modifyParameters(ofLayer: 6) { weight, _ in weight[4] = .nan }
+        network.modifyParameters(ofNode: 6) { weight, _ in weight[4] = .nan }
         let path = directory.file("nan.h5")
         try network.save(to: path)
         #expect {
@@ -63,8 +63,9 @@ import Testing
     }
 
     @Test func rejectsLayersThatDoNotFit() throws {
-        var network = makeTinyNetwork(seed: 3)
-        network.layers.remove(at: 5)  // the flatten before the first dense layer
+        var layers = makeTinyNetwork(seed: 3).nodes.map(\.operation)
+        layers.remove(at: 5)  // the flatten before the first dense layer
+        let network = Network(inputShape: ActivationShape(height: 12, width: 12, channels: 2), layers: layers)
         let path = directory.file("unfit.h5")
         #expect(throws: NetworkShapeError.self) { try network.save(to: path) }
         #expect(!FileManager.default.fileExists(atPath: path))

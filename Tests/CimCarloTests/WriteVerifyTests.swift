@@ -29,16 +29,16 @@ import Testing
         let network = layer()
         let device = gaussianDevice(sigma: 0.1, tolerance: 0.02, maxIterations: 10_000)
         let sim = try simulator(network, device: device, policies: [WriteVerifyPolicy(kind: .all)])
-        let sampled = sim.sampledNetwork(instance: 0, policyIndex: 0, timeIndex: nil).weights(ofLayer: 0)
-        let errors = zip(sampled, network.weights(ofLayer: 0)).map { abs($0 - $1) }
+        let sampled = sim.sampledNetwork(instance: 0, policyIndex: 0, timeIndex: nil).weights(ofNode: 0)
+        let errors = zip(sampled, network.weights(ofNode: 0)).map { abs($0 - $1) }
         #expect(errors.allSatisfy { $0 <= 0.02 + 1e-6 })
         // Nearly uniform within the band: std ≈ tolerance / √3.
-        let (_, std) = meanAndStd(zip(sampled, network.weights(ofLayer: 0)).map { Double($0 - $1) })
+        let (_, std) = meanAndStd(zip(sampled, network.weights(ofNode: 0)).map { Double($0 - $1) })
         #expect(abs(std - 0.02 / 3.0.squareRoot()) < 0.001)
         // Unverified devices keep their one-shot error, mostly outside the band.
         let oneShot = try simulator(network, device: device, policies: [WriteVerifyPolicy(kind: .none)])
-            .sampledNetwork(instance: 0, policyIndex: 0, timeIndex: nil).weights(ofLayer: 0)
-        #expect(zip(oneShot, network.weights(ofLayer: 0)).filter { abs($0 - $1) > 0.02 }.count > 7_000)
+            .sampledNetwork(instance: 0, policyIndex: 0, timeIndex: nil).weights(ofNode: 0)
+        #expect(zip(oneShot, network.weights(ofNode: 0)).filter { abs($0 - $1) > 0.02 }.count > 7_000)
     }
 
     @Test func meanCyclesMatchTheTruncatedGeometricLaw() throws {
@@ -129,12 +129,12 @@ import Testing
             let total = exps.reduce(0, +)
             return exps.map { $0 / total }
         }
-        let weights = network.weights(ofLayer: layer)
+        let weights = network.weights(ofNode: layer)
         return weights.indices.map { index in
             let step = Float(1e-2)
             var plus = network, minus = network
-            plus.modifyParameters(ofLayer: layer) { w, _ in w[index] += step }
-            minus.modifyParameters(ofLayer: layer) { w, _ in w[index] -= step }
+            plus.modifyParameters(ofNode: layer) { w, _ in w[index] += step }
+            minus.modifyParameters(ofNode: layer) { w, _ in w[index] -= step }
             let (up, down) = (logits(plus), logits(minus))
             var sum = 0.0
             for element in base.indices {
@@ -158,9 +158,9 @@ import Testing
         var generator = SplitMix64(seed: 3)
         func values(_ count: Int) -> [Float] { (0..<count).map { _ in Float(generator.nextStandardNormal() * 0.5) } }
         let network = Network(inputShape: ActivationShape(features: 6), layers: [
-            .dense(DenseLayer(name: "a", inputs: 6, outputs: 1, weight: values(6), bias: [0.3])),
-            .relu,
-            .dense(DenseLayer(name: "b", inputs: 1, outputs: 4, weight: values(4), bias: values(4))),
+            Dense(name: "a", inputs: 6, outputs: 1, weight: values(6), bias: [0.3]),
+            ReLU(),
+            Dense(name: "b", inputs: 1, outputs: 4, weight: values(4), bias: values(4)),
         ])
         let images = makeRandomImages(for: network, count: 30, seed: 4)
         let sensitivity = try WeightSensitivity.compute(network: network, images: images, batchSize: 7)

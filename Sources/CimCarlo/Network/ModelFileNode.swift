@@ -68,10 +68,13 @@ struct ModelFileNode {
         guard let array = try? file.read(group + "/" + name, as: Float.self) else {
             throw fail("needs a float dataset `\(name)`")
         }
+        let dataset = group + "/" + name
         guard array.shape == shape else {
-            throw fail("`\(name)` has shape \(array.shape), its attributes say \(shape)")
+            throw ModelFileError(path: path, reason: "\(dataset) has shape \(array.shape), its attributes say \(shape)")
         }
-        guard array.values.allSatisfy(\.isFinite) else { throw fail("`\(name)` holds NaN or infinite values") }
+        guard array.values.allSatisfy(\.isFinite) else {
+            throw ModelFileError(path: path, reason: "\(dataset) holds NaN or infinite values")
+        }
         return array.values
     }
 

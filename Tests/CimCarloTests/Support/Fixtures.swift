@@ -16,17 +16,17 @@ func makeTinyNetwork(seed: UInt64) -> Network {
     return Network(
         inputShape: ActivationShape(height: 12, width: 12, channels: 2), inputMean: 0.3, inputStd: 0.7,
         layers: [
-            .conv2d(ConvolutionLayer(name: "conv1", inputChannels: 2, outputChannels: 3, kernelHeight: 3, kernelWidth: 3,
-                                     stride: 2, padding: 1, weight: values(54, scale: 0.4), bias: values(3, scale: 0.1))),
-            .relu,
-            .maxPool2d(PoolingLayer(kernel: 2)),
-            .conv2d(ConvolutionLayer(name: "conv2", inputChannels: 3, outputChannels: 4, kernelHeight: 2, kernelWidth: 3,
-                                     stride: 1, padding: 1, weight: values(72, scale: 0.4), bias: values(4, scale: 0.1))),
-            .avgPool2d(PoolingLayer(kernel: 2, stride: 1)),
-            .flatten,
-            .dense(DenseLayer(name: "fc1", inputs: 24, outputs: 7, weight: values(168, scale: 0.4), bias: values(7, scale: 0.1))),
-            .relu,
-            .dense(DenseLayer(name: "fc2", inputs: 7, outputs: 5, weight: values(35, scale: 0.4), bias: values(5, scale: 0.1))),
+            Convolution(name: "conv1", inputChannels: 2, outputChannels: 3, kernelHeight: 3, kernelWidth: 3,
+                        stride: 2, padding: 1, weight: values(54, scale: 0.4), bias: values(3, scale: 0.1)),
+            ReLU(),
+            MaxPool(kernel: 2),
+            Convolution(name: "conv2", inputChannels: 3, outputChannels: 4, kernelHeight: 2, kernelWidth: 3,
+                        stride: 1, padding: 1, weight: values(72, scale: 0.4), bias: values(4, scale: 0.1)),
+            AveragePool(kernel: 2, stride: 1),
+            Flatten(),
+            Dense(name: "fc1", inputs: 24, outputs: 7, weight: values(168, scale: 0.4), bias: values(7, scale: 0.1)),
+            ReLU(),
+            Dense(name: "fc2", inputs: 7, outputs: 5, weight: values(35, scale: 0.4), bias: values(5, scale: 0.1)),
         ])
 }
 
@@ -54,8 +54,8 @@ func preset(_ name: String) throws -> DeviceModel {
 /// A network of one dense layer `inputs → outputs` holding `weights`, on flat inputs.
 func makeSingleLayerNetwork(inputs: Int, outputs: Int, weights: [Float]) -> Network {
     Network(inputShape: ActivationShape(features: inputs), layers: [
-        .dense(DenseLayer(name: "fc", inputs: inputs, outputs: outputs, weight: weights,
-                          bias: [Float](repeating: 0, count: outputs))),
+        Dense(name: "fc", inputs: inputs, outputs: outputs, weight: weights,
+              bias: [Float](repeating: 0, count: outputs)),
     ])
 }
 
