@@ -49,6 +49,8 @@ func reportingErrors(_ body: () throws -> Void) throws {
         fail(error.description, code: 2)
     } catch let error as NetworkShapeError {
         fail(error.description, code: 2)
+    } catch let error as ONNXImportError {
+        fail(error.description, code: 2)
     } catch let error as ConfigurationError {
         fail(error.description, code: 2)
     } catch let error as ResultFileError {

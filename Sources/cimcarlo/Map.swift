@@ -20,7 +20,7 @@ extension CimCarloCommand {
             try reportingErrors {
                 let runSpec = try RunSpec.load(path: spec)
                 let (device, _) = try DeviceModel.load(path: runSpec.deviceModelPath)
-                let network = try readingInputs(runSpec.modelPath) { try Network.load(from: runSpec.modelPath) }
+                let network = try readingInputs(runSpec.modelPath) { try runSpec.loadNetwork() }
                 let mapping = CrossbarMapping(network: network, configuration: runSpec.mapping, cellBits: device.cellBits)
                 let configuration = runSpec.mapping
                 print("\(runSpec.modelPath) on \(device.name): \(configuration.weightBits == 0 ? "unquantised" : "\(configuration.weightBits)-bit") weights, "
@@ -29,7 +29,8 @@ extension CimCarloCommand {
                 func cell(_ text: String, _ width: Int) -> String {
                     text.count >= width ? text : String(repeating: " ", count: width - text.count) + text
                 }
-                let widths = [8, 7, 7, 7, 9, 7, 10, 12]
+                let nameWidth = max(8, (mapping.layers.map(\.name.count).max() ?? 0) + 1)
+                let widths = [nameWidth, 7, 7, 7, 9, 7, 10, 12]
                 print(zip(["layer", "rows", "cols", "slices", "bitlines", "arrays", "devices", "utilization"], widths)
                     .map { cell($0, $1) }.joined(separator: " "))
                 for layer in mapping.layers {
@@ -42,6 +43,7 @@ extension CimCarloCommand {
                 let values = ["total", "", "", "", "", "\(arrays)", "\(mapping.deviceCount)",
                               String(format: "%.1f %%", 100 * Double(mapping.deviceCount) / max(capacity, 1))]
                 print(zip(values, widths).map { cell($0, $1) }.joined(separator: " "))
+                if let note = mapping.batchNormalizationNote { print(note) }
             }
         }
     }

@@ -60,6 +60,9 @@ public struct CrossbarMapping: Sendable {
     public let configuration: MappingConfiguration
     public let cellBits: Int
     public let layers: [LayerMapping]
+    /// Batch normalisations the network still computes digitally (names); with
+    /// `batchnorm = "fold"` these are the ones that follow no single-reader weight node.
+    public let digitalBatchNormalizations: [String]
 
     /// Quantises and slices every crossbar node of `network` (see `MappingConfiguration`).
     ///
@@ -78,6 +81,20 @@ public struct CrossbarMapping: Sendable {
                                         configuration: configuration, cellBits: cellBits))
         }
         self.layers = layers
+        digitalBatchNormalizations = network.nodes.filter { $0.operation is BatchNormalization }.map(\.name)
+    }
+
+    /// One line on where batch normalisation is computed, nil when the network has none left
+    /// digital and none was to be folded.
+    public var batchNormalizationNote: String? {
+        switch (configuration.batchNormalization, digitalBatchNormalizations.count) {
+        case (.digital, 0): return nil
+        case (.digital, let count): return "batch normalisation: \(count) node(s) computed digitally, exactly as trained"
+        case (.fold, 0): return "batch normalisation: folded into the preceding weights before quantisation"
+        case (.fold, let count):
+            return "batch normalisation: folded where it follows a weight layer; \(count) node(s) stay digital ("
+                + digitalBatchNormalizations.joined(separator: ", ") + ")"
+        }
     }
 
     private static func mapLayer(index: Int, name: String, weight: [Float], columns: Int, groups: Int,

@@ -13,6 +13,15 @@ public struct MappingConfiguration: Sendable, Equatable {
         case offset
     }
 
+    /// Where batch normalisation is computed.
+    public enum BatchNormalizationPlacement: String, Sendable, CaseIterable {
+        /// In the digital periphery, exactly as trained (the default).
+        case digital
+        /// Folded into the preceding convolution's or dense layer's weights and bias before
+        /// quantisation, as chips without digital batch normalisation program them.
+        case fold
+    }
+
     /// How the quantisation scale is chosen.
     public enum ScaleGranularity: String, Sendable, CaseIterable {
         /// One scale per layer: `max|W|` of the layer.
@@ -30,6 +39,7 @@ public struct MappingConfiguration: Sendable, Equatable {
     public var arrayRows: Int
     /// Bit lines per array.
     public var arrayColumns: Int
+    public var batchNormalization: BatchNormalizationPlacement = .digital
 
     public init(weightBits: Int = 8, signEncoding: SignEncoding = .differential, scale: ScaleGranularity = .layer,
                 arrayRows: Int = 128, arrayColumns: Int = 128) {

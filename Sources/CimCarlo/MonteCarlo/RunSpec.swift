@@ -8,6 +8,10 @@ public struct RunSpec: Sendable {
     /// The spec's TOML text, stored in every result file.
     public var text: String
     public var modelPath: String
+    /// Per-channel normalisation applied to the pixels (in [0, 1]) before the model, nil for
+    /// none: `(pixel − inputMean) / inputStd`, one value or one per channel.
+    public var inputMean: [Float]?
+    public var inputStd: [Float]?
     public var dataset: DatasetSource
     /// Use only the first `testLimit` test images; nil for the full test split.
     public var testLimit: Int?
@@ -80,6 +84,21 @@ public struct RunSpec: Sendable {
         return runs
     }
 
+    /// The spec's model as a study maps it: loaded, behind the spec's input normalisation, and
+    /// with batch normalisation folded into the weights when `[mapping] batchnorm = "fold"`.
+    public func loadNetwork() throws -> Network {
+        var network = try Network.load(from: modelPath)
+        if inputMean != nil || inputStd != nil {
+            do {
+                network = try network.applyingInputNormalization(mean: inputMean ?? [0], std: inputStd ?? [1])
+            } catch let error as NetworkShapeError {
+                throw ConfigurationError(file: path, key: inputMean != nil ? "input_mean" : "input_std", message: error.reason)
+            }
+        }
+        if mapping.batchNormalization == .fold { network = try network.foldingBatchNormalization().network }
+        return network
+    }
+
     /// Reads and validates a run spec.
     public static func load(path: String) throws -> RunSpec {
         let (reader, text) = try ConfigurationReader.load(path: path)
@@ -99,6 +118,13 @@ public struct RunSpec: Sendable {
             relative.hasPrefix("/") || directory.isEmpty ? relative : (directory as NSString).appendingPathComponent(relative)
         }
         modelPath = resolve(try reader.string("model"))
+        func normalization(_ key: String, in range: ClosedRange<Double>) throws -> [Float]? {
+            guard let value = reader.value(key) else { return nil }
+            if case .array = value { return try reader.doubles(key, in: range)?.map(Float.init) }
+            return [Float(try reader.double(key, in: range))]
+        }
+        inputMean = try normalization("input_mean", in: -1e6...1e6)
+        inputStd = try normalization("input_std", in: 1e-12...1e6)
         let datasetName = try reader.string("dataset", default: "fashion-mnist")
         let source = DatasetSource(argument: datasetName)
         if case let .hdf5(file) = source { dataset = .hdf5(path: resolve(file)) } else { dataset = source }
@@ -153,6 +179,9 @@ public struct RunSpec: Sendable {
                 "scale", default: "layer", allowed: MappingConfiguration.ScaleGranularity.allCases.map(\.rawValue)))!
             mapping.arrayRows = try table.integer("array_rows", default: 128, in: 1...65536)
             mapping.arrayColumns = try table.integer("array_cols", default: 128, in: 1...65536)
+            mapping.batchNormalization = MappingConfiguration.BatchNormalizationPlacement(rawValue: try table.string(
+                "batchnorm", default: "digital",
+                allowed: MappingConfiguration.BatchNormalizationPlacement.allCases.map(\.rawValue)))!
             try table.finish()
         }
         self.mapping = mapping

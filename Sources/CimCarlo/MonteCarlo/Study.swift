@@ -29,7 +29,7 @@ public final class Study: Sendable {
     public init(spec: RunSpec, instances: Int? = nil, seed: UInt64? = nil) throws {
         self.spec = spec
         (device, deviceModelText) = try DeviceModel.load(path: spec.deviceModelPath)
-        network = try Network.load(from: spec.modelPath)
+        network = try spec.loadNetwork()
         test = try spec.dataset.load(.test).prefix(spec.testLimit)
         try test.checkFits(network, name: spec.dataset.description)
         mapping = CrossbarMapping(network: network, configuration: spec.mapping, cellBits: device.cellBits)

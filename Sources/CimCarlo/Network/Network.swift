@@ -133,6 +133,22 @@ public struct Network: Sendable, Equatable {
         try! self.init(inputShape: inputShape, inputMean: [inputMean], inputStd: [inputStd], nodes: nodes)
     }
 
+    /// The network behind an outer normalisation `q = (pixel − mean) / std` (one value or one
+    /// per channel): its own normalisation then applies to `q`, so the composition is
+    /// `(pixel − mean − M · std) / (std · S)` with its own `M`, `S`.
+    public func applyingInputNormalization(mean: [Float], std: [Float]) throws -> Network {
+        let channels = inputShape.channels
+        for (name, values) in [("input_mean", mean), ("input_std", std)] where values.count != 1 && values.count != channels {
+            throw NetworkShapeError(node: Self.inputName,
+                                    reason: "\(name) has \(values.count) values; the model's input has \(channels) channels")
+        }
+        func value(_ values: [Float], _ channel: Int) -> Float { values.count == 1 ? values[0] : values[channel] }
+        var result = self
+        result.inputMean = (0..<channels).map { value(mean, $0) + normalization(channel: $0).mean * value(std, $0) }
+        result.inputStd = (0..<channels).map { value(std, $0) * normalization(channel: $0).std }
+        return result
+    }
+
     /// The normalisation of channel `c`: `(mean, std)`.
     public func normalization(channel: Int) -> (mean: Float, std: Float) {
         (inputMean.count == 1 ? inputMean[0] : inputMean[channel], inputStd.count == 1 ? inputStd[0] : inputStd[channel])

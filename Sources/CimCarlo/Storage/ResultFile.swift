@@ -186,6 +186,8 @@ public final class ResultFile {
         try file.setAttribute("scale", configuration.scale.rawValue, on: "/mapping")
         try file.setAttribute("array_rows", Int64(configuration.arrayRows), on: "/mapping")
         try file.setAttribute("array_cols", Int64(configuration.arrayColumns), on: "/mapping")
+        try file.setAttribute("batchnorm", configuration.batchNormalization.rawValue, on: "/mapping")
+        try file.setAttribute("batchnorm_digital", strings: mapping.digitalBatchNormalizations, on: "/mapping")
         try file.attachDimensionScale("/mapping/name", name: "layer",
                                       to: (columns.map(\.0) + ["utilization"]).map { ("/mapping/" + $0, 0) })
     }

@@ -150,3 +150,59 @@ extension CustomTestArgumentEncodable where Self: RawRepresentable, RawValue == 
         try container.encode(rawValue)
     }
 }
+
+/// A small graph network with every operation kind and attribute cimcarlo supports: asymmetric
+/// padding and strides, a grouped dilated and a depthwise convolution, batch normalisation, a
+/// three-way residual add whose operands fan out, channel concatenation, max and average
+/// pooling with padding and ceil mode, clip, leaky ReLU, sigmoid, tanh, global average pooling,
+/// flatten, identity and dense layers, ending in 5 logits.
+func makeGraphNetwork(seed: UInt64) -> Network {
+    var generator = SplitMix64(seed: seed)
+    func values(_ count: Int, scale: Double, offset: Double = 0) -> [Float] {
+        (0..<count).map { _ in Float(offset + generator.nextStandardNormal() * scale) }
+    }
+    func node(_ name: String, _ inputs: [String], _ operation: any NetworkOperation) -> NetworkNode {
+        NetworkNode(name: name, inputs: inputs, operation: operation)
+    }
+    let nodes = [
+        node("c1", ["input"], Convolution(name: "c1", inputChannels: 2, outputChannels: 4, kernelHeight: 3, kernelWidth: 2,
+                                          strideHeight: 2, strideWidth: 1, padTop: 0, padLeft: 1, padBottom: 2, padRight: 1,
+                                          weight: values(48, scale: 0.5), bias: values(4, scale: 0.1))),
+        node("bn1", ["c1"], BatchNormalization(channels: 4, gamma: values(4, scale: 0.2, offset: 1), beta: values(4, scale: 0.1),
+                                               mean: values(4, scale: 0.1), variance: values(4, scale: 0.1, offset: 0.8))),
+        node("r1", ["bn1"], ReLU()),
+        node("c2", ["r1"], Convolution(name: "c2", inputChannels: 4, outputChannels: 4, kernelHeight: 3, kernelWidth: 3,
+                                       padTop: 1, padLeft: 2, padBottom: 1, padRight: 2, dilationHeight: 1, dilationWidth: 2,
+                                       groups: 2, weight: values(72, scale: 0.4), bias: values(4, scale: 0.1))),
+        node("c3", ["r1"], Convolution(name: "c3", inputChannels: 4, outputChannels: 4, kernelHeight: 3, kernelWidth: 3,
+                                       stride: 1, padding: 1, weight: values(36, scale: 0.4), bias: values(4, scale: 0.1))
+            .grouped(4)),
+        node("sum", ["c2", "c3", "r1"], Add()),
+        node("leaky", ["sum"], LeakyReLU(alpha: 0.1)),
+        node("cat", ["leaky", "r1"], Concat()),
+        node("mp", ["cat"], MaxPool(PoolingWindow(kernelHeight: 3, kernelWidth: 2, strideHeight: 2, strideWidth: 1,
+                                                  padTop: 1, padLeft: 0, padBottom: 1, padRight: 1, ceilMode: true))),
+        node("ap", ["mp"], AveragePool(PoolingWindow(kernelHeight: 2, kernelWidth: 2, strideHeight: 2, strideWidth: 2,
+                                                     padTop: 1, padLeft: 1, ceilMode: true), countIncludePad: true)),
+        node("clip", ["ap"], Clip(minimum: -0.5, maximum: 1.5)),
+        node("sig", ["clip"], Sigmoid()),
+        node("tanh", ["sig"], Tanh()),
+        node("gap", ["tanh"], GlobalAveragePool()),
+        node("flat", ["ap"], Flatten()),
+        node("fcB", ["flat"], Dense(name: "fcB", inputs: 96, outputs: 6, weight: values(576, scale: 0.2), bias: values(6, scale: 0.1))),
+        node("id", ["fcB"], Identity()),
+        node("head", ["gap", "id"], Concat()),
+        node("fc", ["head"], Dense(name: "fc", inputs: 14, outputs: 5, weight: values(70, scale: 0.5), bias: values(5, scale: 0.1))),
+    ]
+    return try! Network(inputShape: ActivationShape(height: 9, width: 9, channels: 2), inputMean: [0.3, 0.5],
+                        inputStd: [0.7, 0.9], nodes: nodes)
+}
+
+extension Convolution {
+    /// The same convolution with `groups` groups (its weights must already have that shape).
+    func grouped(_ groups: Int) -> Convolution {
+        var copy = self
+        copy.groups = groups
+        return copy
+    }
+}
