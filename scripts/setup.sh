@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what cimcarlo needs on a fresh Debian 12 machine (run as root):
-# the C libraries it links, Fashion-MNIST, and the Python packages of analysis/.
+# the C libraries it links, Fashion-MNIST, and the Python packages of analysis/ (h5py and
+# matplotlib for the figures, onnx and onnxruntime as the reference of the ONNX import tests).
 # Safe to run again: it only installs what is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -16,7 +17,7 @@ if [ ${#missing[@]} -gt 0 ]; then
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 
-if ! python3 -c "import h5py, numpy, matplotlib, xarray, h5netcdf" 2>/dev/null; then
+if ! python3 -c "import h5py, numpy, matplotlib, xarray, h5netcdf, onnx, onnxruntime" 2>/dev/null; then
     echo "setup: installing analysis/requirements.txt" >&2
     python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore -r analysis/requirements.txt
 fi

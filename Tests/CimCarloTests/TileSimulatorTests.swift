@@ -37,6 +37,14 @@ import Testing
                              mapping: MappingConfiguration(weightBits: 6, signEncoding: encoding, arrayRows: 8, arrayColumns: 16))
     }
 
+    @Test func idealConvertersMatchEffectiveWeightsOnGraphNetworks() throws {
+        // Grouped, depthwise and dilated convolutions, batch norm, residual adds and concatenation.
+        let network = makeGraphNetwork(seed: 43)
+        let test = makeRandomImages(for: network, count: 30, seed: 44)
+        try expectEquivalent(network, test: test, device: try preset("rram-hfo2"),
+                             mapping: MappingConfiguration(weightBits: 6, signEncoding: .differential, arrayRows: 8, arrayColumns: 16))
+    }
+
     @Test(.enabled(if: fashionMNISTInstalled), arguments: ["lenet5", "mlp"])
     func idealConvertersMatchEffectiveWeightsOnTheReferenceModels(model: String) throws {
         let network = try Network.load(from: repositoryRoot + "/models/\(model).h5")

@@ -142,9 +142,12 @@ struct ONNXGraphBuilder {
         return ONNXImportError(path: path, node: nodeName(current), opType: current.opType, reason: reason)
     }
 
-    /// The node's name, or its op type and first output when it has none.
+    /// The node's name, or its op type and first output when it has none; PyTorch's scoped
+    /// names (`/layer1/layer1.0/conv1/Conv`) lose their slashes (`layer1.layer1.0.conv1.Conv`),
+    /// which would nest groups in result files.
     func nodeName(_ node: Onnx_NodeProto) -> String {
-        node.name.isEmpty ? "\(node.opType)_\(node.output.first ?? "")" : node.name
+        let name = node.name.isEmpty ? "\(node.opType)_\(node.output.first ?? "")" : node.name
+        return name.split(separator: "/").joined(separator: ".")
     }
 
     /// The network value of input `index` of the current node (it must be computed, not constant).

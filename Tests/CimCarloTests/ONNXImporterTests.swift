@@ -1,0 +1,75 @@
+@testable import CimCarlo
+import Foundation
+import Testing
+
+/// ONNX graphs built with the `onnx` package's helper API (`Tests/Scripts/onnx_reference_cases.py`),
+/// covering every supported op and attribute and several opsets; cimcarlo's clean logits must
+/// equal onnxruntime's. Bad files must give one error line naming the node and exit code 2.
+struct ONNXReferenceCase: CustomTestStringConvertible, Sendable {
+    var name: String
+    var description: String
+    var directory: String
+    var testDescription: String { name }
+}
+
+/// The generated cases: made once per test process in a temporary directory.
+let onnxCaseDirectory: Result<String, ONNXCaseGenerationError> = {
+    let directory = NSTemporaryDirectory() + "cimcarlo-onnx-cases-" + UUID().uuidString
+    do {
+        let (status, output) = try runPython([repositoryRoot + "/Tests/Scripts/onnx_reference_cases.py", directory])
+        guard status == 0 else { return .failure(ONNXCaseGenerationError(output: output)) }
+    } catch {
+        return .failure(ONNXCaseGenerationError(output: "\(error)"))
+    }
+    return .success(directory)
+}()
+
+struct ONNXCaseGenerationError: Error, CustomStringConvertible {
+    var output: String
+    var description: String { "onnx_reference_cases.py failed (the README's set-up installs onnx and onnxruntime): \(output)" }
+}
+
+private func listedCases(_ subdirectory: String) -> [[String: Any]] {
+    guard case let .success(directory) = onnxCaseDirectory,
+          let data = FileManager.default.contents(atPath: directory + subdirectory + "/cases.json"),
+          let list = try? JSONSerialization.jsonObject(with: data) as? [[String: Any]] else { return [] }
+    return list
+}
+
+@Suite struct ONNXImporterTests {
+    @Test func referenceCasesWereGenerated() throws {
+        let directory = try onnxCaseDirectory.get()
+        #expect(listedCases("").count >= 30, "cases in \(directory)")
+        #expect(listedCases("/bad").count >= 7)
+    }
+
+    @Test(arguments: listedCases("").compactMap { $0["name"] as? String })
+    func logitsEqualOnnxruntime(name: String) throws {
+        let directory = try onnxCaseDirectory.get()
+        let network = try Network.load(from: "\(directory)/\(name).onnx")
+        let images = try DatasetSource.hdf5(path: "\(directory)/\(name).h5").load(.test)
+        try images.checkFits(network, name: name)
+        let expected = try HDF5File(path: "\(directory)/\(name).h5", mode: .readOnly).read("/logits", as: Float.self)
+        let workspace = try NetworkWorkspace(network: network, batchCapacity: images.count, supportsBackward: false)
+        let logits = images.pixels.withUnsafeBufferPointer { Array(workspace.forward(network, pixels: $0, batchSize: images.count)) }
+        #expect(expected.shape == [images.count, network.classCount])
+        let scale = max(1e-3, expected.values.map(abs).max()!)
+        for (computed, reference) in zip(logits, expected.values) {
+            #expect(abs(computed - reference) <= 1e-4 * scale, "\(name): \(computed) vs onnxruntime \(reference)")
+        }
+    }
+
+    @Test(arguments: listedCases("/bad").compactMap { $0["name"] as? String })
+    func badFilesGiveOneErrorLineNamingTheNode(name: String) throws {
+        let directory = try onnxCaseDirectory.get()
+        let entry = listedCases("/bad").first { $0["name"] as? String == name }!
+        let file = "\(directory)/bad/\(entry["file"] as! String)"
+        let result = try runCimcarlo(["eval", "--model", file, "--dataset", "\(directory)/conv_basic.h5"])
+        #expect(result.status == 2)
+        let lines = result.standardError.split(separator: "\n")
+        #expect(lines.count == 1, "\(result.standardError)")
+        #expect(result.standardError.hasPrefix("cimcarlo: error: \(file): "))
+        if let node = entry["node"] as? String { #expect(result.standardError.contains("`\(node)`")) }
+        if let opType = entry["op_type"] as? String { #expect(result.standardError.contains(opType)) }
+    }
+}
