@@ -10,8 +10,9 @@ extension CimCarloCommand {
                 An ONNX model sees the pixels in [0, 1] unless --input-mean and --input-std give a \
                 normalisation (one value, or one per channel).
 
-                Examples: cimcarlo eval --model models/lenet5.h5
-                          cimcarlo eval --model net.onnx --dataset cifar10.h5 \
+                Example: cimcarlo eval --model models/lenet5.h5
+                Example: cimcarlo eval --model models/resnet8.onnx
+                Example: cimcarlo eval --model net.onnx --dataset cifar10.h5 \
                 --input-mean 0.4914 0.4822 0.4465 --input-std 0.2470 0.2435 0.2616
                 """)
 

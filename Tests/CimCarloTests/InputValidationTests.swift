@@ -27,7 +27,7 @@ import Testing
 
     static let cases: [Case] = [
         Case(name: "unknown top-level key", edit: .topLevel("instancs = 5"),
-             message: "spec.toml: key `instancs`: unknown key (allowed here: model, dataset, test_limit, device_model, instances"),
+             message: "spec.toml: key `instancs`: unknown key (allowed here: model, input_mean, input_std, dataset, test_limit, device_model, instances"),
         Case(name: "zero instances", edit: .spec("instances = 6", "instances = 0"),
              message: "spec.toml: key `instances`: must be an integer from 1 to 100000000, got 0"),
         Case(name: "instances as text", edit: .spec("instances = 6", "instances = \"ten\""),
@@ -59,7 +59,7 @@ import Testing
         Case(name: "zero array rows", edit: .spec("array_rows = 16", "array_rows = 0"),
              message: "spec.toml: key `mapping.array_rows`: must be an integer from 1 to 65536, got 0"),
         Case(name: "unknown mapping key", edit: .appendSpec("colour = 1"),
-             message: "spec.toml: key `mapping.colour`: unknown key (allowed here: weight_bits, sign, scale, array_rows, array_cols)"),
+             message: "spec.toml: key `mapping.colour`: unknown key (allowed here: weight_bits, sign, scale, array_rows, array_cols, batchnorm)"),
         Case(name: "missing model file", edit: .spec("model = \"tiny.h5\"", "model = \"absent.h5\""),
              message: "absent.h5: cannot open it (no such file)"),
         Case(name: "missing device model", edit: .spec("device_model = \"device.toml\"", "device_model = \"absent.toml\""),
