@@ -73,3 +73,23 @@ private func listedCases(_ subdirectory: String) -> [[String: Any]] {
         if let opType = entry["op_type"] as? String { #expect(result.standardError.contains(opType)) }
     }
 }
+
+extension ONNXImporterTests {
+    @Test(arguments: listedCases("").compactMap { $0["name"] as? String }.filter { $0.contains("bn") || $0.contains("batchnorm") || $0.contains("cifar") })
+    func foldedBatchNormGivesTheDigitalLogits(name: String) throws {
+        let directory = try onnxCaseDirectory.get()
+        let network = try Network.load(from: "\(directory)/\(name).onnx")
+        let (folded, names) = try network.foldingBatchNormalization()
+        let images = try DatasetSource.hdf5(path: "\(directory)/\(name).h5").load(.test)
+        func logits(_ network: Network) throws -> [Float] {
+            let workspace = try NetworkWorkspace(network: network, batchCapacity: images.count, supportsBackward: false)
+            return images.pixels.withUnsafeBufferPointer { Array(workspace.forward(network, pixels: $0, batchSize: images.count)) }
+        }
+        let (digital, fused) = (try logits(network), try logits(folded))
+        let scale = digital.map(abs).max()!
+        for (a, b) in zip(digital, fused) { #expect(abs(a - b) <= 1e-5 * scale, "\(name): \(a) vs \(b)") }
+        let remaining = folded.nodes.filter { $0.operation is BatchNormalization }.count
+        #expect(names.count + remaining == network.nodes.filter { $0.operation is BatchNormalization }.count)
+        #expect(name == "conv_bn_fanout" ? remaining == 1 : remaining == 0, "\(name): \(remaining) left digital")
+    }
+}
