@@ -5,7 +5,7 @@ import Testing
 /// Tile-accurate simulation against effective-weight simulation, the ADC against its closed
 /// form, and drift compensation.
 @Suite struct TileSimulatorTests {
-    private func results(_ network: Network, test: LabeledImages, device: DeviceModel, mapping: MappingConfiguration,
+    func results(_ network: Network, test: LabeledImages, device: DeviceModel, mapping: MappingConfiguration,
                          periphery: PeripheryConfiguration, times: [Double] = [0, 3600], instances: Int = 2) throws -> [InstanceResult] {
         let crossbar = CrossbarMapping(network: network, configuration: mapping, cellBits: device.cellBits)
         let simulator = try ChipSimulator(network: network, mapping: crossbar, device: device,
@@ -14,7 +14,7 @@ import Testing
         return (0..<instances).map { simulator.simulate(instance: $0) }
     }
 
-    private func expectEquivalent(_ network: Network, test: LabeledImages, device: DeviceModel, mapping: MappingConfiguration) throws {
+    func expectEquivalent(_ network: Network, test: LabeledImages, device: DeviceModel, mapping: MappingConfiguration) throws {
         let effective = try results(network, test: test, device: device, mapping: mapping, periphery: PeripheryConfiguration())
         for placement in PeripheryConfiguration.ADCPlacement.allCases {
             let tile = try results(network, test: test, device: device, mapping: mapping,
@@ -210,5 +210,15 @@ extension MappingConfiguration.SignEncoding: CustomTestArgumentEncodable {}
             means.append(summary.mean)
         }
         #expect(means.last! > means.first! + 0.05, "\(means)")  // the sweep spans a real effect
+    }
+}
+
+extension TileSimulatorTests {
+    @Test(.enabled(if: fashionMNISTInstalled))
+    func idealConvertersMatchEffectiveWeightsOnTheShippedResNet() throws {
+        let network = try Network.load(from: repositoryRoot + "/models/resnet8.onnx")
+        let test = try DatasetSource(argument: "fashion-mnist").load(.test).prefix(16)
+        try expectEquivalent(network, test: test, device: try preset("rram-hfo2"),
+                             mapping: MappingConfiguration(weightBits: 8, signEncoding: .differential))
     }
 }

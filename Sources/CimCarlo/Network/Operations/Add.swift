@@ -27,3 +27,5 @@ public struct Add: NetworkOperation, Equatable {
         }
     }
 }
+
+extension Add: ParameterlessOperation {}

@@ -69,3 +69,14 @@ public struct AveragePool: NetworkOperation, Equatable {
         }
     }
 }
+
+extension AveragePool: ModelFileCodable {
+    init(modelFile node: ModelFileNode, name: String) throws {
+        self.init(try PoolingWindow(modelFile: node), countIncludePad: try node.flag("count_include_pad"))
+    }
+
+    func write(modelFile node: ModelFileNode) throws {
+        try window.write(modelFile: node)
+        try node.set("count_include_pad", countIncludePad ? 1 : 0)
+    }
+}

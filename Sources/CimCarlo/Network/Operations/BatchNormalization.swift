@@ -63,3 +63,23 @@ public struct BatchNormalization: NetworkOperation, Equatable {
         }
     }
 }
+
+extension BatchNormalization: ModelFileCodable {
+    init(modelFile node: ModelFileNode, name: String) throws {
+        let channels = try node.integer("channels")
+        self.init(channels: channels, gamma: try node.parameters("gamma", shape: [channels]),
+                  beta: try node.parameters("beta", shape: [channels]), mean: try node.parameters("mean", shape: [channels]),
+                  variance: try node.parameters("variance", shape: [channels]), epsilon: try node.float("epsilon"))
+        guard variance.allSatisfy({ $0 >= 0 }), epsilon >= 0, epsilon.isFinite else {
+            throw node.fail("variance and epsilon must be ≥ 0")
+        }
+    }
+
+    func write(modelFile node: ModelFileNode) throws {
+        try node.set("channels", channels)
+        try node.set("epsilon", epsilon)
+        for (key, values) in [("gamma", gamma), ("beta", beta), ("mean", mean), ("variance", variance)] {
+            try node.write(key, values, shape: [channels])
+        }
+    }
+}

@@ -13,3 +13,14 @@ public struct Clip: PointwiseActivation, Equatable {
     @inline(__always) public func value(_ x: Float) -> Float { min(max(x, minimum), maximum) }
     @inline(__always) public func derivative(output y: Float) -> Float { y > minimum && y < maximum ? 1 : 0 }
 }
+
+extension Clip: ModelFileCodable {
+    init(modelFile node: ModelFileNode, name: String) throws {
+        self.init(minimum: try node.float("min", default: -.infinity), maximum: try node.float("max", default: .infinity))
+    }
+
+    func write(modelFile node: ModelFileNode) throws {
+        try node.set("min", minimum)
+        try node.set("max", maximum)
+    }
+}

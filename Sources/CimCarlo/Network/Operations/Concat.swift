@@ -46,3 +46,5 @@ public struct Concat: NetworkOperation, Equatable {
         }
     }
 }
+
+extension Concat: ParameterlessOperation {}

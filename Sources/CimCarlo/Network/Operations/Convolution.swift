@@ -224,3 +224,36 @@ func sumRows(_ matrix: UnsafeMutableBufferPointer<Float>, rows: Int, columns: In
         for column in 0..<columns { sums[column] += matrix[base + column] }
     }
 }
+
+extension Convolution: ModelFileCodable {
+    init(modelFile node: ModelFileNode, name: String) throws {
+        let (inputs, outputs) = (try node.integer("in_channels"), try node.integer("out_channels"))
+        let groups = node.has("groups") ? try node.integer("groups") : 1
+        guard inputs % groups == 0, outputs % groups == 0 else {
+            throw node.fail("`groups` (\(groups)) must divide in_channels (\(inputs)) and out_channels (\(outputs))")
+        }
+        let kernel = try node.integers("kernel", in: 1...(1 << 12))
+        guard kernel.count == 2 else { throw node.fail("needs `kernel` = [kH, kW] ≥ 1") }
+        let (strideHeight, strideWidth) = try node.pair("stride")
+        let (dilationHeight, dilationWidth) = try node.pair("dilation", default: 1)
+        let pads = try node.padding()
+        self.init(name: name, inputChannels: inputs, outputChannels: outputs, kernelHeight: kernel[0],
+                  kernelWidth: kernel[1], strideHeight: strideHeight, strideWidth: strideWidth, padTop: pads.top,
+                  padLeft: pads.left, padBottom: pads.bottom, padRight: pads.right, dilationHeight: dilationHeight,
+                  dilationWidth: dilationWidth, groups: groups, weight: [], bias: [])
+        weight = try node.parameters("weight", shape: weightShape)
+        bias = try node.parameters("bias", shape: [outputs])
+    }
+
+    func write(modelFile node: ModelFileNode) throws {
+        try node.set("in_channels", inputChannels)
+        try node.set("out_channels", outputChannels)
+        try node.set("kernel", [kernelHeight, kernelWidth])
+        try node.set("stride", [strideHeight, strideWidth])
+        try node.set("padding", [padTop, padLeft, padBottom, padRight])
+        try node.set("dilation", [dilationHeight, dilationWidth])
+        try node.set("groups", groups)
+        try node.write("weight", weight, shape: weightShape)
+        try node.write("bias", bias, shape: [outputChannels])
+    }
+}

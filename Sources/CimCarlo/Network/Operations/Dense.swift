@@ -86,3 +86,21 @@ public struct Dense: CrossbarOperation, Equatable {
         }
     }
 }
+
+extension Dense: ModelFileCodable {
+    init(modelFile node: ModelFileNode, name: String) throws {
+        // Version 1 wrote `inputs` and `outputs`; version 2 PyTorch's names (`inputs` lists graph inputs).
+        let inputs = try node.integer(node.has("in_features") ? "in_features" : "inputs")
+        let outputs = try node.integer(node.has("out_features") ? "out_features" : "outputs")
+        self.init(name: name, inputs: inputs, outputs: outputs,
+                  weight: try node.parameters("weight", shape: [outputs, inputs]),
+                  bias: try node.parameters("bias", shape: [outputs]))
+    }
+
+    func write(modelFile node: ModelFileNode) throws {
+        try node.set("in_features", inputs)
+        try node.set("out_features", outputs)
+        try node.write("weight", weight, shape: weightShape)
+        try node.write("bias", bias, shape: [outputs])
+    }
+}

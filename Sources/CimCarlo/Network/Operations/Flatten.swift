@@ -36,3 +36,5 @@ public struct Flatten: NetworkOperation, Equatable {
         }
     }
 }
+
+extension Flatten: ParameterlessOperation {}

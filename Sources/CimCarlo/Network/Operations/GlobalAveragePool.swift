@@ -35,3 +35,5 @@ public struct GlobalAveragePool: NetworkOperation, Equatable {
         }
     }
 }
+
+extension GlobalAveragePool: ParameterlessOperation {}

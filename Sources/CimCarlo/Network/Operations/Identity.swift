@@ -19,3 +19,5 @@ public struct Identity: NetworkOperation, Equatable {
         for element in 0..<inputGradient.count { inputGradient[element] += pass.outputGradient[element] }
     }
 }
+
+extension Identity: ParameterlessOperation {}

@@ -9,3 +9,8 @@ public struct LeakyReLU: PointwiseActivation, Equatable {
     @inline(__always) public func value(_ x: Float) -> Float { x >= 0 ? x : alpha * x }
     @inline(__always) public func derivative(output y: Float) -> Float { y >= 0 ? 1 : alpha }
 }
+
+extension LeakyReLU: ModelFileCodable {
+    init(modelFile node: ModelFileNode, name: String) throws { self.init(alpha: try node.float("alpha")) }
+    func write(modelFile node: ModelFileNode) throws { try node.set("alpha", alpha) }
+}

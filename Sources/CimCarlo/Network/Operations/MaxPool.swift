@@ -62,3 +62,8 @@ public struct MaxPool: NetworkOperation, Equatable {
         }
     }
 }
+
+extension MaxPool: ModelFileCodable {
+    init(modelFile node: ModelFileNode, name: String) throws { self.init(try PoolingWindow(modelFile: node)) }
+    func write(modelFile node: ModelFileNode) throws { try window.write(modelFile: node) }
+}

@@ -70,3 +70,21 @@ public struct PoolingWindow: Sendable, Equatable {
                 (rowEnd - rowStart) * (columnEnd - columnStart))
     }
 }
+
+extension PoolingWindow {
+    init(modelFile node: ModelFileNode) throws {
+        let (kernelHeight, kernelWidth) = try node.pair("kernel")
+        let (strideHeight, strideWidth) = try node.pair("stride", default: nil)
+        let pads = try node.padding()
+        self.init(kernelHeight: kernelHeight, kernelWidth: kernelWidth, strideHeight: strideHeight,
+                  strideWidth: strideWidth, padTop: pads.top, padLeft: pads.left, padBottom: pads.bottom,
+                  padRight: pads.right, ceilMode: try node.flag("ceil_mode"))
+    }
+
+    func write(modelFile node: ModelFileNode) throws {
+        try node.set("kernel", [kernelHeight, kernelWidth])
+        try node.set("stride", [strideHeight, strideWidth])
+        try node.set("padding", [padTop, padLeft, padBottom, padRight])
+        try node.set("ceil_mode", ceilMode ? 1 : 0)
+    }
+}

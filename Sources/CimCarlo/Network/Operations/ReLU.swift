@@ -5,3 +5,5 @@ public struct ReLU: PointwiseActivation, Equatable {
     @inline(__always) public func value(_ x: Float) -> Float { max(x, 0) }
     @inline(__always) public func derivative(output y: Float) -> Float { y > 0 ? 1 : 0 }
 }
+
+extension ReLU: ParameterlessOperation {}

@@ -7,3 +7,5 @@ public struct Sigmoid: PointwiseActivation, Equatable {
     @inline(__always) public func value(_ x: Float) -> Float { 1 / (1 + exp(-x)) }
     @inline(__always) public func derivative(output y: Float) -> Float { y * (1 - y) }
 }
+
+extension Sigmoid: ParameterlessOperation {}

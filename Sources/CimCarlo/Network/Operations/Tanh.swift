@@ -7,3 +7,5 @@ public struct Tanh: PointwiseActivation, Equatable {
     @inline(__always) public func value(_ x: Float) -> Float { tanh(x) }
     @inline(__always) public func derivative(output y: Float) -> Float { 1 - y * y }
 }
+
+extension Tanh: ParameterlessOperation {}
