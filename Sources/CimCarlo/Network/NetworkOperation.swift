@@ -2,8 +2,8 @@
 ///
 /// Activations are NHWC per batch: a sample is `[height, width, channels]` with the channel
 /// innermost; a flat feature vector is `1 × 1 × features`. Every kind lives in its own file
-/// under `Network/Operations`, so a new kind is one new file (plus a line in
-/// `ModelFileOperations.kinds` when it is to be saved in model files).
+/// under `Network/Operations`, with its model-file coding, so a new kind is one new file (plus
+/// its entry in `Network.modelFileKinds`, and a converter in the ONNX importer when ONNX has it).
 public protocol NetworkOperation: Sendable {
     /// The `kind` string of the model file schema (e.g. `"conv2d"`).
     static var kind: String { get }
