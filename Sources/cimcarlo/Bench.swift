@@ -9,8 +9,9 @@ extension CimCarloCommand {
             discussion: """
                 Measures sgemm GFLOP/s with the linked OpenBLAS (2048² product, 1 thread and all threads), the \
                 engine's Gaussian samples per second, then seconds per instance of Monte-Carlo for the reference \
-                MLP and LeNet-5 with swim-dac22 (8-bit sign-magnitude, policy none, full test set) at 1 thread and \
-                at all cores, in effective-weight mode and in tile mode with 8-bit ADCs. The floor per instance \
+                MLP and LeNet-5 and the shipped ResNet-8 with swim-dac22 (8-bit sign-magnitude, policy none, full \
+                test set) at 1 thread and at all cores, in effective-weight mode, and for MLP and LeNet-5 in tile \
+                mode with 8-bit ADCs. The floor per instance \
                 is the forward pass's GEMM FLOPs at the single-thread sgemm rate plus the device samples at the \
                 Gaussian rate, divided by the threads. \
                 Run it from the repository root (it reads models/ and variation-models/).
@@ -47,14 +48,18 @@ extension CimCarloCommand {
                     print("workload     threads  s/instance  floor s/inst  of floor  parallel eff.  peak RSS")
                 }
                 let tile = PeripheryConfiguration(fidelity: .tile, adcBits: 8)
-                for (name, periphery) in [("mlp", PeripheryConfiguration()), ("lenet5", PeripheryConfiguration()),
-                                          ("mlp", tile), ("lenet5", tile)] {
-                    let network = try Network.load(from: "models/\(name).h5")
+                let workloads = [("mlp", "models/mlp.h5", PeripheryConfiguration()),
+                                 ("lenet5", "models/lenet5.h5", PeripheryConfiguration()),
+                                 ("resnet8", "models/resnet8.onnx", PeripheryConfiguration()),
+                                 ("mlp", "models/mlp.h5", tile), ("lenet5", "models/lenet5.h5", tile)]
+                for (name, path, periphery) in workloads {
+                    let network = try Network.load(from: path)
                     try test.checkFits(network, name: "fashion-mnist")
                     let isTile = periphery.fidelity == .tile
                     let measurements = try Benchmark.measureWorkload(
                         "\(name)-swim-dac22-\(isTile ? "tile-adc8" : "effective-weight")", network: network, device: device,
-                        test: test, instancesPerThread: isTile ? max(1, instances / 3) : instances, threads: threads,
+                        test: test, instancesPerThread: isTile || name == "resnet8" ? max(1, instances / 3) : instances,
+                        threads: threads,
                         rates: rates, periphery: periphery)
                     for measurement in measurements {
                         if json {

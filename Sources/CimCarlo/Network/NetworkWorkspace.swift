@@ -25,7 +25,16 @@ public final class NetworkWorkspace {
     let inputValues: [[Int]]
 
     /// Replaces the sgemm of crossbar operations (tile-accurate simulation); nil: sgemm.
-    public var matrixProduct: MatrixProduct?
+    public var matrixProduct: MatrixProduct? {
+        didSet { fullBatchPasses = [] }
+    }
+    /// Each node's forward view at `batchCapacity` samples, made on first use so passes over
+    /// full batches allocate nothing.
+    private var fullBatchPasses: [ForwardPass] = []
+    /// The input normalisation per channel, `x = (pixel − shift) · scale` (mean and 1 / std),
+    /// refreshed each pass.
+    private let normalizationScale: UnsafeMutableBufferPointer<Float>
+    private let normalizationShift: UnsafeMutableBufferPointer<Float>
 
     /// Buffers for `network`'s shape. Throws if its nodes do not fit together. Inference-only
     /// workspaces (`supportsBackward: false`) share buffers by liveness and record nothing.
@@ -87,6 +96,8 @@ public final class NetworkWorkspace {
             indices.append(buffer)
         }
         scratch = .allocateZeroed(scratchCount)
+        normalizationScale = .allocateZeroed(shapes[0].channels)
+        normalizationShift = .allocateZeroed(shapes[0].channels)
         recordedIndices = indices
         gradients = supportsBackward ? sizes.map { .allocateZeroed($0) } : []
     }
@@ -94,6 +105,8 @@ public final class NetworkWorkspace {
     deinit {
         buffers.forEach { $0.deallocate() }
         scratch.deallocate()
+        normalizationScale.deallocate()
+        normalizationShift.deallocate()
         recordedIndices.forEach { $0.deallocate() }
         gradients.forEach { $0.deallocate() }
     }
@@ -111,6 +124,16 @@ public final class NetworkWorkspace {
 
     /// The forward-pass view of node `index` for `batchSize` samples.
     func forwardPass(node index: Int, batchSize: Int) -> ForwardPass {
+        if batchSize == batchCapacity {
+            if fullBatchPasses.isEmpty {
+                fullBatchPasses = inputValues.indices.map { makeForwardPass(node: $0, batchSize: batchCapacity) }
+            }
+            return fullBatchPasses[index]
+        }
+        return makeForwardPass(node: index, batchSize: batchSize)
+    }
+
+    private func makeForwardPass(node index: Int, batchSize: Int) -> ForwardPass {
         let values = inputValues[index]
         return ForwardPass(
             node: index, inputs: values.map { buffer(ofValue: $0, batchSize: batchSize) },
@@ -128,17 +151,16 @@ public final class NetworkWorkspace {
         precondition(batchSize <= batchCapacity && pixels.count >= batchSize * shapes[0].count)
         let input = buffer(ofValue: 0, batchSize: batchSize)
         let channels = shapes[0].channels
-        let scales = (0..<channels).map { 1 / network.normalization(channel: $0).std }
-        let offsets = (0..<channels).map { network.normalization(channel: $0).mean }
-        scales.withUnsafeBufferPointer { scales in
-            offsets.withUnsafeBufferPointer { offsets in
-                var element = 0
-                for _ in 0..<(batchSize * shapes[0].pixels) {
-                    for channel in 0..<channels {
-                        input[element] = (pixels[element] - offsets[channel]) * scales[channel]
-                        element += 1
-                    }
-                }
+        for channel in 0..<channels {
+            let (mean, std) = network.normalization(channel: channel)
+            normalizationScale[channel] = 1 / std
+            normalizationShift[channel] = mean
+        }
+        var element = 0
+        for _ in 0..<(batchSize * shapes[0].pixels) {
+            for channel in 0..<channels {
+                input[element] = (pixels[element] - normalizationShift[channel]) * normalizationScale[channel]
+                element += 1
             }
         }
         for (index, node) in network.nodes.enumerated() {
