@@ -93,3 +93,63 @@ extension ONNXImporterTests {
         #expect(name == "conv_bn_fanout" ? remaining == 1 : remaining == 0, "\(name): \(remaining) left digital")
     }
 }
+
+/// The shipped ResNet-8 (trained and exported by `analysis/train_resnet.py`).
+@Suite struct ShippedResNetTests {
+    @Test(.enabled(if: fashionMNISTInstalled))
+    func cleanAccuracyEqualsPyTorchsRecordedFigure() throws {
+        let record = try JSONSerialization.jsonObject(
+            with: try Data(contentsOf: URL(fileURLWithPath: repositoryRoot + "/models/resnet8.json"))) as! [String: Any]
+        let network = try Network.load(from: repositoryRoot + "/models/resnet8.onnx")
+        let test = try DatasetSource(argument: "fashion-mnist").load(.test)
+        #expect(test.count == record["test_images"] as? Int)
+        let evaluation = try NetworkWorkspace(network: network, batchCapacity: 250, supportsBackward: false)
+            .evaluate(network, on: test)
+        let pytorch = record["test_accuracy_pytorch"] as! Double
+        // 0.02 points of 10 000 images: at most two images may differ (float rounding at a tie).
+        #expect(abs(evaluation.accuracy - pytorch) * 100 <= 0.02, "cimcarlo \(evaluation.accuracy) vs PyTorch \(pytorch)")
+        // The graph is the one the README describes: batch norm kept, normalisation folded into the input.
+        #expect(network.nodes.contains { $0.operation is BatchNormalization })
+        #expect(network.nodes.contains { $0.operation is Add })
+        #expect(abs(network.inputMean[0] - 0.2860) < 1e-6 && abs(network.inputStd[0] - 0.3530) < 1e-6)
+    }
+}
+
+extension ONNXImporterTests {
+    /// A run spec naming an ONNX model runs end to end: SWIM through batch norm and residual
+    /// adds, folded batch norm reported by `map` and in the result, the spec's normalisation.
+    @Test func runSpecsTakeONNXModels() throws {
+        let cases = try onnxCaseDirectory.get()
+        let directory = TemporaryDirectory()
+        let data = directory.file("data.h5")
+        // Training images for the sensitivity pass: the test images again.
+        let images = try DatasetSource.hdf5(path: "\(cases)/cifar_shaped.h5").load(.test)
+        try writeHDF5Dataset(images, to: data)
+        let spec = directory.file("spec.toml")
+        try """
+            model = "\(cases)/cifar_shaped.onnx"
+            dataset = "data.h5"
+            input_mean = [0.5, 0.5, 0.5]
+            input_std = [0.25, 0.25, 0.25]
+            device_model = "\(repositoryRoot)/variation-models/rram-hfo2.toml"
+            instances = 3
+            policies = ["none", "swim@0.2", "all"]
+            times_s = [1.0]
+            output = "out.h5"
+            [mapping]
+            weight_bits = 6
+            batchnorm = "fold"
+            """.write(toFile: spec, atomically: true, encoding: .utf8)
+        let map = try runCimcarlo(["map", spec])
+        #expect(map.status == 0, "\(map.standardError)")
+        #expect(map.standardOutput.contains("batch normalisation: folded into the preceding weights before quantisation"))
+        let run = try runCimcarlo(["run", spec, "--quiet"])
+        #expect(run.status == 0, "\(run.standardError)")
+        let file = try HDF5File(path: directory.file("out.h5"), mode: .readOnly)
+        #expect(try file.stringAttribute("batchnorm", on: "/mapping") == "fold")
+        let accuracy = try file.read("/accuracy", as: Float.self)
+        #expect(accuracy.shape == [3, 3, 1] && accuracy.values.allSatisfy { $0 >= 0 && $0 <= 1 })
+        let layers = try file.readStrings("/mapping/name")
+        #expect(try file.read("/sensitivity/\(layers[0])", as: Float.self).values.contains { $0 > 0 })
+    }
+}
