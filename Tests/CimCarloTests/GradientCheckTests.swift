@@ -22,15 +22,7 @@ import Testing
     }
 
     private func analyticGradients() throws -> (ParameterGradients, [Float]) {
-        let workspace = try NetworkWorkspace(network: network, batchCapacity: images.count)
-        var gradients = ParameterGradients(zeroFor: network)
-        var pixelGradient = [Float](repeating: 0, count: images.pixels.count)
-        _ = images.pixels.withUnsafeBufferPointer { workspace.forward(network, pixels: $0, batchSize: images.count) }
-        _ = images.labels.withUnsafeBufferPointer { workspace.crossEntropyGradient(labels: $0, batchSize: images.count) }
-        pixelGradient.withUnsafeMutableBufferPointer {
-            workspace.backward(network, batchSize: images.count, into: &gradients, pixelGradient: $0)
-        }
-        return (gradients, pixelGradient)
+        try CimCarloTests.analyticGradients(network, images: images)
     }
 
     /// Central difference of the loss along `direction`, against `gradient · direction`.

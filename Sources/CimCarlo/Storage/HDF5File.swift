@@ -481,27 +481,13 @@ public final class HDF5File: @unchecked Sendable {
                          "open attribute \(name) on \(objectPath)")
     }
 
-    /// Reads a string attribute.
+    /// Reads a string attribute (one string).
     public func stringAttribute(_ name: String, on objectPath: String = "/") throws -> String {
-        try locked {
-            let attribute = try openAttributeUnlocked(name, on: objectPath)
-            defer { H5Aclose(attribute) }
-            let fileType = H5Aget_type(attribute)
-            defer { H5Tclose(fileType) }
-            guard H5Tget_class(fileType) == H5T_STRING else {
-                throw HDF5Error(path: path, operation: "read attribute \(name) on \(objectPath) as text")
-            }
-            let space = H5Aget_space(attribute)
-            defer { H5Sclose(space) }
-            let count = Int(H5Sget_simple_extent_npoints(space))
-            guard count == 1 else {
-                throw HDF5Error(path: path, operation: "read attribute \(name) on \(objectPath) as one string")
-            }
-            return try readStringsUnlocked(count: 1, fileType: fileType,
-                                           what: "read attribute \(name) on \(objectPath)") { memType, buffer in
-                H5Aread(attribute, memType, buffer)
-            }[0]
+        let values = try stringsAttribute(name, on: objectPath)
+        guard values.count == 1 else {
+            throw HDF5Error(path: path, operation: "read attribute \(name) on \(objectPath) as one string")
         }
+        return values[0]
     }
 
     /// Reads a string attribute, scalar or array, as an array of strings.
