@@ -206,8 +206,7 @@ extension ONNXGraphBuilder {
         }
         if node.opType == "Add", let index = nodes.lastIndex(where: { $0.name == operand }),
            readOnce(node.input[dynamicIndex]), var operation = nodes[index].operation as? any CrossbarOperation,
-           let perOutput = tensor.perChannel(operation.outputCount), shapes[operand]!.count > 0,
-           tensor.dims.count <= (shapes[operand]!.isFlat ? 2 : 4) {
+           let perOutput = tensor.perChannel(operation.outputCount) {
             for output in 0..<operation.outputCount { operation.bias[output] += Float(perOutput[output]) }
             nodes[index].operation = operation
             values[node.output[0]] = operand

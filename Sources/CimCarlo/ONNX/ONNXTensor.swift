@@ -47,14 +47,12 @@ struct ONNXTensor {
         }
     }
 
-    /// The values broadcast per channel: a scalar, or `[C]`, `[C, 1, 1]`, `[1, C, 1, 1]`.
+    /// The values broadcast per channel (or per feature of a flat tensor): a scalar, or one
+    /// value per channel laid out as `[C]`, `[1, C]`, `[C, 1, 1]` or `[1, C, 1, 1]`.
     func perChannel(_ channels: Int) -> [Double]? {
         if values.count == 1 { return Array(repeating: values[0], count: channels) }
-        guard values.count == channels, dims.filter({ $0 != 1 }).count <= 1 else { return nil }
-        let channelAxis = dims.lastIndex { $0 != 1 } ?? 0
-        // [C], [C,1,1] or [1,C,1,1]: the channel axis is the leading non-batch one.
-        guard dims.count == 1 || channelAxis == dims.count - 3 || (dims.count == 4 && channelAxis == 1) else { return nil }
-        return values
+        let layouts = [[channels], [1, channels], [channels, 1, 1], [1, channels, 1, 1]]
+        return layouts.contains(dims) ? values : nil
     }
 }
 
