@@ -19,7 +19,8 @@ struct CimCarloCommand: ParsableCommand {
               cimcarlo report /tmp/quick.h5
             """,
         version: CimCarloVersion.current,
-        subcommands: [Train.self, Eval.self, Map.self, Run.self, Report.self, Search.self, Bench.self]
+        subcommands: [Train.self, Eval.self, Map.self, Run.self, Report.self, Search.self, Bench.self, Merge.self,
+                      Slurm.self]
     )
 
     /// Parses and runs, mapping argument errors to exit code 2 (bad usage) as documented.

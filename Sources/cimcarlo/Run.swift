@@ -37,69 +37,86 @@ extension CimCarloCommand {
         @Flag(help: "No progress line on stderr.")
         var quiet = false
 
+        @Option(help: ArgumentHelp(
+            "Run only shard k of N (instances i with i mod N = k) into the shard file next to the result, out/study.shard-k-of-N.h5; `cimcarlo merge` joins the shards.",
+            valueName: "k/N"))
+        var shard: String?
+
+        @Option(help: ArgumentHelp(
+            "Sequential stopping: simulate until every (policy, time) mean's 95 % CI half-width is at most W points of accuracy, checking at 16, 24, 32, 48, 64, … instances.",
+            valueName: "W"))
+        var targetCi: Double?
+
+        @Option(help: ArgumentHelp("With --target-ci: the most instances to simulate (default 10000).", valueName: "N"))
+        var maxInstances: Int?
+
         func validate() throws {
             if let instances, instances < 1 { throw ValidationError("--instances must be at least 1, got \(instances)") }
             guard !(force && resume) else { throw ValidationError("--force and --resume exclude each other") }
+            if let shard, Shard(parsing: shard) == nil {
+                throw ValidationError("--shard must be k/N with 0 ≤ k < N, got \(shard)")
+            }
+            if let targetCi {
+                guard targetCi > 0, targetCi.isFinite else {
+                    throw ValidationError("--target-ci must be a positive number of accuracy points, got \(targetCi)")
+                }
+                guard instances == nil else { throw ValidationError("--target-ci and --instances exclude each other (use --max-instances)") }
+                guard shard == nil else { throw ValidationError("--target-ci and --shard exclude each other") }
+            }
+            if let maxInstances {
+                guard targetCi != nil else { throw ValidationError("--max-instances needs --target-ci") }
+                guard maxInstances >= 1 else { throw ValidationError("--max-instances must be at least 1, got \(maxInstances)") }
+            }
         }
 
         func run() throws {
             try reportingErrors {
                 let runSpec = try RunSpec.load(path: spec)
-                let runs = runSpec.expanded()
+                let runs = runSpec.expanded(output: output)
                 let stop = StopRequest()
+                let stopping: StudyPlan.Stopping = targetCi.map { .targetHalfWidth($0 / 100) } ?? .fixed
+                let count = targetCi == nil ? instances : (maxInstances ?? 10_000)
                 var finished: [(label: String, report: ResultReport)] = []
                 for (label, variant) in runs {
                     if runs.count > 1 { emit("== \(label)") }
                     let study = try readingInputs("the inputs of \(spec)") {
-                        try Study(spec: variant, instances: instances, seed: seed)
+                        try Study(spec: variant, instances: count, seed: seed, stopping: stopping)
                     }
-                    let outputPath = output.map { runs.count > 1 ? Self.insert(label, into: $0) : $0 } ?? variant.outputPath
+                    let part = shard.flatMap(Shard.init(parsing:))
+                    let path = part?.filePath(forResult: variant.outputPath) ?? variant.outputPath
                     let label0 = "\(variant.policies[0])@\(ResultReport.formatTime(variant.timesSeconds[0]))"
                     let line = ProgressLine(enabled: !quiet, label: label0)
                     let started = Date()
                     do {
-                        try study.run(output: outputPath, threads: parallelism.workerThreads, force: force, resume: resume,
-                                      progress: { line.update($0) }, shouldStop: { stop.requested })
+                        try study.run(output: variant.outputPath, threads: parallelism.workerThreads, shard: part,
+                                      force: force, resume: resume, progress: { line.update($0) },
+                                      shouldStop: { stop.requested })
                     } catch let interrupted as StudyInterrupted {
                         line.finish()
-                        var command = "cimcarlo run \(spec) --resume"
-                        if let output { command += " --output \(output)" }
-                        if let instances { command += " --instances \(instances)" }
-                        if let seed { command += " --seed \(seed)" }
-                        fail("\(interrupted); finish it with: \(command)", code: stop.exitCode)
+                        fail("\(interrupted); finish it with: \(resumeCommand)", code: stop.exitCode)
                     }
                     line.finish()
                     let seconds = Date().timeIntervalSince(started)
-                    let report = try ResultReport(path: outputPath)
+                    let report = try ResultReport(path: path)
                     emit(report.table())
                     emit(String(format: "wall time %.1f s, %.2f instances/s, %d threads", seconds,
-                                Double(study.instances) / max(seconds, 1e-9), parallelism.workerThreads))
+                                Double(report.instancesCompleted) / max(seconds, 1e-9), parallelism.workerThreads))
                     finished.append((label, report))
                 }
-                if runs.count > 1 { emit(Self.sweepTable(finished)) }
+                if runs.count > 1 { emit(ResultReport.sweepTable(finished)) }
             }
         }
 
-        /// `out/study.h5` with label `a-b` → `out/study-a-b.h5`.
-        static func insert(_ label: String, into path: String) -> String {
-            let stem = (path as NSString).deletingPathExtension
-            let suffix = (path as NSString).pathExtension
-            return stem + "-" + label + (suffix.isEmpty ? "" : "." + suffix)
-        }
-
-        /// One line per swept run and (policy, time): mean accuracy with its CI and the yield.
-        static func sweepTable(_ runs: [(label: String, report: ResultReport)]) -> String {
-            var lines = ["sweep summary: mean accuracy % (95% CI), yield"]
-            for (label, report) in runs {
-                for (policyIndex, policy) in report.policies.enumerated() {
-                    for (timeIndex, time) in report.timesSeconds.enumerated() {
-                        let s = report.summaries[policyIndex][timeIndex]
-                        lines.append(String(format: "%@  %@ @ %@  %.2f (%.2f–%.2f)  %.3f", label, policy,
-                                            ResultReport.formatTime(time), 100 * s.mean, 100 * s.ci95Low, 100 * s.ci95High, s.yield))
-                    }
-                }
-            }
-            return lines.joined(separator: "\n")
+        /// This command with `--resume`, to finish an interrupted run.
+        private var resumeCommand: String {
+            var command = "cimcarlo run \(spec) --resume"
+            if let output { command += " --output \(output)" }
+            if let instances { command += " --instances \(instances)" }
+            if let seed { command += " --seed \(seed)" }
+            if let shard { command += " --shard \(shard)" }
+            if let targetCi { command += " --target-ci \(targetCi)" }
+            if let maxInstances { command += " --max-instances \(maxInstances)" }
+            return command
         }
     }
 }

@@ -20,7 +20,7 @@ import Testing
 
     @Test func summaryOfKnownValues() {
         let values = (1...100).map { Double($0) / 100 }
-        let summary = Statistics.summarize(values, threshold: 0.9)
+        let summary = Statistics.summarize(values, meetsThreshold: { $0 >= 0.9 })
         #expect(abs(summary.mean - 0.505) < 1e-12)
         // std of 0.01…1.00 = 0.01 · sqrt(100·101/12) = 0.290115
         #expect(abs(summary.std - 0.2901149) < 1e-6)
@@ -37,7 +37,7 @@ import Testing
         var covered = 0
         for _ in 0..<2000 {
             let sample = (0..<20).map { _ in generator.nextStandardNormal() }
-            let summary = Statistics.summarize(sample, threshold: 0)
+            let summary = Statistics.summarize(sample, meetsThreshold: { $0 >= 0 })
             if summary.ci95Low <= 0 && 0 <= summary.ci95High { covered += 1 }
         }
         // Binomial sd of the coverage over 2000 trials is 0.49 %; allow 4 sd.
@@ -48,9 +48,46 @@ import Testing
         let values = [0.81, 0.84, 0.79, 0.88, 0.86]
         var running = RunningMean()
         values.forEach { running.add($0) }
-        let summary = Statistics.summarize(values, threshold: 0)
+        let summary = Statistics.summarize(values, meetsThreshold: { $0 >= 0 })
         #expect(abs(running.mean - summary.mean) < 1e-12)
         #expect(abs(running.ci95HalfWidth - (summary.ci95High - summary.mean)) < 1e-12)
+    }
+}
+
+/// Yield compares correct-image counts, so a chip exactly on the threshold yields.
+@Suite struct StudySummaryTests {
+    @Test func aChipExactlyOnTheThresholdYields() {
+        // The bug this guards against: the stored Float accuracy below its Double threshold.
+        #expect(Double(Float(0.9)) < 0.9)
+        let threshold = AccuracyThreshold(fraction: 0.9, testImages: 10_000)
+        #expect(threshold.requiredCorrect == 9000)
+        #expect(threshold.isMet(by: Double(Float(9000) / Float(10_000))))
+        #expect(!threshold.isMet(by: Double(Float(8999) / Float(10_000))))
+        #expect(AccuracyThreshold(fraction: 0.85, testImages: 7).requiredCorrect == 6)  // 5.95 → 6
+        #expect(AccuracyThreshold(fraction: 0.7, testImages: 10).requiredCorrect == 7)
+
+        var results = StudyResults(instances: [0, 1, 2, 3], policies: 1, times: 1)
+        for (row, correct) in [9000, 8999, 9500, 9000].enumerated() {
+            let accuracy = Float(correct) / Float(10_000)
+            results.set(InstanceResult(instance: row, accuracy: [[accuracy]], loss: [[0]], writeCycles: [1],
+                                       programmingTimeSeconds: [0]), row: row)
+        }
+        let summary = StudySummary(results, threshold: threshold)
+        #expect(summary.cells[0][0].yield == 0.75)
+        #expect(summary.cells[0][0].count == 4)
+    }
+
+    @Test func summaryCoversOnlyFinishedInstancesAndPairsPolicies() {
+        var results = StudyResults(instances: [0, 1, 2], policies: 2, times: 1)
+        results.set(InstanceResult(instance: 0, accuracy: [[0.5], [0.75]], loss: [[0], [0]], writeCycles: [1, 3],
+                                   programmingTimeSeconds: [1, 3]), row: 0)
+        results.set(InstanceResult(instance: 2, accuracy: [[0.25], [0.75]], loss: [[0], [0]], writeCycles: [1, 5],
+                                   programmingTimeSeconds: [1, 5]), row: 2)
+        let summary = StudySummary(results, threshold: AccuracyThreshold(fraction: 0.5, testImages: 4))
+        #expect(summary.cells[0][0].count == 2 && summary.cells[0][0].mean == 0.375)
+        #expect(summary.cells[0][0].yield == 0.5 && summary.cells[1][0].yield == 1)
+        #expect(summary.differences[1][0].mean == 0.375)
+        #expect(summary.meanWriteCycles == [1, 4])
     }
 }
 

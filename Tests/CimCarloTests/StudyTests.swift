@@ -50,10 +50,10 @@ import Testing
             let done = try partial.scalarAttribute("instances_completed", as: Int64.self)
             #expect(done >= 3 && done < 8)
         }
-        let summaries = try study.run(output: parts, threads: 2, resume: true)
+        let summary = try study.run(output: parts, threads: 2, resume: true)
         #expect(try accuracy(parts) == (try accuracy(whole)))
         #expect(try HDF5File(path: parts, mode: .readOnly).stringAttribute("status") == "complete")
-        #expect(summaries.count == 2 && summaries[0].count == 3)
+        #expect(summary.cells.count == 2 && summary.cells[0].count == 3)
     }
 
     @Test func existingResultIsNotOverwrittenWithoutForce() throws {
@@ -92,6 +92,54 @@ import Testing
         #expect(report.speedUpVersusAll[0]! > 1)
     }
 }
+
+/// Sequential stopping checks at fixed instance counts, so where it stops — and the file it
+/// writes — does not depend on the thread count.
+@Suite struct SequentialStoppingTests {
+    let directory = TemporaryDirectory()
+
+    @Test func stopsAtTheSameCheckpointForOneAndTwoThreads() throws {
+        let fixture = try TinyStudyFixture(directory: directory)
+        let spec = try RunSpec.load(path: fixture.spec)
+        // The widest half-width after the first checkpoint, to aim between two checkpoints.
+        let probe = try Study(spec: spec, instances: 16)
+        let first = try probe.run(output: directory.file("probe.h5"), threads: 2).widestHalfWidth
+        let target = first * 0.7
+        let study = try Study(spec: spec, instances: 200, stopping: .targetHalfWidth(target))
+        #expect(study.plan.checkpoints.prefix(6) == [16, 24, 32, 48, 64, 96])
+        #expect(study.plan.checkpoints.last == 200)
+        let one = directory.file("one.h5")
+        let two = directory.file("two.h5")
+        let summary = try study.run(output: one, threads: 1)
+        try study.run(output: two, threads: 2)
+        let file = try ResultFile.open(path: one)
+        let count = file.instances.count
+        #expect(count > 16 && study.plan.checkpoints.contains(count))
+        #expect(summary.widestHalfWidth <= target)
+        // At the checkpoint before, the target was not yet met.
+        let previous = try #require(study.plan.checkpoints.last { $0 < count })
+        var firstInstances = try file.results()
+        firstInstances.completed = firstInstances.instances.map { $0 < previous }
+        let earlier = StudySummary(firstInstances, threshold: study.plan.threshold)
+        #expect(earlier.widestHalfWidth > target)
+        #expect(try ResultFile.open(path: two).instances.count == count)
+        let (status, output) = try runPython([repositoryRoot + "/Tests/Scripts/compare_results.py", one, two,
+                                              "--ignore-attribute", "created_utc"])
+        #expect(status == 0, "\(output)")
+        let reason = try #require(try ResultReport(path: one).stoppingReason)
+        #expect(reason.hasPrefix("target reached at \(count) instances"))
+    }
+
+    @Test func stopsAtTheMaximumWhenTheTargetIsOutOfReach() throws {
+        let fixture = try TinyStudyFixture(directory: directory)
+        let study = try Study(spec: try RunSpec.load(path: fixture.spec), instances: 20, stopping: .targetHalfWidth(1e-6))
+        try study.run(output: directory.file("max.h5"), threads: 2)
+        let report = try ResultReport(path: directory.file("max.h5"))
+        #expect(report.instancesCompleted == 20)
+        #expect(report.stoppingReason?.hasPrefix("maximum of 20 instances reached before the target") == true)
+    }
+}
+
 
 /// A thread-safe counter for test callbacks.
 final class Counter: @unchecked Sendable {

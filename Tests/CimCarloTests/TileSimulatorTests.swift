@@ -202,7 +202,7 @@ extension MappingConfiguration.SignEncoding: CustomTestArgumentEncodable {}
                                               policies: [WriteVerifyPolicy(kind: .none)], timesSeconds: [3600], seed: 2,
                                               test: test, periphery: PeripheryConfiguration(fidelity: .tile, adcBits: bits))
             let accuracies = (0..<4).map { Double(simulator.simulate(instance: $0).accuracy[0][0]) }
-            let summary = Statistics.summarize(accuracies, threshold: 0)
+            let summary = Statistics.summarize(accuracies, meetsThreshold: { $0 >= 0 })
             if let previous {
                 #expect(summary.mean >= previous.mean - (previous.ci95High - previous.mean), "\(bits) bits: \(summary.mean) after \(previous.mean)")
             }

@@ -199,11 +199,12 @@ extension PolicySelector.Scope: CustomTestArgumentEncodable {}
         let spec = try RunSpec.load(path: fixture.spec).searching(.magnitude)
         let study = try Study(spec: spec)
         // Aim between what none and all achieve on these chips.
-        let ends = try study.simulate(policies: [WriteVerifyPolicy(kind: .none), WriteVerifyPolicy(kind: .all)],
-                                      instances: 4, threads: 2)
+        let ends = ResultCollector(instances: Array(0..<4), policies: 2, times: spec.timesSeconds.count)
+        try study.simulate(instances: Array(0..<4), policies: [WriteVerifyPolicy(kind: .none), WriteVerifyPolicy(kind: .all)],
+                           into: ends, threads: 2)
         let last = spec.timesSeconds.count - 1
-        let noneMean = ends.map { Double($0.accuracy[0][last]) }.reduce(0, +) / 4
-        let allMean = ends.map { Double($0.accuracy[1][last]) }.reduce(0, +) / 4
+        let summary = StudySummary(ends.results, threshold: study.plan.threshold)
+        let (noneMean, allMean) = (summary.cells[0][last].mean, summary.cells[1][last].mean)
         try #require(allMean > noneMean)
         let target = (noneMean + allMean) / 2
         let (answer, steps) = try BudgetSearch(study: study, kind: .magnitude, target: .mean(target), resolution: 1.0 / 16)

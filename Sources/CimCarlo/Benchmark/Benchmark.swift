@@ -139,7 +139,7 @@ public enum Benchmark {
                                   policies: [WriteVerifyPolicy(kind: .none)], timesSeconds: [0], seed: 1, test: test,
                                   periphery: periphery)
             },
-            record: { _ in })
+            sink: ResultCollector(instances: Array(0..<instances), policies: 1, times: 1))
         return Double(DispatchTime.now().uptimeNanoseconds - started) * 1e-9 / Double(instances)
     }
 }

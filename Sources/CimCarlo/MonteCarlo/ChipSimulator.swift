@@ -11,6 +11,15 @@ public struct InstanceResult: Sendable {
     public var writeCycles: [Double]
     /// `writeCycles × pulse time`, seconds, per policy.
     public var programmingTimeSeconds: [Double]
+
+    public init(instance: Int, accuracy: [[Float]], loss: [[Float]], writeCycles: [Double],
+                programmingTimeSeconds: [Double]) {
+        self.instance = instance
+        self.accuracy = accuracy
+        self.loss = loss
+        self.writeCycles = writeCycles
+        self.programmingTimeSeconds = programmingTimeSeconds
+    }
 }
 
 /// Simulates chip instances in effective-weight mode: samples every device of the mapped

@@ -1,9 +1,30 @@
 import Foundation
 
+/// Where finished instances go: the result file, or memory (`ResultCollector`). The engine
+/// calls `record` for one instance at a time.
+public protocol ResultSink: AnyObject {
+    func record(_ result: InstanceResult) throws
+}
+
+/// Finished instances kept in memory, by row of `instances`.
+public final class ResultCollector: ResultSink {
+    public private(set) var results: StudyResults
+    private let rowOfInstance: [Int: Int]
+
+    public init(instances: [Int], policies: Int, times: Int) {
+        results = StudyResults(instances: instances, policies: policies, times: times)
+        rowOfInstance = Dictionary(uniqueKeysWithValues: instances.enumerated().map { ($1, $0) })
+    }
+
+    public func record(_ result: InstanceResult) throws {
+        results.set(result, row: rowOfInstance[result.instance]!)
+    }
+}
+
 /// Runs chip instances in parallel across worker threads.
 ///
 /// Each worker owns a `ChipSimulator` (buffers allocated once) and takes the next instance
-/// from a shared counter; results go to `record`, which is called one at a time (so the
+/// from a shared counter; results go to the sink, which is called one at a time (so the
 /// single HDF5 writer never sees two threads). Because every draw is keyed by
 /// (seed, instance), results do not depend on the thread count or the order.
 public enum MonteCarloEngine {
@@ -17,12 +38,12 @@ public enum MonteCarloEngine {
         public var runningHalfWidth: Double
     }
 
-    /// Simulates `instances` with `threads` workers. `record` receives each result (serialised);
-    /// `progress` is called after each. The first error thrown by `record` stops the run.
+    /// Simulates `instances` with `threads` workers. `sink` receives each result (serialised);
+    /// `progress` is called after each. The first error thrown by the sink stops the run.
     public static func run(
         instances: [Int], threads: Int,
         makeSimulator: @escaping @Sendable () throws -> ChipSimulator,
-        record: @escaping (InstanceResult) throws -> Void,
+        sink: ResultSink,
         progress: @escaping (Progress) -> Void = { _ in },
         shouldStop: @escaping @Sendable () -> Bool = { false }
     ) throws {
@@ -30,7 +51,7 @@ public enum MonteCarloEngine {
         let workers = max(1, min(threads, instances.count))
         // OpenBLAS threads inside a worker only when workers leave cores idle.
         BLAS.setThreadCount(workers == 1 ? max(1, threads) : 1)
-        let state = SharedState(instances: instances, record: record, progress: progress)
+        let state = SharedState(instances: instances, sink: sink, progress: progress)
         DispatchQueue.concurrentPerform(iterations: workers) { _ in
             let simulator: ChipSimulator
             do {
@@ -52,16 +73,16 @@ public enum MonteCarloEngine {
         private let lock = NSLock()
         private let instances: [Int]
         private var position = 0
-        private let record: (InstanceResult) throws -> Void
+        private let sink: ResultSink
         private let progress: (Progress) -> Void
         private var running = RunningMean()
         private var done = 0
         private let started = Date()
         private(set) var error: Error?
 
-        init(instances: [Int], record: @escaping (InstanceResult) throws -> Void, progress: @escaping (Progress) -> Void) {
+        init(instances: [Int], sink: ResultSink, progress: @escaping (Progress) -> Void) {
             self.instances = instances
-            self.record = record
+            self.sink = sink
             self.progress = progress
         }
 
@@ -81,7 +102,7 @@ public enum MonteCarloEngine {
             lock.withLock {
                 guard error == nil else { return }
                 do {
-                    try record(result)
+                    try sink.record(result)
                 } catch {
                     self.error = error
                     return

@@ -52,9 +52,15 @@ public struct RunSpec: Sendable {
     }
 
     /// The runs a sweep stands for, each with a label (`rram-hfo2-slice-adc6`) and its own
-    /// output file (the label inserted before `.h5`); the spec itself when there is no sweep.
-    public func expanded() -> [(label: String, spec: RunSpec)] {
-        guard !sweep.isEmpty else { return [("", self)] }
+    /// output file (the label inserted before `.h5` of `output`, default the spec's); the spec
+    /// itself, writing to `output`, when there is no sweep.
+    public func expanded(output: String? = nil) -> [(label: String, spec: RunSpec)] {
+        let outputPath = output ?? self.outputPath
+        guard !sweep.isEmpty else {
+            var run = self
+            run.outputPath = outputPath
+            return [("", run)]
+        }
         let devices = sweep.deviceModelPaths.isEmpty ? [deviceModelPath] : sweep.deviceModelPaths
         let placements = sweep.adcPlacements.isEmpty ? [periphery.adcPlacement] : sweep.adcPlacements
         let bits = sweep.adcBits.isEmpty ? [periphery.adcBits] : sweep.adcBits

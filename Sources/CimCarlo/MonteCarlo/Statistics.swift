@@ -13,7 +13,7 @@ public struct SummaryStatistics: Sendable, Equatable {
     public var p01: Double
     public var p05: Double
     public var p50: Double
-    /// Fraction of instances with accuracy ≥ the threshold, and its 95 % Wilson score interval.
+    /// Fraction of instances that meet the accuracy threshold, and its 95 % Wilson score interval.
     public var yield: Double
     public var yieldLow: Double
     public var yieldHigh: Double
@@ -29,8 +29,9 @@ public struct SummaryStatistics: Sendable, Equatable {
 
 /// The statistics cimcarlo reports, each against a textbook closed form.
 public enum Statistics {
-    /// Summarises `values` (e.g. accuracies of all instances); `threshold` sets the yield.
-    public static func summarize(_ values: [Double], threshold: Double) -> SummaryStatistics {
+    /// Summarises `values` (e.g. accuracies of all instances); the yield is the fraction of
+    /// them that `meetsThreshold` accepts (for accuracies, `AccuracyThreshold.isMet(by:)`).
+    public static func summarize(_ values: [Double], meetsThreshold: (Double) -> Bool) -> SummaryStatistics {
         let count = values.count
         guard count > 0 else {
             return SummaryStatistics(count: 0, mean: .nan, std: .nan, ci95Low: .nan, ci95High: .nan, p01: .nan,
@@ -41,7 +42,7 @@ public enum Statistics {
             ? (values.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(count - 1)).squareRoot() : 0
         let halfWidth = count > 1 ? studentT975(degreesOfFreedom: count - 1) * std / Double(count).squareRoot() : 0
         let sorted = values.sorted()
-        let successes = values.filter { $0 >= threshold }.count
+        let successes = values.filter(meetsThreshold).count
         let (low, high) = wilsonInterval(successes: successes, trials: count)
         return SummaryStatistics(
             count: count, mean: mean, std: std, ci95Low: mean - halfWidth, ci95High: mean + halfWidth,

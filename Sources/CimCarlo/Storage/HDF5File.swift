@@ -184,15 +184,25 @@ public final class HDF5File: @unchecked Sendable {
         }
     }
 
-    /// Creates a dataset of `shape` whose unwritten elements read as `fill`.
-    public func createDataset<T: HDF5Element>(_ datasetPath: String, shape: [Int], fill: T) throws {
+    /// Creates a dataset of `shape` whose unwritten elements read as `fill`. With
+    /// `growingRows`, the first dimension is unlimited (chunks of up to `growingRows` rows) and
+    /// `extend(_:rows:)` can grow it later.
+    public func createDataset<T: HDF5Element>(_ datasetPath: String, shape: [Int], fill: T,
+                                              growingRows: Int? = nil) throws {
         try locked {
             try createParentsUnlocked(of: datasetPath)
             var dims = shape.map { hsize_t($0) }
-            let space = try check(H5Screate_simple(Int32(dims.count), &dims, nil), "describe \(datasetPath)")
+            var maximum = dims
+            if growingRows != nil { maximum[0] = cim_H5S_UNLIMITED() }
+            let space = try check(H5Screate_simple(Int32(dims.count), &dims, &maximum), "describe \(datasetPath)")
             defer { H5Sclose(space) }
             let properties = timelessCreationProperties(cim_H5P_DATASET_CREATE())
             defer { H5Pclose(properties) }
+            if let growingRows {
+                var chunk = dims.map { max($0, 1) }
+                chunk[0] = hsize_t(max(1, growingRows))
+                try check(H5Pset_chunk(properties, Int32(chunk.count), &chunk), "set the chunks of \(datasetPath)")
+            }
             try withUnsafeBytes(of: fill) { bytes in
                 try check(H5Pset_fill_value(properties, T.hdf5Type, bytes.baseAddress), "set the fill value of \(datasetPath)")
             }
@@ -200,6 +210,18 @@ public final class HDF5File: @unchecked Sendable {
                 H5Dcreate2(fileID, datasetPath, T.hdf5Type, space, cim_H5P_DEFAULT(), properties, cim_H5P_DEFAULT()),
                 "create dataset \(datasetPath)")
             H5Dclose(dataset)
+        }
+    }
+
+    /// Grows the first dimension of a dataset made with `growingRows` to `rows`; the new
+    /// elements read as its fill value.
+    public func extend(_ datasetPath: String, rows: Int) throws {
+        try locked {
+            let dataset = try openDatasetUnlocked(datasetPath)
+            defer { H5Dclose(dataset) }
+            var dims = try shapeUnlocked(dataset, datasetPath).map { hsize_t($0) }
+            dims[0] = hsize_t(rows)
+            try check(H5Dset_extent(dataset, &dims), "extend \(datasetPath) to \(rows) rows")
         }
     }
 

@@ -1,81 +1,58 @@
 import Foundation
 
-/// A result file that cannot be created, resumed or read.
+/// A result file that cannot be created, resumed, merged or read.
 public struct ResultFileError: Error, CustomStringConvertible, Equatable {
     public var path: String
     public var reason: String
     public var description: String { "\(path): \(reason)" }
 }
 
-/// What a result file records about the study that produced it.
-public struct ResultProvenance: Sendable {
-    public var specText: String
-    public var deviceModelText: String
-    public var modelSHA256: String
-    public var datasetSHA256: String
-    public var seed: UInt64
-    public var instances: Int
-    public var accuracyThreshold: Double
-    public var policyLabels: [String]
-    public var policyBudgets: [Double]
-    public var timesSeconds: [Double]
-    public var testImages: Int
-    /// When given, `/programming_energy_j` = write cycles × this.
-    public var energyPerPulseJoules: Double?
-    /// The run's periphery (fidelity, converters, drift compensation), as `key=value` pairs.
-    public var periphery: String = ""
-
-    public init(specText: String, deviceModelText: String, modelSHA256: String, datasetSHA256: String, seed: UInt64,
-                instances: Int, accuracyThreshold: Double, policyLabels: [String], policyBudgets: [Double],
-                timesSeconds: [Double], testImages: Int, energyPerPulseJoules: Double? = nil) {
-        self.specText = specText
-        self.deviceModelText = deviceModelText
-        self.modelSHA256 = modelSHA256
-        self.datasetSHA256 = datasetSHA256
-        self.seed = seed
-        self.instances = instances
-        self.accuracyThreshold = accuracyThreshold
-        self.policyLabels = policyLabels
-        self.policyBudgets = policyBudgets
-        self.timesSeconds = timesSeconds
-        self.testImages = testImages
-        self.energyPerPulseJoules = energyPerPulseJoules
-    }
-}
-
-/// The HDF5 result of one run (README, "Result file format"; BRIEF §6).
+/// The HDF5 result of a study, or of one shard of it (README, "Result file format").
 ///
-/// All datasets are created at full size when the run starts, filled with NaN; each
-/// completed instance writes its rows, sets `/completed[i]` and `instances_completed`, and
-/// flushes, so an interrupted run keeps what it finished and `--resume` fills in the rest.
-/// The root attribute `status` is "partial" until the summary is written, then "complete".
-public final class ResultFile {
+/// All per-instance datasets exist from the start, filled with NaN, one row per instance the
+/// file holds (`/instance` names them: all of the plan's, a shard's, or — under sequential
+/// stopping — those up to the present checkpoint, grown by `extend`). Each recorded instance
+/// writes its row, sets `/completed` and `instances_completed`, and flushes, so an
+/// interrupted run keeps what it finished and `--resume` fills in the rest. The root attribute
+/// `status` is "partial" until `finish` writes the summary, then "complete". Storage only:
+/// the statistics come from `StudySummary`.
+public final class ResultFile: ResultSink {
     public static let format = "cimcarlo.result"
     public static let formatVersion: Int64 = 1
+    /// Rows per HDF5 chunk of the per-instance datasets.
+    private static let rowsPerChunk = 256
 
     public let path: String
     private let file: HDF5File
-    public let instanceCount: Int
-    public let policyCount: Int
-    public let timeCount: Int
+    public let plan: StudyPlan
+    /// The shard this file holds, nil for a whole study.
+    public let shard: Shard?
+    /// The instance of each row.
+    public private(set) var instances: [Int]
+    private var rowOfInstance: [Int: Int]
     public private(set) var completed: [Bool]
 
-    private let energyPerPulseJoules: Double?
-
-    private init(path: String, file: HDF5File, instances: Int, policies: Int, times: Int, completed: [Bool],
-                 energyPerPulseJoules: Double?) {
-        self.energyPerPulseJoules = energyPerPulseJoules
+    private init(path: String, file: HDF5File, plan: StudyPlan, shard: Shard?, instances: [Int], completed: [Bool]) {
         self.path = path
         self.file = file
-        instanceCount = instances
-        policyCount = policies
-        timeCount = times
+        self.plan = plan
+        self.shard = shard
+        self.instances = instances
         self.completed = completed
+        rowOfInstance = Dictionary(uniqueKeysWithValues: instances.enumerated().map { ($1, $0) })
     }
 
-    /// Creates a new result file. Refuses to replace an existing file unless `force`.
-    public static func create(path: String, provenance: ResultProvenance, mapping: CrossbarMapping,
-                              force: Bool) throws -> ResultFile {
+    private static let perInstance = ["/accuracy", "/loss", "/write_cycles", "/programming_time_s", "/completed"]
+    private var perInstanceDatasets: [String] {
+        Self.perInstance + (plan.energyPerPulseJoules == nil ? [] : ["/programming_energy_j"])
+    }
+
+    // MARK: - Creating
+
+    /// Creates a result file for `instances` of `plan` (all of them, a shard's, or the first
+    /// checkpoint's). Refuses to replace an existing file unless `force`.
+    public static func create(path: String, plan: StudyPlan, tables: ResultTables, instances: [Int],
+                              shard: Shard? = nil, force: Bool) throws -> ResultFile {
         if FileManager.default.fileExists(atPath: path) {
             guard force else {
                 throw ResultFileError(path: path, reason: "already exists (use --force to overwrite it, or --resume to complete a partial run)")
@@ -96,40 +73,51 @@ public final class ResultFile {
         } catch {
             throw ResultFileError(path: path, reason: "cannot create it (is the directory writable?)")
         }
-        let (n, p, t) = (provenance.instances, provenance.policyLabels.count, provenance.timesSeconds.count)
+        let (n, p, t) = (instances.count, plan.policyLabels.count, plan.timesSeconds.count)
         try file.setAttribute("format", format)
         try file.setAttribute("format_version", formatVersion)
         try file.setAttribute("tool_version", CimCarloVersion.current)
-        try file.setAttribute("seed", Int64(bitPattern: provenance.seed))
-        try file.setAttribute("spec", provenance.specText)
-        try file.setAttribute("device_model", provenance.deviceModelText)
-        try file.setAttribute("model_sha256", provenance.modelSHA256)
-        try file.setAttribute("dataset_sha256", provenance.datasetSHA256)
+        try file.setAttribute("seed", Int64(bitPattern: plan.seed))
+        try file.setAttribute("spec", plan.specText)
+        try file.setAttribute("device_model", plan.deviceModelText)
+        try file.setAttribute("model_sha256", plan.modelSHA256)
+        try file.setAttribute("dataset_sha256", plan.datasetSHA256)
         try file.setAttribute("created_utc", ISO8601DateFormatter().string(from: Date()))
-        try file.setAttribute("instances_requested", Int64(n))
+        try file.setAttribute("instances_requested", Int64(plan.instances))
         try file.setAttribute("instances_completed", Int64(0))
-        try file.setAttribute("accuracy_threshold", provenance.accuracyThreshold)
-        try file.setAttribute("test_images", Int64(provenance.testImages))
+        try file.setAttribute("accuracy_threshold", plan.accuracyThreshold)
+        try file.setAttribute("test_images", Int64(plan.testImages))
         try file.setAttribute("status", "partial")
-        try file.setAttribute("periphery", provenance.periphery)
+        try file.setAttribute("periphery", plan.periphery)
+        try file.setAttribute("plan_digest", plan.digest)
+        switch plan.stopping {
+        case .fixed:
+            try file.setAttribute("stopping", "fixed")
+        case let .targetHalfWidth(width):
+            try file.setAttribute("stopping", "target_ci")
+            try file.setAttribute("target_ci95_half_width", width)
+        }
+        if let shard { try file.setAttribute("shard", shard.description) }
 
-        try file.write((0..<n).map { Int64($0) }, to: "/instance")
-        try file.write(strings: provenance.policyLabels, to: "/policy")
-        try file.write(provenance.timesSeconds, to: "/time")
+        let chunk = min(max(n, 1), rowsPerChunk)
+        try file.createDataset("/instance", shape: [n], fill: Int64(-1), growingRows: chunk)
+        try file.writeBlock(instances.map { Int64($0) }, to: "/instance", start: [0], count: [n])
+        try file.write(strings: plan.policyLabels, to: "/policy")
+        try file.write(plan.timesSeconds, to: "/time")
         try file.setAttribute("units", "s", on: "/time")
-        try file.write(provenance.policyBudgets, to: "/policy_budget")
-        try file.createDataset("/accuracy", shape: [n, p, t], fill: Float.nan)
-        try file.createDataset("/loss", shape: [n, p, t], fill: Float.nan)
-        try file.createDataset("/write_cycles", shape: [n, p], fill: Double.nan)
-        try file.createDataset("/programming_time_s", shape: [n, p], fill: Double.nan)
-        try file.createDataset("/completed", shape: [n], fill: UInt8(0))
+        try file.write(plan.policyBudgets, to: "/policy_budget")
+        try file.createDataset("/accuracy", shape: [n, p, t], fill: Float.nan, growingRows: chunk)
+        try file.createDataset("/loss", shape: [n, p, t], fill: Float.nan, growingRows: chunk)
+        try file.createDataset("/write_cycles", shape: [n, p], fill: Double.nan, growingRows: chunk)
+        try file.createDataset("/programming_time_s", shape: [n, p], fill: Double.nan, growingRows: chunk)
+        try file.createDataset("/completed", shape: [n], fill: UInt8(0), growingRows: chunk)
         var perPolicy = ["/write_cycles", "/programming_time_s"]
-        if let energy = provenance.energyPerPulseJoules {
-            try file.createDataset("/programming_energy_j", shape: [n, p], fill: Double.nan)
+        if let energy = plan.energyPerPulseJoules {
+            try file.createDataset("/programming_energy_j", shape: [n, p], fill: Double.nan, growingRows: chunk)
             try file.setAttribute("energy_per_pulse_j", energy, on: "/programming_energy_j")
             perPolicy.append("/programming_energy_j")
         }
-        try writeMapping(mapping, to: file)
+        try tables.write(to: file)
 
         try file.attachDimensionScale("/instance", name: "instance", to: [
             ("/accuracy", 0), ("/loss", 0), ("/completed", 0)] + perPolicy.map { ($0, 0) })
@@ -137,175 +125,239 @@ public final class ResultFile {
             ("/accuracy", 1), ("/loss", 1), ("/policy_budget", 0)] + perPolicy.map { ($0, 1) })
         try file.attachDimensionScale("/time", name: "time", to: [("/accuracy", 2), ("/loss", 2)])
         try file.flush()
-        return ResultFile(path: path, file: file, instances: n, policies: p, times: t,
-                          completed: Array(repeating: false, count: n), energyPerPulseJoules: provenance.energyPerPulseJoules)
+        return ResultFile(path: path, file: file, plan: plan, shard: shard, instances: instances,
+                          completed: Array(repeating: false, count: n))
     }
 
-    /// Writes `/selection/<policy>/<layer>` (uint8, 1 = write-verified) for budgeted policies and
-    /// `/sensitivity/<layer>` (the ranking score), both in the layer's weight shape.
-    func writeSelections(_ policies: [WriteVerifyPolicy], mapping: CrossbarMapping, network: Network,
-                         sensitivity: (kind: WriteVerifyPolicy.Kind, scores: [[Float]])?) throws {
-        func shape(_ layer: LayerMapping) -> [Int] {
-            network.crossbarOperation(ofNode: layer.nodeIndex)?.weightShape ?? [layer.columns, layer.rows]
-        }
-        for policy in policies where policy.kind.isBudgeted {
-            for (index, layer) in mapping.layers.enumerated() {
-                try file.write(HDF5Array(values: policy.selection[index], shape: shape(layer)),
-                               to: "/selection/\(policy)/\(layer.name)")
-            }
-        }
-        if let (kind, scores) = sensitivity {
-            for (index, layer) in mapping.layers.enumerated() {
-                try file.write(HDF5Array(values: scores[index], shape: shape(layer)), to: "/sensitivity/\(layer.name)")
-            }
-            let formula: String
-            switch kind {
-            case .swim: formula = "swim: |S + 2 grad| + 1e-6 |w| / max|W|, per-layer max|W| units"
-            case .gradient: formula = "gradient: |grad|, per-layer max|W| units"
-            default: formula = "variance: S × variance removed by write-verify, per-layer max|W| units"
-            }
-            try file.setAttribute("score", formula, on: "/sensitivity")
-        }
-        try file.flush()
-    }
+    // MARK: - Opening
 
-    private static func writeMapping(_ mapping: CrossbarMapping, to file: HDF5File) throws {
-        let layers = mapping.layers
-        try file.write(strings: layers.map(\.name), to: "/mapping/name")
-        let columns: [(String, [Int64])] = [
-            ("rows", layers.map { Int64($0.rows) }), ("cols", layers.map { Int64($0.columns) }),
-            ("slices", layers.map { Int64($0.slices) }), ("physical_cols", layers.map { Int64($0.physicalColumns) }),
-            ("arrays", layers.map { Int64($0.arrays) }), ("devices", layers.map { Int64($0.devices) }),
-        ]
-        for (name, values) in columns { try file.write(values, to: "/mapping/" + name) }
-        try file.write(layers.map(\.utilization), to: "/mapping/utilization")
-        let configuration = mapping.configuration
-        try file.setAttribute("weight_bits", Int64(configuration.weightBits), on: "/mapping")
-        try file.setAttribute("cell_bits", Int64(mapping.cellBits), on: "/mapping")
-        try file.setAttribute("sign", configuration.signEncoding.rawValue, on: "/mapping")
-        try file.setAttribute("scale", configuration.scale.rawValue, on: "/mapping")
-        try file.setAttribute("array_rows", Int64(configuration.arrayRows), on: "/mapping")
-        try file.setAttribute("array_cols", Int64(configuration.arrayColumns), on: "/mapping")
-        try file.setAttribute("batchnorm", configuration.batchNormalization.rawValue, on: "/mapping")
-        try file.setAttribute("batchnorm_digital", strings: mapping.digitalBatchNormalizations, on: "/mapping")
-        try file.attachDimensionScale("/mapping/name", name: "layer",
-                                      to: (columns.map(\.0) + ["utilization"]).map { ("/mapping/" + $0, 0) })
-    }
-
-    /// Opens a partial result to complete it. It must come from the same spec text, device model,
-    /// model, dataset, seed and instance count; anything else would not give the result an
-    /// uninterrupted run gives.
-    public static func resume(path: String, provenance: ResultProvenance) throws -> ResultFile {
+    /// Opens an existing result or shard file, read-only or to complete it.
+    public static func open(path: String, forWriting: Bool = false) throws -> ResultFile {
         guard FileManager.default.fileExists(atPath: path) else {
-            throw ResultFileError(path: path, reason: "cannot resume: no such file (run without --resume to start it)")
+            throw ResultFileError(path: path, reason: "no such file")
         }
         let file: HDF5File
         do {
-            file = try HDF5File(path: path, mode: .readWrite)
+            file = try HDF5File(path: path, mode: forWriting ? .readWrite : .readOnly)
         } catch {
-            throw ResultFileError(path: path, reason: "cannot resume: not a readable HDF5 file")
+            throw ResultFileError(path: path, reason: "not a readable HDF5 file")
         }
         guard (try? file.stringAttribute("format")) == format else {
-            throw ResultFileError(path: path, reason: "cannot resume: not a cimcarlo result file")
+            throw ResultFileError(path: path, reason: "not a cimcarlo result file (attribute `format` must be \"\(format)\")")
         }
-        let checks: [(String, Bool)] = [
-            ("spec", (try? file.stringAttribute("spec")) == provenance.specText),
-            ("device_model", (try? file.stringAttribute("device_model")) == provenance.deviceModelText),
-            ("model_sha256", (try? file.stringAttribute("model_sha256")) == provenance.modelSHA256),
-            ("dataset_sha256", (try? file.stringAttribute("dataset_sha256")) == provenance.datasetSHA256),
-            ("seed", (try? file.scalarAttribute("seed", as: Int64.self)) == Int64(bitPattern: provenance.seed)),
-            ("instances_requested", (try? file.scalarAttribute("instances_requested", as: Int64.self)) == Int64(provenance.instances)),
-            ("test_images", (try? file.scalarAttribute("test_images", as: Int64.self)) == Int64(provenance.testImages)),
-            ("periphery", (try? file.stringAttribute("periphery")) == provenance.periphery),
-        ]
-        if let mismatch = checks.first(where: { !$0.1 }) {
-            throw ResultFileError(path: path, reason: "cannot resume: its `\(mismatch.0)` differs from this run's (use --force to start over)")
+        do {
+            let shard: Shard?
+            if file.hasAttribute("shard") {
+                let text = try file.stringAttribute("shard")
+                guard let parsed = Shard(parsing: text) else {
+                    throw ResultFileError(path: path, reason: "damaged result file (attribute `shard` is \"\(text)\")")
+                }
+                shard = parsed
+            } else {
+                shard = nil
+            }
+            let plan = try readPlan(file)
+            let instances = try file.read("/instance", as: Int64.self).values.map { Int($0) }
+            let completed = try file.read("/completed", as: UInt8.self).values.map { $0 != 0 }
+            guard instances.count == completed.count, Set(instances).count == instances.count,
+                  instances.allSatisfy({ (0..<plan.instances).contains($0) }) else {
+                throw ResultFileError(path: path, reason: "damaged result file (`/instance` and `/completed` disagree)")
+            }
+            return ResultFile(path: path, file: file, plan: plan, shard: shard, instances: instances,
+                              completed: completed)
+        } catch let error as HDF5Error {
+            throw ResultFileError(path: path, reason: "damaged result file (cannot \(error.operation))")
         }
-        let flags = try file.read("/completed", as: UInt8.self).values
-        return ResultFile(path: path, file: file, instances: provenance.instances, policies: provenance.policyLabels.count,
-                          times: provenance.timesSeconds.count, completed: flags.map { $0 != 0 },
-                          energyPerPulseJoules: provenance.energyPerPulseJoules)
     }
+
+    /// Opens a partial file to complete it under `plan` (and `shard`). Anything else — another
+    /// spec, device model, model, dataset, seed, instance count, selection or shard — would not
+    /// give the result an uninterrupted run gives, and is refused naming what differs.
+    public static func resume(path: String, plan: StudyPlan, shard: Shard?) throws -> ResultFile {
+        guard FileManager.default.fileExists(atPath: path) else {
+            throw ResultFileError(path: path, reason: "cannot resume: no such file (run without --resume to start it)")
+        }
+        let result: ResultFile
+        do {
+            result = try open(path: path, forWriting: true)
+        } catch let error as ResultFileError {
+            throw ResultFileError(path: path, reason: "cannot resume: " + error.reason)
+        }
+        if let field = result.plan.firstDifference(from: plan) {
+            throw ResultFileError(path: path, reason: "cannot resume: its `\(field)` differs from this run's (use --force to start over)")
+        }
+        guard result.shard == shard else {
+            throw ResultFileError(path: path, reason: "cannot resume: it holds shard \(result.shard?.description ?? "none"), not \(shard?.description ?? "the whole study")")
+        }
+        return result
+    }
+
+    /// The plan a file records; its digest must match the stored `plan_digest`.
+    private static func readPlan(_ file: HDF5File) throws -> StudyPlan {
+        let policies = try file.readStrings("/policy")
+        let sequential = file.hasAttribute("stopping") ? try file.stringAttribute("stopping") == "target_ci" : false
+        let stopping: StudyPlan.Stopping = sequential
+            ? .targetHalfWidth(try file.scalarAttribute("target_ci95_half_width", as: Double.self)) : .fixed
+        let plan = StudyPlan(
+            specText: try file.stringAttribute("spec"), deviceModelText: try file.stringAttribute("device_model"),
+            modelSHA256: try file.stringAttribute("model_sha256"), datasetSHA256: try file.stringAttribute("dataset_sha256"),
+            seed: UInt64(bitPattern: try file.scalarAttribute("seed", as: Int64.self)),
+            instances: Int(try file.scalarAttribute("instances_requested", as: Int64.self)), stopping: stopping,
+            testImages: Int(try file.scalarAttribute("test_images", as: Int64.self)),
+            accuracyThreshold: try file.scalarAttribute("accuracy_threshold", as: Double.self), policyLabels: policies,
+            policyBudgets: try file.read("/policy_budget", as: Double.self).values,
+            timesSeconds: try file.read("/time", as: Double.self).values,
+            periphery: try file.stringAttribute("periphery"),
+            energyPerPulseJoules: file.exists("/programming_energy_j")
+                ? try file.scalarAttribute("energy_per_pulse_j", on: "/programming_energy_j", as: Double.self) : nil,
+            selectionsSHA256: try ResultTables(readingFrom: file, policyLabels: policies).sha256)
+        if file.hasAttribute("plan_digest") {
+            let stored = try file.stringAttribute("plan_digest")
+            guard stored == plan.digest else {
+                throw ResultFileError(path: file.path, reason: "damaged result file (its contents do not match its `plan_digest`)")
+            }
+        }
+        return plan
+    }
+
+    /// The file's mapping, selection and sensitivity tables.
+    public func tables() throws -> ResultTables {
+        try ResultTables(readingFrom: file, policyLabels: plan.policyLabels)
+    }
+
+    // MARK: - Instances
 
     /// Instances not yet recorded.
-    public var remainingInstances: [Int] { completed.indices.filter { !completed[$0] } }
+    public var remainingInstances: [Int] { instances.indices.filter { !completed[$0] }.map { instances[$0] } }
 
-    /// Writes one instance's rows and flushes them to disk.
+    public var completedCount: Int { completed.lazy.filter { $0 }.count }
+
+    /// Writes one instance's row and flushes it to disk.
     public func record(_ result: InstanceResult) throws {
-        let (p, t, i) = (policyCount, timeCount, result.instance)
-        try file.writeBlock(result.accuracy.flatMap { $0 }, to: "/accuracy", start: [i, 0, 0], count: [1, p, t])
-        try file.writeBlock(result.loss.flatMap { $0 }, to: "/loss", start: [i, 0, 0], count: [1, p, t])
-        try file.writeBlock(result.writeCycles, to: "/write_cycles", start: [i, 0], count: [1, p])
-        try file.writeBlock(result.programmingTimeSeconds, to: "/programming_time_s", start: [i, 0], count: [1, p])
-        if let energy = energyPerPulseJoules {
-            try file.writeBlock(result.writeCycles.map { $0 * energy }, to: "/programming_energy_j", start: [i, 0], count: [1, p])
+        guard let row = rowOfInstance[result.instance] else {
+            preconditionFailure("instance \(result.instance) is not in \(path)")
         }
-        try file.writeBlock([UInt8(1)], to: "/completed", start: [i], count: [1])
-        completed[i] = true
-        try file.setAttribute("instances_completed", Int64(completed.filter { $0 }.count))
+        let (p, t) = (plan.policyLabels.count, plan.timesSeconds.count)
+        try file.writeBlock(Array(result.accuracy.joined()), to: "/accuracy", start: [row, 0, 0], count: [1, p, t])
+        try file.writeBlock(Array(result.loss.joined()), to: "/loss", start: [row, 0, 0], count: [1, p, t])
+        try file.writeBlock(result.writeCycles, to: "/write_cycles", start: [row, 0], count: [1, p])
+        try file.writeBlock(result.programmingTimeSeconds, to: "/programming_time_s", start: [row, 0], count: [1, p])
+        if let energy = plan.energyPerPulseJoules {
+            try file.writeBlock(result.writeCycles.map { $0 * energy }, to: "/programming_energy_j", start: [row, 0],
+                                count: [1, p])
+        }
+        try file.writeBlock([UInt8(1)], to: "/completed", start: [row], count: [1])
+        completed[row] = true
+        try file.setAttribute("instances_completed", Int64(completedCount))
         try file.flush()
     }
 
-    /// Computes `/summary/<stat>` over all instances and marks the file complete.
-    @discardableResult
-    public func finish(accuracyThreshold: Double) throws -> [[SummaryStatistics]] {
-        let accuracy = try file.read("/accuracy", as: Float.self).values
-        let summaries = Self.summaries(accuracy: accuracy, instances: instanceCount, policies: policyCount,
-                                       times: timeCount, threshold: accuracyThreshold)
-        for (index, name) in SummaryStatistics.names.enumerated() {
-            try writeSummary(name, summaries.flatMap { row in row.map { $0.named[index].1 } })
+    /// Writes every row at once (a merge), in the file's row order.
+    func record(_ results: StudyResults) throws {
+        precondition(results.instances == instances && results.completed.allSatisfy { $0 })
+        let (n, p, t) = (instances.count, plan.policyLabels.count, plan.timesSeconds.count)
+        try file.writeBlock(results.accuracy, to: "/accuracy", start: [0, 0, 0], count: [n, p, t])
+        try file.writeBlock(results.loss, to: "/loss", start: [0, 0, 0], count: [n, p, t])
+        try file.writeBlock(results.writeCycles, to: "/write_cycles", start: [0, 0], count: [n, p])
+        try file.writeBlock(results.programmingTimeSeconds, to: "/programming_time_s", start: [0, 0], count: [n, p])
+        if let energy = plan.energyPerPulseJoules {
+            try file.writeBlock(results.writeCycles.map { $0 * energy }, to: "/programming_energy_j", start: [0, 0],
+                                count: [n, p])
         }
-        // Paired differences against the first policy: same chips, so the CI is much narrower.
-        let differences = Self.pairedDifferences(accuracy: accuracy, instances: instanceCount, policies: policyCount,
-                                                 times: timeCount)
-        let baseline = try file.readStrings("/policy")[0]
+        try file.writeBlock(Array(repeating: UInt8(1), count: n), to: "/completed", start: [0], count: [n])
+        completed = Array(repeating: true, count: n)
+        try file.setAttribute("instances_completed", Int64(n))
+        try file.flush()
+    }
+
+    /// Grows the file to hold instances `0 ..< count` (sequential stopping's next checkpoint).
+    public func extend(toInstances count: Int) throws {
+        precondition(shard == nil && instances == Array(0..<instances.count) && count >= instances.count)
+        let old = instances.count
+        for dataset in ["/instance"] + perInstanceDatasets { try file.extend(dataset, rows: count) }
+        try file.writeBlock((old..<count).map { Int64($0) }, to: "/instance", start: [old], count: [count - old])
+        for instance in old..<count { rowOfInstance[instance] = instance }
+        instances += old..<count
+        completed += repeatElement(false, count: count - old)
+        try file.flush()
+    }
+
+    /// The recorded rows.
+    public func results() throws -> StudyResults {
+        var results = StudyResults(instances: instances, policies: plan.policyLabels.count,
+                                   times: plan.timesSeconds.count)
+        do {
+            results.accuracy = try file.read("/accuracy", as: Float.self).values
+            results.loss = try file.read("/loss", as: Float.self).values
+            results.writeCycles = try file.read("/write_cycles", as: Double.self).values
+            results.programmingTimeSeconds = try file.read("/programming_time_s", as: Double.self).values
+        } catch let error as HDF5Error {
+            throw ResultFileError(path: path, reason: "damaged result file (cannot \(error.operation))")
+        }
+        guard results.accuracy.count == instances.count * results.policies * results.times,
+              results.writeCycles.count == instances.count * results.policies else {
+            throw ResultFileError(path: path, reason: "damaged result file (its datasets disagree with `/instance`)")
+        }
+        results.completed = completed
+        return results
+    }
+
+    /// The root attribute `status`: "partial" or "complete".
+    public func status() throws -> String { try file.stringAttribute("status") }
+
+    /// Why a sequential run stopped, when it did.
+    public func stoppingReason() throws -> String? {
+        file.hasAttribute("stopping_reason") ? try file.stringAttribute("stopping_reason") : nil
+    }
+
+    // MARK: - Finishing
+
+    /// Writes `/summary/<stat>` (and, under sequential stopping, why it stopped) and marks the
+    /// file complete.
+    public func finish(summary: StudySummary, stoppingReason: String? = nil) throws {
+        for (index, name) in SummaryStatistics.names.enumerated() {
+            try writeSummary(name, summary.cells.flatMap { row in row.map { $0.named[index].1 } })
+        }
+        let baseline = plan.policyLabels[0]
         for (name, value) in [("diff_mean", { (s: SummaryStatistics) in s.mean }),
                               ("diff_ci95_low", { $0.ci95Low }), ("diff_ci95_high", { $0.ci95High })] {
-            try writeSummary(name, differences.flatMap { row in row.map(value) }, baseline: baseline)
+            try writeSummary(name, summary.differences.flatMap { row in row.map(value) }, baseline: baseline)
         }
+        if let stoppingReason { try file.setAttribute("stopping_reason", stoppingReason) }
         try file.setAttribute("status", "complete")
         try file.flush()
-        return summaries
     }
 
     /// `/summary/<name>` `[policy, time]`, created with its dimension scales (and the paired
     /// differences' `baseline` attribute) the first time, overwritten after a resume.
     private func writeSummary(_ name: String, _ values: [Double], baseline: String? = nil) throws {
+        let (p, t) = (plan.policyLabels.count, plan.timesSeconds.count)
         let dataset = "/summary/" + name
         guard !file.exists(dataset) else {
-            try file.writeBlock(values, to: dataset, start: [0, 0], count: [policyCount, timeCount])
+            try file.writeBlock(values, to: dataset, start: [0, 0], count: [p, t])
             return
         }
-        try file.write(HDF5Array(values: values, shape: [policyCount, timeCount]), to: dataset)
+        try file.write(HDF5Array(values: values, shape: [p, t]), to: dataset)
         try file.attachDimensionScale("/policy", name: "policy", to: [(dataset, 0)])
         try file.attachDimensionScale("/time", name: "time", to: [(dataset, 1)])
         if let baseline { try file.setAttribute("baseline", baseline, on: dataset) }
     }
+}
 
-    /// Per (policy, time) statistics of `accuracy[i, policy, t] − accuracy[i, 0, t]` over instances.
-    static func pairedDifferences(accuracy: [Float], instances: Int, policies: Int, times: Int) -> [[SummaryStatistics]] {
-        summarizeCells(instances: instances, policies: policies, times: times, threshold: 0) { instance, policy, time in
-            let base = instance * policies * times
-            return Double(accuracy[base + policy * times + time]) - Double(accuracy[base + time])
-        }
-    }
-
-    /// Per (policy, time) statistics of `[instance, policy, time]` accuracies.
-    static func summaries(accuracy: [Float], instances: Int, policies: Int, times: Int,
-                          threshold: Double) -> [[SummaryStatistics]] {
-        summarizeCells(instances: instances, policies: policies, times: times, threshold: threshold) { instance, policy, time in
-            Double(accuracy[(instance * policies + policy) * times + time])
-        }
-    }
-
-    /// Summaries per (policy, time) of `value(instance, policy, time)` over the instances that have one.
-    private static func summarizeCells(instances: Int, policies: Int, times: Int, threshold: Double,
-                                       _ value: (Int, Int, Int) -> Double) -> [[SummaryStatistics]] {
-        (0..<policies).map { policy in
-            (0..<times).map { time in
-                let values = (0..<instances).map { value($0, policy, time) }.filter { !$0.isNaN }
-                return Statistics.summarize(values, threshold: threshold)
-            }
-        }
+extension StudyPlan {
+    /// The first field, by its result-file name, in which `other` differs; nil when equal.
+    func firstDifference(from other: StudyPlan) -> String? {
+        let checks: [(String, Bool)] = [
+            ("spec", specText == other.specText), ("device_model", deviceModelText == other.deviceModelText),
+            ("model_sha256", modelSHA256 == other.modelSHA256), ("dataset_sha256", datasetSHA256 == other.datasetSHA256),
+            ("seed", seed == other.seed), ("instances_requested", instances == other.instances),
+            ("stopping", stopping == other.stopping), ("test_images", testImages == other.testImages),
+            ("accuracy_threshold", accuracyThreshold == other.accuracyThreshold),
+            ("policy", policyLabels == other.policyLabels), ("policy_budget", policyBudgets == other.policyBudgets),
+            ("time", timesSeconds == other.timesSeconds), ("periphery", periphery == other.periphery),
+            ("energy_per_pulse_j", energyPerPulseJoules == other.energyPerPulseJoules),
+            ("selection", selectionsSHA256 == other.selectionsSHA256),
+        ]
+        return checks.first { !$0.1 }?.0
     }
 }

@@ -10,55 +10,30 @@ public struct ResultReport: Sendable {
     public var policies: [String]
     public var budgets: [Double]
     public var timesSeconds: [Double]
-    /// `[policy][time]`, over the completed instances.
-    public var summaries: [[SummaryStatistics]]
-    /// `[policy][time]`: accuracy minus the first policy's on the same chips.
-    public var differences: [[SummaryStatistics]]
-    /// Mean programming pulses per chip, per policy.
-    public var meanWriteCycles: [Double]
-    /// Mean programming time per chip, seconds, per policy.
-    public var meanProgrammingTimeSeconds: [Double]
+    /// The shard the file holds, nil for a whole study.
+    public var shard: Shard?
+    /// Why a sequential run stopped, when it did.
+    public var stoppingReason: String?
+    /// Statistics over the completed instances.
+    public var summary: StudySummary
 
-    /// Reads a result file (complete or partial; statistics cover the completed instances).
+    /// Reads a result or shard file (complete or partial; statistics cover the completed instances).
     public init(path: String) throws {
-        let file: HDF5File
-        do {
-            file = try HDF5File(path: path, mode: .readOnly)
-        } catch let error as HDF5Error {
-            throw ResultFileError(path: path, reason: "cannot \(error.operation)")
-        }
-        guard (try? file.stringAttribute("format")) == ResultFile.format else {
-            throw ResultFileError(path: path, reason: "not a cimcarlo result file (attribute `format` must be \"\(ResultFile.format)\")")
-        }
-        do {
-            self.path = path
-            status = try file.stringAttribute("status")
-            instancesCompleted = Int(try file.scalarAttribute("instances_completed", as: Int64.self))
-            instancesRequested = Int(try file.scalarAttribute("instances_requested", as: Int64.self))
-            accuracyThreshold = try file.scalarAttribute("accuracy_threshold", as: Double.self)
-            policies = try file.readStrings("/policy")
-            budgets = try file.read("/policy_budget", as: Double.self).values
-            timesSeconds = try file.read("/time", as: Double.self).values
-            let accuracy = try file.read("/accuracy", as: Float.self).values
-            summaries = ResultFile.summaries(accuracy: accuracy, instances: instancesRequested, policies: policies.count,
-                                             times: timesSeconds.count, threshold: accuracyThreshold)
-            differences = ResultFile.pairedDifferences(accuracy: accuracy, instances: instancesRequested,
-                                                       policies: policies.count, times: timesSeconds.count)
-            let cycles = try file.read("/write_cycles", as: Double.self).values
-            let times = try file.read("/programming_time_s", as: Double.self).values
-            let policyCount = policies.count
-            func columnMeans(_ values: [Double]) -> [Double] {
-                (0..<policyCount).map { policy in
-                    let column = stride(from: policy, to: values.count, by: policyCount).map { values[$0] }.filter { !$0.isNaN }
-                    return column.isEmpty ? .nan : column.reduce(0, +) / Double(column.count)
-                }
-            }
-            meanWriteCycles = columnMeans(cycles)
-            meanProgrammingTimeSeconds = columnMeans(times)
-        } catch let error as HDF5Error {
-            throw ResultFileError(path: path, reason: "damaged result file (cannot \(error.operation))")
-        }
+        let file = try ResultFile.open(path: path)
+        self.path = path
+        status = try file.status()
+        instancesCompleted = file.completedCount
+        instancesRequested = file.shard == nil ? file.plan.instances : file.instances.count
+        accuracyThreshold = file.plan.accuracyThreshold
+        policies = file.plan.policyLabels
+        budgets = file.plan.policyBudgets
+        timesSeconds = file.plan.timesSeconds
+        shard = file.shard
+        stoppingReason = try file.stoppingReason()
+        summary = StudySummary(try file.results(), threshold: file.plan.threshold)
     }
+
+    public var meanWriteCycles: [Double] { summary.meanWriteCycles }
 
     /// Programming speed-up of each policy against verifying every device (`all`), when the
     /// run included `all`.
@@ -85,20 +60,21 @@ public struct ResultReport: Sendable {
         func percent(_ value: Double) -> String { String(format: "%.2f", 100 * value) }
         let header = [("policy", 14), ("time", 8), ("mean %", 8), ("95% CI", 15), ("std", 6), ("p01", 7), ("p05", 7),
                       ("p50", 7), ("yield (95% CI)", 21), ("Δ vs \(policies[0]) (95% CI)", 24), ("cycles", 11), ("speed-up", 9)]
+        let held = shard.map { "shard \($0), " } ?? ""
         var lines = [
-            "\(path): \(status), \(instancesCompleted) of \(instancesRequested) instances; yield at accuracy ≥ \(percent(accuracyThreshold)) %",
+            "\(path): \(held)\(status), \(instancesCompleted) of \(instancesRequested) instances; yield at accuracy ≥ \(percent(accuracyThreshold)) %",
             header.map { cell($0.0, $0.1) }.joined(separator: " "),
         ]
         let speedUps = speedUpVersusAll
         for (policyIndex, policy) in policies.enumerated() {
             for (timeIndex, time) in timesSeconds.enumerated() {
-                let s = summaries[policyIndex][timeIndex]
+                let s = summary.cells[policyIndex][timeIndex]
                 let values = [
                     policy, Self.formatTime(time), percent(s.mean), "\(percent(s.ci95Low))–\(percent(s.ci95High))",
                     percent(s.std), percent(s.p01), percent(s.p05), percent(s.p50),
                     String(format: "%.3f (%.3f–%.3f)", s.yield, s.yieldLow, s.yieldHigh),
                     policyIndex == 0 ? "-" : {
-                        let d = differences[policyIndex][timeIndex]
+                        let d = summary.differences[policyIndex][timeIndex]
                         return String(format: "%+.2f (%+.2f–%+.2f)", 100 * d.mean, 100 * d.ci95Low, 100 * d.ci95High)
                     }(),
                     String(format: "%.4g", meanWriteCycles[policyIndex]),
@@ -107,6 +83,7 @@ public struct ResultReport: Sendable {
                 lines.append(zip(values, header).map { cell($0, $1.1) }.joined(separator: " "))
             }
         }
+        if let stoppingReason { lines.append("sequential stopping: " + stoppingReason) }
         return lines.joined(separator: "\n")
     }
 
@@ -117,11 +94,11 @@ public struct ResultReport: Sendable {
             for (timeIndex, time) in timesSeconds.enumerated() {
                 var row: [String: Any] = ["policy": policy, "budget": budgets[policyIndex], "time_s": time,
                                           "mean_write_cycles": meanWriteCycles[policyIndex],
-                                          "mean_programming_time_s": meanProgrammingTimeSeconds[policyIndex],
-                                          "count": summaries[policyIndex][timeIndex].count]
-                for (name, value) in summaries[policyIndex][timeIndex].named { row[name] = value.isFinite ? value : nil }
+                                          "mean_programming_time_s": summary.meanProgrammingTimeSeconds[policyIndex],
+                                          "count": summary.cells[policyIndex][timeIndex].count]
+                for (name, value) in summary.cells[policyIndex][timeIndex].named { row[name] = value.isFinite ? value : nil }
                 if policyIndex > 0 {
-                    let d = differences[policyIndex][timeIndex]
+                    let d = summary.differences[policyIndex][timeIndex]
                     row["diff_vs"] = policies[0]
                     row["diff_mean"] = d.mean
                     row["diff_ci95_low"] = d.ci95Low
@@ -131,10 +108,27 @@ public struct ResultReport: Sendable {
                 rows.append(row)
             }
         }
-        let object: [String: Any] = ["file": path, "status": status, "instances_completed": instancesCompleted,
+        var object: [String: Any] = ["file": path, "status": status, "instances_completed": instancesCompleted,
                                      "instances_requested": instancesRequested, "accuracy_threshold": accuracyThreshold,
                                      "rows": rows]
+        if let shard { object["shard"] = shard.description }
+        if let stoppingReason { object["stopping_reason"] = stoppingReason }
         let data = try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys])
         return String(decoding: data, as: UTF8.self)
+    }
+
+    /// One line per swept run and (policy, time): mean accuracy with its CI and the yield.
+    public static func sweepTable(_ runs: [(label: String, report: ResultReport)]) -> String {
+        var lines = ["sweep summary: mean accuracy % (95% CI), yield"]
+        for (label, report) in runs {
+            for (policyIndex, policy) in report.policies.enumerated() {
+                for (timeIndex, time) in report.timesSeconds.enumerated() {
+                    let s = report.summary.cells[policyIndex][timeIndex]
+                    lines.append(String(format: "%@  %@ @ %@  %.2f (%.2f–%.2f)  %.3f", label, policy, formatTime(time),
+                                        100 * s.mean, 100 * s.ci95Low, 100 * s.ci95High, s.yield))
+                }
+            }
+        }
+        return lines.joined(separator: "\n")
     }
 }

@@ -49,18 +49,18 @@ public struct BudgetSearch {
         var steps: [Step] = []
         func evaluate(_ budget: Double) throws -> Step {
             let policy = study.selector.select(WriteVerifyPolicy(kind: kind, budget: budget))
-            let results = try study.simulate(policies: [policy], instances: instances, threads: threads)
-            let last = study.spec.timesSeconds.count - 1
-            let accuracies = results.map { Double($0.accuracy[0][last]) }
-            let summary = Statistics.summarize(accuracies, threshold: study.spec.accuracyThreshold)
+            let collector = ResultCollector(instances: Array(0..<instances), policies: 1,
+                                            times: study.spec.timesSeconds.count)
+            try study.simulate(instances: Array(0..<instances), policies: [policy], into: collector, threads: threads)
+            let results = StudySummary(collector.results, threshold: study.plan.threshold)
+            let summary = results.cells[0][study.spec.timesSeconds.count - 1]
             let reached: Bool
             switch target {
             case let .mean(value): reached = summary.mean >= value
             case let .yield(value): reached = summary.yield >= value
             }
             let step = Step(budget: budget, verifiedFraction: policy.verifiedFraction, summary: summary,
-                            meanWriteCycles: results.map { $0.writeCycles[0] }.reduce(0, +) / Double(results.count),
-                            reached: reached)
+                            meanWriteCycles: results.meanWriteCycles[0], reached: reached)
             steps.append(step)
             report(step)
             return step
@@ -81,22 +81,4 @@ public struct BudgetSearch {
         }
         return (best, steps)
     }
-}
-
-extension Study {
-    /// Simulates instances `0 ..< instances` under `policies` in memory (no result file).
-    public func simulate(policies: [WriteVerifyPolicy], instances: Int, threads: Int) throws -> [InstanceResult] {
-        let collected = ResultCollector(count: instances)
-        try MonteCarloEngine.run(
-            instances: Array(0..<instances), threads: threads,
-            makeSimulator: { try self.makeSimulator(policies: policies) },
-            record: { collected.results[$0.instance] = $0 })
-        return collected.results.compactMap { $0 }
-    }
-}
-
-/// Results gathered by instance index (written only under the engine's record lock).
-private final class ResultCollector: @unchecked Sendable {
-    var results: [InstanceResult?]
-    init(count: Int) { results = Array(repeating: nil, count: count) }
 }
