@@ -2,11 +2,13 @@
 # Installs what cimcarlo needs on a fresh Debian 12 machine (run as root):
 # the C libraries it links, Fashion-MNIST, and the Python packages of analysis/ (h5py and
 # matplotlib for the figures, onnx and onnxruntime as the reference of the ONNX import tests).
+# With --tests, also Slurm and munge, for the test that runs a real one-node cluster.
 # Safe to run again: it only installs what is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 apt_packages=(libopenblas-dev libhdf5-dev zlib1g-dev pkg-config dataset-fashion-mnist)
+if [ "${1:-}" = "--tests" ]; then apt_packages+=(slurm-wlm munge); fi
 missing=()
 for package in "${apt_packages[@]}"; do
     dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
