@@ -34,6 +34,7 @@ def load(path):
             "times": f["time"][...],
             "cycles": f["write_cycles"][...],
             "threshold": float(f.attrs.get("accuracy_threshold", 0.8)),
+            "test_images": int(f.attrs["test_images"]),
             "status": f.attrs.get("status", "unknown"),
         }
     done = np.isfinite(result["accuracy"]).all(axis=(1, 2))
@@ -142,8 +143,13 @@ def plot_yield(data, title):
     thresholds = np.linspace(low, high, 200)
     trials = values.shape[0]
     figure, axis = plt.subplots(figsize=(6.5, 4.2))
+    # Yield compares correct-image counts, as cimcarlo does: a float32 accuracy exactly on a
+    # threshold would otherwise fall just below it.
+    images = data["test_images"]
+    correct = np.rint(values * images)
+    required = np.ceil(np.round(thresholds * images, 9))
     for p, name in enumerate(policies):
-        successes = (values[:, p][None, :] >= thresholds[:, None]).sum(axis=1)
+        successes = (correct[:, p][None, :] >= required[:, None]).sum(axis=1)
         yields = successes / trials
         lower, upper = wilson(successes, trials)
         line, = axis.plot(100 * thresholds, yields, label=name)

@@ -96,6 +96,25 @@ import Testing
         try expectIdentical(single, output)
     }
 
+    @Test func theBinaryRefusesAnIncompleteMergeWithOneLineAndExitCodeTwo() throws {
+        let fixture = try TinyStudyFixture(directory: directory, instances: 7)
+        let output = directory.file("cli.h5")
+        for index in [0, 2] {
+            let run = try runCimcarlo(["run", fixture.spec, "--output", output, "--shard", "\(index)/3", "--quiet"])
+            try #require(run.status == 0, "\(run.standardError)")
+            #expect(run.standardOutput.contains("shard \(index)/3, complete"))
+        }
+        let shards = [0, 2].map { Shard(index: $0, count: 3).filePath(forResult: output) }
+        let merge = try runCimcarlo(["merge"] + shards + ["--output", output])
+        #expect(merge.status == 2)
+        #expect(merge.standardError
+            == "cimcarlo: error: \(output): cannot merge: missing shard 1/3 (2 instances) of the 7 the plan needs\n")
+        #expect(!FileManager.default.fileExists(atPath: output))
+        let badShard = try runCimcarlo(["run", fixture.spec, "--output", output, "--shard", "3/3"])
+        #expect(badShard.status == 2)
+        #expect(badShard.standardError.contains("--shard must be k/N with 0 ≤ k < N, got 3/3"))
+    }
+
     @Test func shardArgumentsParse() {
         #expect(Shard(parsing: "2/8") == Shard(index: 2, count: 8))
         for bad in ["8/8", "-1/3", "1/0", "1", "a/b", "1/2/3", ""] { #expect(Shard(parsing: bad) == nil, "\(bad)") }
