@@ -7,28 +7,13 @@ import Testing
 @Suite struct SlurmJobTests {
     let directory = TemporaryDirectory()
 
-    /// Runs a shell command line with `environment` added, stdout and stderr together.
-    private func shell(_ command: String, environment: [String: String] = [:]) throws -> (status: Int32, output: String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/bin/bash")
-        process.arguments = ["-c", command]
-        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        try process.run()
-        let text = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        return (process.terminationStatus, text)
-    }
-
     @Test func jobArrayAndMergeOnARealClusterEqualASingleMachineRun() throws {
         let fixture = try TinyStudyFixture(directory: directory, instances: 7)
         let cluster = directory.file("cluster")
         let script = repositoryRoot + "/Tests/Scripts/slurm_cluster.sh"
         let started = Date()
-        let start = try shell("\(script) start \(cluster)")
-        defer { _ = try? shell("\(script) stop \(cluster)") }
+        let start = try runShell("\(script) start \(cluster)")
+        defer { _ = try? runShell("\(script) stop \(cluster)") }
         // A machine where the daemons cannot start fails the test, saying why; it does not skip.
         try #require(start.status == 0, "the one-node Slurm cluster did not start:\n\(start.output)")
         let slurm = ["SLURM_CONF": cluster + "/slurm.conf"]
@@ -41,7 +26,7 @@ import Testing
         #expect(written.standardOutput.contains(job.submitCommand))
         // The printed submission, with the merge waited for.
         let submit = job.submitCommand.replacingOccurrences(of: "sbatch --dependency", with: "sbatch --wait --dependency")
-        let submitted = try shell(submit, environment: slurm)
+        let submitted = try runShell(submit, environment: slurm)
         let logs = (0..<3).map { "\(job.scriptDirectory)/shard-\($0).log" } + ["\(job.scriptDirectory)/merge.log"]
         let logText = logs.map { (try? String(contentsOfFile: $0, encoding: .utf8)) ?? "(no \($0))" }.joined(separator: "\n")
         try #require(submitted.status == 0, "sbatch: \(submitted.output)\n\(logText)")

@@ -68,7 +68,7 @@ for _ in $(seq 50); do [ -S "$dir/munge.socket" ] && break; sleep 0.1; done
 
 cat >"$dir/slurm.conf" <<EOF
 ClusterName=cimcarlo-test
-SlurmctldHost=$node
+SlurmctldHost=$node(127.0.0.1)
 SlurmctldPort=$port
 SlurmdPort=$((port + 1))
 SlurmUser=root
@@ -92,7 +92,7 @@ ReturnToService=2
 JobCompType=jobcomp/none
 JobAcctGatherType=jobacct_gather/none
 AccountingStorageType=accounting_storage/none
-NodeName=$node CPUs=$cpus RealMemory=$memory_mb State=UNKNOWN
+NodeName=$node NodeAddr=127.0.0.1 CPUs=$cpus RealMemory=$memory_mb State=UNKNOWN
 PartitionName=test Nodes=$node Default=YES MaxTime=INFINITE State=UP
 EOF
 export SLURM_CONF="$dir/slurm.conf"

@@ -23,7 +23,9 @@ public struct ResultReport: Sendable {
         self.path = path
         status = try file.status()
         instancesCompleted = file.completedCount
-        instancesRequested = file.shard == nil ? file.plan.instances : file.instances.count
+        // The rows the file holds: the plan's instances, a shard's, or those up to sequential
+        // stopping's present checkpoint.
+        instancesRequested = file.instances.count
         accuracyThreshold = file.plan.accuracyThreshold
         policies = file.plan.policyLabels
         budgets = file.plan.policyBudgets

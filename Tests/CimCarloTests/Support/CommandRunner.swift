@@ -30,9 +30,21 @@ func runCimcarlo(_ arguments: [String], environment: [String: String] = [:]) thr
 
 /// Runs `python3` with `arguments` (the analysis scripts), stdout and stderr together.
 func runPython(_ arguments: [String]) throws -> (status: Int32, output: String) {
+    try runProgram("/usr/bin/env", ["python3"] + arguments)
+}
+
+/// Runs a shell command line with `environment` added, stdout and stderr together.
+func runShell(_ command: String, environment: [String: String] = [:]) throws -> (status: Int32, output: String) {
+    try runProgram("/bin/bash", ["-c", command], environment: environment)
+}
+
+/// Runs `executable` with `arguments`, stdout and stderr together.
+func runProgram(_ executable: String, _ arguments: [String],
+                environment: [String: String] = [:]) throws -> (status: Int32, output: String) {
     let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    process.arguments = ["python3"] + arguments
+    process.executableURL = URL(fileURLWithPath: executable)
+    process.arguments = arguments
+    process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
     let pipe = Pipe()
     process.standardOutput = pipe
     process.standardError = pipe
