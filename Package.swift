@@ -3,7 +3,6 @@ import PackageDescription
 
 let package = Package(
     name: "cimcarlo",
-    platforms: [.macOS(.v13)],
     products: [
         .executable(name: "cimcarlo", targets: ["cimcarlo"]),
         .library(name: "CimCarlo", targets: ["CimCarlo"]),

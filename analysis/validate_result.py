@@ -73,10 +73,50 @@ def validate(path):
         for name in MAPPING:
             if f"mapping/{name}" not in f:
                 problems.append(f"missing dataset /mapping/{name}")
+        if f.attrs.get("status") == "complete" and all(f"summary/{name}" in f for name in SUMMARY):
+            problems += check_summary(f)
         completed = int(f.attrs["instances_completed"])
         finished = np.isfinite(f["accuracy"][...]).all(axis=(1, 2)).sum()
         if completed != finished:
             problems.append(f"instances_completed = {completed} but {finished} instances have results")
+    return problems
+
+
+def check_summary(f):
+    """Recomputes /summary from /accuracy with NumPy: mean, sample std, the 1/5/50 % quantiles
+    (linear interpolation), the yield by correct-image counts with its Wilson interval, and a
+    confidence interval centred on the mean."""
+    problems = []
+    accuracy = f["accuracy"][...].astype(np.float64)
+    done = np.isfinite(accuracy).all(axis=(1, 2))
+    accuracy = accuracy[done]
+    n = accuracy.shape[0]
+    images = int(f.attrs["test_images"])
+    required = np.ceil(np.round(float(f.attrs["accuracy_threshold"]) * images, 9))
+    successes = (np.rint(accuracy * images) >= required).sum(axis=0)
+    z = 1.959963984540054
+    share = successes / n
+    centre = (share + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * np.sqrt(share * (1 - share) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    expected = {
+        "mean": accuracy.mean(axis=0),
+        "std": accuracy.std(axis=0, ddof=1) if n > 1 else np.zeros(accuracy.shape[1:]),
+        "p01": np.quantile(accuracy, 0.01, axis=0),
+        "p05": np.quantile(accuracy, 0.05, axis=0),
+        "p50": np.quantile(accuracy, 0.5, axis=0),
+        "yield": share,
+        "yield_low": np.maximum(0, centre - half),
+        "yield_high": np.minimum(1, centre + half),
+        "ci95_low": None,
+    }
+    for name, values in expected.items():
+        stored = f[f"summary/{name}"][...]
+        if name == "ci95_low":
+            middle = (stored + f["summary/ci95_high"][...]) / 2
+            if not np.allclose(middle, expected["mean"], rtol=1e-9, atol=1e-12):
+                problems.append("/summary/ci95_low and ci95_high are not centred on the mean of /accuracy")
+        elif not np.allclose(stored, values, rtol=1e-9, atol=1e-12):
+            problems.append(f"/summary/{name} differs from its recomputation from /accuracy")
     return problems
 
 

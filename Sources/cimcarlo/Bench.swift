@@ -32,7 +32,9 @@ extension CimCarloCommand {
 
         func validate() throws {
             guard instances >= 1 else { throw ValidationError("--instances must be at least 1, got \(instances)") }
-            if let testLimit, testLimit < 1 { throw ValidationError("--test-limit must be at least 1, got \(testLimit)") }
+            if let testLimit, testLimit < 1 {
+                throw ValidationError("--test-limit must be at least 1, got \(testLimit)")
+            }
         }
 
         func run() throws {
@@ -42,22 +44,28 @@ extension CimCarloCommand {
                 let test = try DatasetSource(argument: "fashion-mnist").load(.test).prefix(testLimit)
                 let rates = Benchmark.Rates.measure(threads: threads)
                 if !json {
-                    print(String(format: "sgemm %.1f GFLOP/s (1 thread), %.1f GFLOP/s (%d threads); Gaussian %.1f M/s (1 thread); %d test images",
-                                 rates.sgemmGigaflopsOneThread, rates.sgemmGigaflopsAllThreads, threads,
-                                 rates.gaussiansPerSecond / 1e6, test.count))
+                    print(
+                        String(
+                            format:
+                                "sgemm %.1f GFLOP/s (1 thread), %.1f GFLOP/s (%d threads); Gaussian %.1f M/s (1 thread); %d test images",
+                            rates.sgemmGigaflopsOneThread, rates.sgemmGigaflopsAllThreads, threads,
+                            rates.gaussiansPerSecond / 1e6, test.count))
                     print("workload     threads  s/instance  floor s/inst  of floor  parallel eff.  peak RSS")
                 }
                 let tile = PeripheryConfiguration(fidelity: .tile, adcBits: 8)
-                let workloads = [("mlp", "models/mlp.h5", PeripheryConfiguration()),
-                                 ("lenet5", "models/lenet5.h5", PeripheryConfiguration()),
-                                 ("resnet8", "models/resnet8.onnx", PeripheryConfiguration()),
-                                 ("mlp", "models/mlp.h5", tile), ("lenet5", "models/lenet5.h5", tile)]
+                let workloads = [
+                    ("mlp", "models/mlp.h5", PeripheryConfiguration()),
+                    ("lenet5", "models/lenet5.h5", PeripheryConfiguration()),
+                    ("resnet8", "models/resnet8.onnx", PeripheryConfiguration()),
+                    ("mlp", "models/mlp.h5", tile), ("lenet5", "models/lenet5.h5", tile),
+                ]
                 for (name, path, periphery) in workloads {
                     let network = try Network.load(from: path)
                     try test.checkFits(network, name: "fashion-mnist")
                     let isTile = periphery.fidelity == .tile
                     let measurements = try Benchmark.measureWorkload(
-                        "\(name)-swim-dac22-\(isTile ? "tile-adc8" : "effective-weight")", network: network, device: device,
+                        "\(name)-swim-dac22-\(isTile ? "tile-adc8" : "effective-weight")", network: network,
+                        device: device,
                         test: test, instancesPerThread: isTile || name == "resnet8" ? max(1, instances / 3) : instances,
                         threads: threads,
                         rates: rates, periphery: periphery)
@@ -65,14 +73,18 @@ extension CimCarloCommand {
                         if json {
                             let encoder = JSONEncoder()
                             encoder.outputFormatting = [.sortedKeys]
+                            encoder.keyEncodingStrategy = .convertToSnakeCase
                             print(String(decoding: try encoder.encode(measurement), as: UTF8.self))
                         } else {
-                            let cells = [(name + (isTile ? " tile" : "")).padding(toLength: 11, withPad: " ", startingAt: 0),
-                                         String(format: "%7d  %10.4f  %12.4f  %8.2f  %13.2f  %5.0f MiB",
-                                                measurement.threads, measurement.seconds_per_instance,
-                                                measurement.floor_seconds_per_instance, measurement.fraction_of_floor,
-                                                measurement.parallel_efficiency,
-                                                Double(measurement.peak_rss_bytes) / 1_048_576)]
+                            let cells = [
+                                (name + (isTile ? " tile" : "")).padding(toLength: 11, withPad: " ", startingAt: 0),
+                                String(
+                                    format: "%7d  %10.4f  %12.4f  %8.2f  %13.2f  %5.0f MiB",
+                                    measurement.threads, measurement.secondsPerInstance,
+                                    measurement.floorSecondsPerInstance, measurement.fractionOfFloor,
+                                    measurement.parallelEfficiency,
+                                    Double(measurement.peakRssBytes) / 1_048_576),
+                            ]
                             print(cells.joined(separator: "  "))
                         }
                     }

@@ -19,8 +19,10 @@ struct CimCarloCommand: ParsableCommand {
               cimcarlo report /tmp/quick.h5
             """,
         version: CimCarloVersion.current,
-        subcommands: [Train.self, Eval.self, Map.self, Run.self, Report.self, Search.self, Bench.self, Merge.self,
-                      Slurm.self]
+        subcommands: [
+            Train.self, Eval.self, Map.self, Run.self, Report.self, Search.self, Bench.self, Merge.self,
+            Slurm.self,
+        ]
     )
 
     /// Parses and runs, mapping argument errors to exit code 2 (bad usage) as documented.
@@ -28,49 +30,39 @@ struct CimCarloCommand: ParsableCommand {
         do {
             var command = try parseAsRoot()
             try command.run()
+        } catch let exit as ExitCode {
+            // The subcommand has printed its one line already.
+            Foundation.exit(exit.rawValue)
         } catch {
             let code = exitCode(for: error)
             guard code != .success else { exit(withError: error) }  // --help, --version
             // One line, as for every other bad input; `--help` shows the usage.
             let text = message(for: error).split(separator: "\n").first.map(String.init) ?? "\(error)"
             FileHandle.standardError.write(Data("cimcarlo: error: \(text) (see --help)\n".utf8))
-            Foundation.exit(code == .validationFailure ? 2 : code.rawValue)
+            Foundation.exit(code == .validationFailure ? ExitStatus.badInput : code.rawValue)
         }
     }
 }
 
-/// Runs a subcommand body, turning cimcarlo's typed errors into one line on stderr and
-/// the documented exit code (2 for bad input, 1 for runtime failures).
+/// Runs a subcommand body, turning an error into one line on stderr and the documented exit
+/// code: the error's own for cimcarlo's errors (2 bad input, 1 runtime failure), 1 for
+/// anything else (an I/O failure from Foundation, say).
 func reportingErrors(_ body: () throws -> Void) throws {
     do {
         try body()
-    } catch let error as DatasetError {
-        fail(error.description, code: 2)
-    } catch let error as ModelFileError {
-        fail(error.description, code: 2)
-    } catch let error as NetworkShapeError {
-        fail(error.description, code: 2)
-    } catch let error as ONNXImportError {
-        fail(error.description, code: 2)
-    } catch let error as ConfigurationError {
-        fail(error.description, code: 2)
-    } catch let error as ResultFileError {
-        fail(error.description, code: 2)
-    } catch let error as HDF5Error {
-        fail(error.description, code: 1)
-    } catch let error as StudyInterrupted {
-        fail(error.description, code: 1)
     } catch let error as ExitCode {
         throw error
+    } catch let error as CimCarloError {
+        throw failure(error.description, code: error.exitCode)
     } catch {
-        // Anything else (an I/O failure from Foundation, say) is a runtime failure, still one line.
-        fail(error.localizedDescription, code: 1)
+        throw failure(error.localizedDescription, code: ExitStatus.runtimeFailure)
     }
 }
 
-func fail(_ message: String, code: Int32) -> Never {
+/// Prints `message` as cimcarlo's one error line and returns the exit code to throw.
+func failure(_ message: String, code: Int32) -> ExitCode {
     FileHandle.standardError.write(Data("cimcarlo: error: \(message)\n".utf8))
-    exit(code)
+    return ExitCode(code)
 }
 
 /// Writes a line to stdout at once (unbuffered, so progress shows when stdout is a file).
@@ -91,10 +83,12 @@ func readingInputs<T>(_ what: String, _ body: () throws -> T) rethrows -> T {
     let timer = DispatchSource.makeTimerSource(queue: .global())
     timer.schedule(deadline: .now() + seconds)
     timer.setEventHandler {
-        FileHandle.standardError.write(Data(
-            "cimcarlo: error: gave up after \(Int(seconds)) s reading \(what): the HDF5 library did not return (a damaged file?)\n".utf8))
+        FileHandle.standardError.write(
+            Data(
+                "cimcarlo: error: gave up after \(Int(seconds)) s reading \(what): the HDF5 library did not return (a damaged file?)\n"
+                    .utf8))
         // _exit, not exit: libhdf5's exit handler would wait for the lock its stuck call holds.
-        _exit(2)
+        _exit(ExitStatus.badInput)
     }
     timer.resume()
     defer { timer.cancel() }

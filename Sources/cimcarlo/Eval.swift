@@ -19,13 +19,16 @@ extension CimCarloCommand {
         @Option(help: ArgumentHelp("Model file: HDF5 (cimcarlo model schema) or ONNX (.onnx).", valueName: "file"))
         var model: String
 
-        @Option(parsing: .upToNextOption,
-                help: ArgumentHelp("Subtracted from the pixels (in [0, 1]) before the model, per channel.",
-                                   valueName: "mean"))
+        @Option(
+            parsing: .upToNextOption,
+            help: ArgumentHelp(
+                "Subtracted from the pixels (in [0, 1]) before the model, per channel.",
+                valueName: "mean"))
         var inputMean: [Float] = []
 
-        @Option(parsing: .upToNextOption,
-                help: ArgumentHelp("Divides the pixels after --input-mean, per channel (> 0).", valueName: "std"))
+        @Option(
+            parsing: .upToNextOption,
+            help: ArgumentHelp("Divides the pixels after --input-mean, per channel (> 0).", valueName: "std"))
         var inputStd: [Float] = []
 
         @OptionGroup var data: DatasetOptions
@@ -43,13 +46,16 @@ extension CimCarloCommand {
                     (try Network.load(from: model), try data.loadTest())
                 }
                 if !inputMean.isEmpty || !inputStd.isEmpty {
-                    network = try network.applyingInputNormalization(mean: inputMean.isEmpty ? [0] : inputMean,
-                                                                     std: inputStd.isEmpty ? [1] : inputStd)
+                    network = try network.applyingInputNormalization(
+                        mean: inputMean.isEmpty ? [0] : inputMean,
+                        std: inputStd.isEmpty ? [1] : inputStd)
                 }
                 try test.checkFits(network, name: data.dataset)
                 let evaluation = try NetworkWorkspace(network: network, batchCapacity: 500).evaluate(network, on: test)
-                print(String(format: "%@: accuracy %.2f %%  loss %.4f  (%d test images)",
-                             model, 100 * evaluation.accuracy, evaluation.meanLoss, test.count))
+                print(
+                    String(
+                        format: "%@: accuracy %.2f %%  loss %.4f  (%d test images)",
+                        model, 100 * evaluation.accuracy, evaluation.meanLoss, test.count))
             }
         }
     }

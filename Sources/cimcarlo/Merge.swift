@@ -29,7 +29,7 @@ extension CimCarloCommand {
 
         func run() throws {
             try reportingErrors {
-                try readingInputs("the shard files") {
+                _ = try readingInputs("the shard files") {
                     try ShardMerge.merge(shards: shards, output: output, force: force)
                 }
                 emit(try ResultReport(path: output).table())

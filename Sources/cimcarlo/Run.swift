@@ -1,6 +1,7 @@
 import ArgumentParser
 import CimCarlo
 import Foundation
+import Synchronization
 
 extension CimCarloCommand {
     struct Run: ParsableCommand {
@@ -37,21 +38,25 @@ extension CimCarloCommand {
         @Flag(help: "No progress line on stderr.")
         var quiet = false
 
-        @Option(help: ArgumentHelp(
-            "Run only shard k of N (instances i with i mod N = k) into the shard file next to the result, out/study.shard-k-of-N.h5; `cimcarlo merge` joins the shards.",
-            valueName: "k/N"))
+        @Option(
+            help: ArgumentHelp(
+                "Run only shard k of N (instances i with i mod N = k) into the shard file next to the result, out/study.shard-k-of-N.h5; `cimcarlo merge` joins the shards.",
+                valueName: "k/N"))
         var shard: String?
 
-        @Option(help: ArgumentHelp(
-            "Sequential stopping: simulate until every (policy, time) mean's 95 % CI half-width is at most W points of accuracy, checking at 16, 24, 32, 48, 64, … instances.",
-            valueName: "W"))
+        @Option(
+            help: ArgumentHelp(
+                "Sequential stopping: simulate until every (policy, time) mean's 95 % CI half-width is at most W points of accuracy, checking at 16, 24, 32, 48, 64, … instances.",
+                valueName: "W"))
         var targetCi: Double?
 
         @Option(help: ArgumentHelp("With --target-ci: the most instances to simulate (default 10000).", valueName: "N"))
         var maxInstances: Int?
 
         func validate() throws {
-            if let instances, instances < 1 { throw ValidationError("--instances must be at least 1, got \(instances)") }
+            if let instances, instances < 1 {
+                throw ValidationError("--instances must be at least 1, got \(instances)")
+            }
             guard !(force && resume) else { throw ValidationError("--force and --resume exclude each other") }
             if let shard, Shard(parsing: shard) == nil {
                 throw ValidationError("--shard must be k/N with 0 ≤ k < N, got \(shard)")
@@ -60,12 +65,16 @@ extension CimCarloCommand {
                 guard targetCi > 0, targetCi.isFinite else {
                     throw ValidationError("--target-ci must be a positive number of accuracy points, got \(targetCi)")
                 }
-                guard instances == nil else { throw ValidationError("--target-ci and --instances exclude each other (use --max-instances)") }
+                guard instances == nil else {
+                    throw ValidationError("--target-ci and --instances exclude each other (use --max-instances)")
+                }
                 guard shard == nil else { throw ValidationError("--target-ci and --shard exclude each other") }
             }
             if let maxInstances {
                 guard targetCi != nil else { throw ValidationError("--max-instances needs --target-ci") }
-                guard maxInstances >= 1 else { throw ValidationError("--max-instances must be at least 1, got \(maxInstances)") }
+                guard maxInstances >= 1 else {
+                    throw ValidationError("--max-instances must be at least 1, got \(maxInstances)")
+                }
             }
         }
 
@@ -74,6 +83,8 @@ extension CimCarloCommand {
                 let runSpec = try RunSpec.load(path: spec)
                 let runs = runSpec.expanded(output: output)
                 let stop = StopRequest()
+                let signalSources = stop.watchSignals()
+                defer { withExtendedLifetime(signalSources) {} }
                 let stopping: StudyPlan.Stopping = targetCi.map { .targetHalfWidth($0 / 100) } ?? .fixed
                 let count = targetCi == nil ? instances : (maxInstances ?? 10_000)
                 var finished: [(label: String, report: ResultReport)] = []
@@ -88,19 +99,22 @@ extension CimCarloCommand {
                     let line = ProgressLine(enabled: !quiet, label: label0)
                     let started = Date()
                     do {
-                        try study.run(output: variant.outputPath, threads: parallelism.workerThreads, shard: part,
-                                      force: force, resume: resume, progress: { line.update($0) },
-                                      shouldStop: { stop.requested })
+                        try study.run(
+                            output: variant.outputPath, threads: parallelism.workerThreads, shard: part,
+                            force: force, resume: resume, progress: { line.update($0) },
+                            shouldStop: { stop.requested })
                     } catch let interrupted as StudyInterrupted {
                         line.finish()
-                        fail("\(interrupted); finish it with: \(resumeCommand)", code: stop.exitCode)
+                        throw failure("\(interrupted); finish it with: \(resumeCommand)", code: stop.exitCode)
                     }
                     line.finish()
                     let seconds = Date().timeIntervalSince(started)
                     let report = try ResultReport(path: path)
                     emit(report.table())
-                    emit(String(format: "wall time %.1f s, %.2f instances/s, %d threads", seconds,
-                                Double(report.instancesCompleted) / max(seconds, 1e-9), parallelism.workerThreads))
+                    emit(
+                        String(
+                            format: "wall time %.1f s, %.2f instances/s, %d threads", seconds,
+                            Double(report.instancesCompleted) / max(seconds, 1e-9), parallelism.workerThreads))
                     finished.append((label, report))
                 }
                 if runs.count > 1 { emit(ResultReport.sweepTable(finished)) }
@@ -124,25 +138,25 @@ extension CimCarloCommand {
 /// SIGINT and SIGTERM ask the run to stop: instances in flight finish and are written, the
 /// file is closed, and the process exits with 128 + the signal number. A second signal ends
 /// the process at once (every instance already written stays in the file).
-final class StopRequest: @unchecked Sendable {
-    private let lock = NSLock()
-    private var signalNumber: Int32 = 0
-    private var sources: [DispatchSourceSignal] = []
+final class StopRequest: Sendable {
+    /// The first signal received, 0 for none.
+    private let signalNumber = Mutex<Int32>(0)
 
-    init() {
-        for number in [SIGINT, SIGTERM] {
+    /// Starts watching SIGINT and SIGTERM; the watch lasts while the returned sources live.
+    func watchSignals() -> [any DispatchSourceSignal] {
+        [SIGINT, SIGTERM].map { number in
             signal(number, SIG_IGN)
             let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
-            source.setEventHandler { [weak self] in self?.receive(number) }
+            source.setEventHandler { self.receive(number) }
             source.resume()
-            sources.append(source)
+            return source
         }
     }
 
     private func receive(_ number: Int32) {
-        let first = lock.withLock { () -> Bool in
-            defer { if signalNumber == 0 { signalNumber = number } }
-            return signalNumber == 0
+        let first = signalNumber.withLock { received in
+            defer { if received == 0 { received = number } }
+            return received == 0
         }
         if first {
             note("cimcarlo: stopping after the instances in flight (signal again to stop at once)")
@@ -151,12 +165,12 @@ final class StopRequest: @unchecked Sendable {
         }
     }
 
-    var requested: Bool { lock.withLock { signalNumber != 0 } }
-    var exitCode: Int32 { lock.withLock { 128 + (signalNumber == 0 ? SIGINT : signalNumber) } }
+    var requested: Bool { signalNumber.withLock { $0 != 0 } }
+    var exitCode: Int32 { signalNumber.withLock { 128 + ($0 == 0 ? SIGINT : $0) } }
 }
 
-/// The progress line on stderr: instances done, rate, ETA and the running mean ± 95 % CI.
-final class ProgressLine: @unchecked Sendable {
+/// Called on the thread that runs the study only.
+final class ProgressLine {
     private let enabled: Bool
     private let label: String
     private let interactive = isatty(STDERR_FILENO) != 0
@@ -185,8 +199,9 @@ final class ProgressLine: @unchecked Sendable {
         let width = 24
         let filled = progress.done * width / max(progress.total, 1)
         let bar = String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled)
-        let text = String(format: "[%@] %d/%d  %.2f inst/s  ETA %@  %@ %.2f ± %.2f %%", bar, progress.done, progress.total,
-                          rate, Self.clock(remaining), label, 100 * progress.runningMean, 100 * progress.runningHalfWidth)
+        let text = String(
+            format: "[%@] %d/%d  %.2f inst/s  ETA %@  %@ %.2f ± %.2f %%", bar, progress.done, progress.total,
+            rate, Self.clock(remaining), label, 100 * progress.runningMean, 100 * progress.runningHalfWidth)
         FileHandle.standardError.write(Data(((interactive ? "\r" : "") + text + (interactive ? "" : "\n")).utf8))
     }
 
@@ -197,7 +212,8 @@ final class ProgressLine: @unchecked Sendable {
     private static func clock(_ seconds: Double) -> String {
         guard seconds.isFinite else { return "--:--" }
         let total = Int(seconds.rounded())
-        return total >= 3600 ? String(format: "%d:%02d:%02d", total / 3600, total / 60 % 60, total % 60)
+        return total >= 3600
+            ? String(format: "%d:%02d:%02d", total / 3600, total / 60 % 60, total % 60)
             : String(format: "%d:%02d", total / 60, total % 60)
     }
 }

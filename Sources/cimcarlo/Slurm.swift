@@ -40,30 +40,41 @@ extension CimCarloCommand {
         var seed: UInt64?
 
         func validate() throws {
-            guard (1...100_000).contains(shards) else { throw ValidationError("--shards must be 1 to 100000, got \(shards)") }
+            guard (1...100_000).contains(shards) else {
+                throw ValidationError("--shards must be 1 to 100000, got \(shards)")
+            }
             guard (1...1024).contains(cpusPerTask) else {
                 throw ValidationError("--cpus-per-task must be 1 to 1024, got \(cpusPerTask)")
             }
-            if let instances, instances < 1 { throw ValidationError("--instances must be at least 1, got \(instances)") }
+            if let instances, instances < 1 {
+                throw ValidationError("--instances must be at least 1, got \(instances)")
+            }
         }
 
         func run() throws {
             try reportingErrors {
                 let runSpec = try RunSpec.load(path: spec)
                 guard runSpec.sweep.isEmpty else {
-                    throw ConfigurationError(file: spec, key: "sweep",
-                                             message: "a sweep is several studies; give `cimcarlo slurm` one spec per study")
+                    throw ConfigurationError(
+                        file: spec, key: "sweep",
+                        message: "a sweep is several studies; give `cimcarlo slurm` one spec per study")
                 }
                 let total = instances ?? runSpec.instances
-                guard shards <= total else { fail("--shards (\(shards)) cannot exceed the instances (\(total))", code: 2) }
+                guard shards <= total else {
+                    throw failure(
+                        "--shards (\(shards)) cannot exceed the instances (\(total))", code: ExitStatus.badInput)
+                }
                 var arguments: [String] = []
                 if let instances { arguments += ["--instances", "\(instances)"] }
                 if let seed { arguments += ["--seed", "\(seed)"] }
-                let job = SlurmJob(executable: Self.executablePath, specPath: spec, output: output ?? runSpec.outputPath,
-                                   shards: shards, cpusPerTask: cpusPerTask, partition: partition, timeLimit: time,
-                                   runArguments: arguments)
+                let job = SlurmJob(
+                    executable: Self.executablePath, specPath: spec, output: output ?? runSpec.outputPath,
+                    shards: shards, cpusPerTask: cpusPerTask, partition: partition, timeLimit: time,
+                    runArguments: arguments)
                 try job.writeScripts()
-                emit("wrote \(job.arrayScriptPath) (\(shards) array tasks) and \(job.mergeScriptPath); submit both with:")
+                emit(
+                    "wrote \(job.arrayScriptPath) (\(shards) array tasks) and \(job.mergeScriptPath); submit both with:"
+                )
                 emit(job.submitCommand)
             }
         }

@@ -34,9 +34,15 @@ extension CimCarloCommand {
         @OptionGroup var data: DatasetOptions
 
         func validate() throws {
-            guard (1...1000).contains(epochs) else { throw ValidationError("--epochs must be 1 to 1000, got \(epochs)") }
-            guard (1...65536).contains(batchSize) else { throw ValidationError("--batch-size must be 1 to 65536, got \(batchSize)") }
-            if let trainLimit, trainLimit < 1 { throw ValidationError("--train-limit must be at least 1, got \(trainLimit)") }
+            guard (1...1000).contains(epochs) else {
+                throw ValidationError("--epochs must be 1 to 1000, got \(epochs)")
+            }
+            guard (1...65536).contains(batchSize) else {
+                throw ValidationError("--batch-size must be 1 to 65536, got \(batchSize)")
+            }
+            if let trainLimit, trainLimit < 1 {
+                throw ValidationError("--train-limit must be at least 1, got \(trainLimit)")
+            }
         }
 
         func run() throws {
@@ -52,13 +58,16 @@ extension CimCarloCommand {
                 var finalTest: Evaluation?
                 try Trainer.train(
                     &network, on: training, test: test,
-                    configuration: TrainingConfiguration(epochs: epochs, batchSize: batchSize, seed: seed,
-                                                         trainingLimit: trainLimit)
+                    configuration: TrainingConfiguration(
+                        epochs: epochs, batchSize: batchSize, seed: seed,
+                        trainingLimit: trainLimit)
                 ) { report in
                     finalTest = report.test
-                    emit(String(format: "epoch %3d  loss %.4f  train %.2f %%  test %.2f %%  %.1f s",
-                                 report.epoch, report.trainLoss, 100 * report.trainAccuracy,
-                                 100 * (report.test?.accuracy ?? .nan), report.seconds))
+                    emit(
+                        String(
+                            format: "epoch %3d  loss %.4f  train %.2f %%  test %.2f %%  %.1f s",
+                            report.epoch, report.trainLoss, 100 * report.trainAccuracy,
+                            100 * (report.test?.accuracy ?? .nan), report.seconds))
                 }
                 let seconds = Date().timeIntervalSince(started)
                 let accuracy = finalTest?.accuracy ?? .nan
@@ -67,17 +76,21 @@ extension CimCarloCommand {
                 if let trainLimit { command += " --train-limit \(trainLimit)" }
                 if data.dataset != "fashion-mnist" { command += " --dataset \(data.dataset)" }
                 command += " --output \(output)"
-                try network.save(to: output, provenance: [
-                    "architecture": arch.rawValue,
-                    "training_command": command,
-                    "training_seed": String(seed),
-                    "test_accuracy": String(format: "%.4f", accuracy),
-                    "test_images": String(test.count),
-                    "training_seconds": String(format: "%.1f", seconds),
-                    "trained_with": "cimcarlo \(CimCarloVersion.current)",
-                ])
-                print(String(format: "%@: test accuracy %.2f %% on %d images after %d epochs (%.0f s); wrote %@",
-                             arch.rawValue, 100 * accuracy, test.count, epochs, seconds, output))
+                try network.save(
+                    to: output,
+                    provenance: [
+                        "architecture": arch.rawValue,
+                        "training_command": command,
+                        "training_seed": String(seed),
+                        "test_accuracy": String(format: "%.4f", accuracy),
+                        "test_images": String(test.count),
+                        "training_seconds": String(format: "%.1f", seconds),
+                        "trained_with": "cimcarlo \(CimCarloVersion.current)",
+                    ])
+                print(
+                    String(
+                        format: "%@: test accuracy %.2f %% on %d images after %d epochs (%.0f s); wrote %@",
+                        arch.rawValue, 100 * accuracy, test.count, epochs, seconds, output))
             }
         }
     }

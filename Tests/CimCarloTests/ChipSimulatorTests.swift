@@ -1,6 +1,7 @@
-import CimCarlo
 import Foundation
 import Testing
+
+@testable import CimCarlo
 
 /// Closed forms of the device models, checked on sampled chips with fixed seeds.
 @Suite struct ChipSimulatorTests {
@@ -10,13 +11,16 @@ import Testing
         return makeSingleLayerNetwork(inputs: 200, outputs: 100, weights: weights)
     }
 
-    private func sampledWeights(_ network: Network, device: DeviceModel, mapping: MappingConfiguration,
-                                times: [Double] = [0], timeIndex: Int? = nil, instance: Int = 0) throws -> [Float] {
+    private func sampledWeights(
+        _ network: Network, device: DeviceModel, mapping: MappingConfiguration,
+        times: [Double] = [0], timeIndex: Int? = nil, instance: Int = 0
+    ) throws -> [Float] {
         let crossbar = CrossbarMapping(network: network, configuration: mapping, cellBits: device.cellBits)
         let images = makeRandomImages(for: network, count: 2, seed: 1)
-        let simulator = try ChipSimulator(network: network, mapping: crossbar, device: device,
-                                          policies: [WriteVerifyPolicy(kind: .none)], timesSeconds: times, seed: 42,
-                                          test: images)
+        let simulator = try ChipSimulator(
+            network: network, mapping: crossbar, device: device,
+            policies: [WriteVerifyPolicy(kind: .none)], timesSeconds: times, seed: 42,
+            test: images)
         return simulator.sampledNetwork(instance: instance, policyIndex: 0, timeIndex: timeIndex).weights(ofNode: 0)
     }
 
@@ -33,7 +37,7 @@ import Testing
             noise += zip(sampled, quantized).map { Double($0 - $1) }
         }
         let (mean, std) = meanAndStd(noise)
-        // σ · max|W| · sqrt(Σ_{i=1..8} 4^-i) with σ = 0.3, max|W| = 1 (BRIEF §3) …
+        // σ · max|W| · sqrt(Σ_{i=1..8} 4^-i) with σ = 0.3, max|W| = 1 (the swim-dac22 preset) …
         let brief = 0.3 * (1 - pow(4, -8.0)).squareRoot() / 3.0.squareRoot()
         // … and exactly, for 255 quantisation levels: σ · sqrt(Σ_{j=0..7} 4^j) / 255.
         let exact = 0.3 * ((pow(4, 8.0) - 1) / 3).squareRoot() / 255
@@ -49,8 +53,9 @@ import Testing
         var generator = SplitMix64(seed: 4)
         let network = layer { _ in Float(0.2 + 0.6 * generator.nextOpenUnitInterval()) }
         let original = network.weights(ofNode: 0)
-        let sampled = try sampledWeights(network, device: device,
-                                         mapping: MappingConfiguration(weightBits: 0, signEncoding: .signMagnitude))
+        let sampled = try sampledWeights(
+            network, device: device,
+            mapping: MappingConfiguration(weightBits: 0, signEncoding: .signMagnitude))
         let changed = Array(zip(sampled, original).dropFirst())
         let stuckLow = Double(changed.filter { $0.0 == 0 }.count) / Double(changed.count)
         let stuckHigh = Double(changed.filter { $0.0 == 1 }.count) / Double(changed.count)
@@ -66,8 +71,9 @@ import Testing
         device.drift = nil
         device.readNoise = nil
         let network = layer { _ in 0.5 }
-        let sampled = try sampledWeights(network, device: device,
-                                         mapping: MappingConfiguration(weightBits: 0, signEncoding: .signMagnitude))
+        let sampled = try sampledWeights(
+            network, device: device,
+            mapping: MappingConfiguration(weightBits: 0, signEncoding: .signMagnitude))
         let (_, std) = meanAndStd(sampled.dropFirst().map { Double($0) })
         // σ_prog(0.5) = 0.26348 + 1.9650·0.5 − 1.1731·0.25 µS, over g_max = 25 µS (weights in units of max|W|).
         let expected = (0.26348 + 1.9650 * 0.5 - 1.1731 * 0.25) / 25
@@ -80,9 +86,10 @@ import Testing
         device.readNoise = nil
         let network = layer { _ in 0.5 }
         let day = 86_400.0
-        let sampled = try sampledWeights(network, device: device,
-                                         mapping: MappingConfiguration(weightBits: 0, signEncoding: .signMagnitude),
-                                         times: [day], timeIndex: 0)
+        let sampled = try sampledWeights(
+            network, device: device,
+            mapping: MappingConfiguration(weightBits: 0, signEncoding: .signMagnitude),
+            times: [day], timeIndex: 0)
         let factors = sampled.dropFirst().map { Double($0) / 0.5 }
         let (mean, _) = meanAndStd(factors)
         // ν ~ N(μ, σ) at x = 0.5: μ = clip(−0.0155 ln 0.5 + 0.0244, 0.049, 0.1) = 0.049,
@@ -114,9 +121,10 @@ import Testing
         let mapping = CrossbarMapping(network: network, configuration: MappingConfiguration(weightBits: 4), cellBits: 1)
         let quantized = mapping.quantizedNetwork(network)
         let clean = try NetworkWorkspace(network: quantized, batchCapacity: 250).evaluate(quantized, on: test)
-        let simulator = try ChipSimulator(network: network, mapping: mapping, device: try preset("ideal"),
-                                          policies: [WriteVerifyPolicy(kind: .none), WriteVerifyPolicy(kind: .all)],
-                                          timesSeconds: [0, 3600], seed: 1, test: test)
+        let simulator = try ChipSimulator(
+            network: network, mapping: mapping, device: try preset("ideal"),
+            policies: [WriteVerifyPolicy(kind: .none), WriteVerifyPolicy(kind: .all)],
+            timesSeconds: [0, 3600], seed: 1, test: test)
         for instance in 0..<3 {
             let result = simulator.simulate(instance: instance)
             for row in result.accuracy { #expect(row.allSatisfy { $0 == Float(clean.accuracy) }) }

@@ -1,6 +1,7 @@
-import CimCarlo
 import Foundation
 import Testing
+
+@testable import CimCarlo
 
 /// End-to-end runs of the built binary.
 @Suite struct CommandLineTests {
@@ -44,7 +45,8 @@ import Testing
     @Test func missingModelIsOneLineAndExitCodeTwo() throws {
         let result = try runCimcarlo(["eval", "--model", directory.file("absent.h5")])
         #expect(result.status == 2)
-        #expect(result.standardError == "cimcarlo: error: \(directory.file("absent.h5")): cannot open it (no such file)\n")
+        #expect(
+            result.standardError == "cimcarlo: error: \(directory.file("absent.h5")): cannot open it (no such file)\n")
     }
 
     @Test func mismatchedDatasetIsOneLineAndExitCodeTwo() throws {
@@ -52,12 +54,15 @@ import Testing
         let other = directory.file("other.h5")
         do {
             let file = try HDF5File(path: other, mode: .createTruncating)
-            try file.write(HDF5Array(values: [UInt8](repeating: 1, count: 2 * 9), shape: [2, 1, 3, 3]), to: "/images")
+            try file.write(
+                ShapedArray(values: [UInt8](repeating: 1, count: 2 * 9), shape: [2, 1, 3, 3]), to: "/images")
             try file.write([Int64(0), 1], to: "/labels")
         }
         let result = try runCimcarlo(["eval", "--model", model, "--dataset", other])
         #expect(result.status == 2)
-        #expect(result.standardError == "cimcarlo: error: \(other): images are [1, 3, 3] but the model expects [2, 12, 12]\n")
+        #expect(
+            result.standardError
+                == "cimcarlo: error: \(other): images are [1, 3, 3] but the model expects [2, 12, 12]\n")
     }
 
     @Test func badOptionValuesAreUsageErrorsWithExitCodeTwo() throws {
@@ -71,18 +76,28 @@ import Testing
 
     @Test func badPathsAndOptionsAreOneLine() throws {
         let fixture = try TinyStudyFixture(directory: directory)
-        let cases: [([String], String)] = [
-            (["run", directory.path], "cimcarlo: error: \(directory.path): is a directory, not a TOML file\n"),
-            (["run", fixture.spec, "--output", "/proc/absent/result.h5"],
-             "cimcarlo: error: /proc/absent/result.h5: cannot create its directory /proc/absent\n"),
-            (["run", fixture.spec, "--threads", "999"], "cimcarlo: error: --threads must be 1 to 256, got 999 (see --help)\n"),
-            (["frobnicate"], "cimcarlo: error: Unexpected argument 'frobnicate' (see --help)\n"),
-            (["run", fixture.spec, "--resume", "--output", directory.file("never.h5")],
-             "cimcarlo: error: \(directory.file("never.h5")): cannot resume: no such file (run without --resume to start it)\n"),
+        // Bad input exits 2; a directory that cannot be created is a runtime failure, exit 1.
+        let cases: [([String], String, Int32)] = [
+            (["run", directory.path], "cimcarlo: error: \(directory.path): is a directory, not a TOML file\n", 2),
+            (
+                ["run", fixture.spec, "--output", "/proc/absent/result.h5"],
+                "cimcarlo: error: /proc/absent/result.h5: cannot create its directory /proc/absent\n", 1
+            ),
+            (
+                ["run", fixture.spec, "--threads", "999"],
+                "cimcarlo: error: --threads must be 1 to 256, got 999 (see --help)\n", 2
+            ),
+            (["frobnicate"], "cimcarlo: error: Unexpected argument 'frobnicate' (see --help)\n", 2),
+            (
+                ["run", fixture.spec, "--resume", "--output", directory.file("never.h5")],
+                "cimcarlo: error: \(directory.file("never.h5")): cannot resume: no such file (run without --resume to start it)\n",
+                2
+            ),
         ]
-        for (arguments, message) in cases {
-            let result = try runCimcarlo(arguments + ["--quiet"].filter { _ in arguments.first == "run" && arguments.count > 2 })
-            #expect(result.status == 2, "\(arguments)")
+        for (arguments, message, code) in cases {
+            let result = try runCimcarlo(
+                arguments + ["--quiet"].filter { _ in arguments.first == "run" && arguments.count > 2 })
+            #expect(result.status == code, "\(arguments)")
             #expect(result.standardError == message, "\(arguments)")
         }
     }
@@ -90,12 +105,15 @@ import Testing
     @Test(.enabled(if: fashionMNISTInstalled))
     func trainWritesAModelThatEvalReads() throws {
         let model = directory.file("mlp.h5")
-        let trained = try runCimcarlo(["train", "--arch", "mlp", "--epochs", "1", "--seed", "4",
-                                       "--train-limit", "2000", "--test-limit", "500", "--output", model])
+        let trained = try runCimcarlo([
+            "train", "--arch", "mlp", "--epochs", "1", "--seed", "4",
+            "--train-limit", "2000", "--test-limit", "500", "--output", model,
+        ])
         #expect(trained.status == 0, "\(trained.standardError)")
         #expect(trained.standardOutput.contains("epoch   1"))
         let provenance = try Network.provenance(of: model)
-        #expect(provenance["training_command"]
+        #expect(
+            provenance["training_command"]
                 == "cimcarlo train --arch mlp --epochs 1 --seed 4 --train-limit 2000 --output \(model)")
         #expect(provenance["training_seed"] == "4")
         let evaluated = try runCimcarlo(["eval", "--model", model, "--test-limit", "500"])

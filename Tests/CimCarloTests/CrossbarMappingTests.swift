@@ -1,5 +1,6 @@
-import CimCarlo
 import Testing
+
+@testable import CimCarlo
 
 @Suite struct CrossbarMappingTests {
     @Test(arguments: [(8, 1), (8, 2), (7, 3), (4, 4)])
@@ -10,12 +11,15 @@ import Testing
         let scale = weights.map(abs).max()!
         let levels = Float((1 << weightBits) - 1)
         for encoding in MappingConfiguration.SignEncoding.allCases {
-            let mapping = CrossbarMapping(network: network, configuration: MappingConfiguration(
-                weightBits: weightBits, signEncoding: encoding), cellBits: cellBits)
+            let mapping = CrossbarMapping(
+                network: network,
+                configuration: MappingConfiguration(
+                    weightBits: weightBits, signEncoding: encoding), cellBits: cellBits)
             let folded = mapping.quantizedNetwork(network).weights(ofNode: 0)
             for (original, value) in zip(weights, folded) {
                 let expected = (original < 0 ? -1 : 1) * scale * (abs(original) / scale * levels).rounded() / levels
-                #expect(abs(value - expected) <= 1e-5 * scale, "\(encoding): \(original) → \(value), expected \(expected)")
+                #expect(
+                    abs(value - expected) <= 1e-5 * scale, "\(encoding): \(original) → \(value), expected \(expected)")
             }
             let layer = mapping.layers[0]
             let storedBits = weightBits + (encoding == .offset ? 1 : 0)
@@ -27,8 +31,9 @@ import Testing
     @Test func unquantisedMappingIsExactAndPerColumnScalesWork() {
         let weights: [Float] = [0.5, -1, 0.25, 2, -0.5, 1]  // two outputs of three inputs
         let network = makeSingleLayerNetwork(inputs: 3, outputs: 2, weights: weights)
-        let mapping = CrossbarMapping(network: network, configuration: MappingConfiguration(weightBits: 0, scale: .column),
-                                      cellBits: 1)
+        let mapping = CrossbarMapping(
+            network: network, configuration: MappingConfiguration(weightBits: 0, scale: .column),
+            cellBits: 1)
         #expect(mapping.quantizedNetwork(network).weights(ofNode: 0) == weights)
         // Column 1 (second output) has max|W| = 2: its weight 2 is at the top level.
         #expect(mapping.layers[0].targets[3 * 2 * 1 + 0 * 2] == 1)  // weight index 3, positive side
@@ -36,8 +41,10 @@ import Testing
 
     @Test func tilesDevicesAndUtilisation() {
         let network = makeSingleLayerNetwork(inputs: 300, outputs: 50, weights: [Float](repeating: 0.1, count: 15_000))
-        let mapping = CrossbarMapping(network: network, configuration: MappingConfiguration(
-            weightBits: 8, signEncoding: .differential, arrayRows: 128, arrayColumns: 128), cellBits: 2)
+        let mapping = CrossbarMapping(
+            network: network,
+            configuration: MappingConfiguration(
+                weightBits: 8, signEncoding: .differential, arrayRows: 128, arrayColumns: 128), cellBits: 2)
         let layer = mapping.layers[0]
         #expect(layer.slices == 4 && layer.devicesPerWeight == 8)
         #expect(layer.physicalColumns == 400)
@@ -50,8 +57,10 @@ import Testing
         var generator = SplitMix64(seed: 8)
         let weights = (0..<15_000).map { _ in Float(generator.nextStandardNormal()) }
         let network = makeSingleLayerNetwork(inputs: 300, outputs: 50, weights: weights)
-        let mapping = CrossbarMapping(network: network, configuration: MappingConfiguration(
-            weightBits: 8, signEncoding: .offset, arrayRows: 128, arrayColumns: 128), cellBits: 2)
+        let mapping = CrossbarMapping(
+            network: network,
+            configuration: MappingConfiguration(
+                weightBits: 8, signEncoding: .offset, arrayRows: 128, arrayColumns: 128), cellBits: 2)
         let layer = mapping.layers[0]
         // 9 stored bits on 2-bit cells: 5 slices; (128 − 5) / 5 = 24 outputs per array plus 5 reference columns.
         #expect(layer.slices == 5 && layer.columnsPerTile == 24)
@@ -60,8 +69,10 @@ import Testing
         #expect(layer.devices == 300 * 265)
         #expect(layer.targets.count == layer.devices)
         // Unquantised offset mapping folds back to the weights themselves.
-        let analog = CrossbarMapping(network: network, configuration: MappingConfiguration(
-            weightBits: 0, signEncoding: .offset), cellBits: 1)
+        let analog = CrossbarMapping(
+            network: network,
+            configuration: MappingConfiguration(
+                weightBits: 0, signEncoding: .offset), cellBits: 1)
         let folded = analog.quantizedNetwork(network).weights(ofNode: 0)
         let scale = weights.map(abs).max()!
         #expect(zip(folded, weights).allSatisfy { abs($0 - $1) <= 1e-5 * scale })

@@ -1,6 +1,7 @@
-import CimCarlo
 import Foundation
 import Testing
+
+@testable import CimCarlo
 
 /// Bounded fuzzing of the parsers: mutated run specs, device models, IDX files, and HDF5
 /// model and dataset files must parse or fail with cimcarlo's own typed error — never crash.
@@ -37,22 +38,29 @@ import Testing
     @Test func runSpecAndDeviceModelParsersNeverCrash() throws {
         let directory = TemporaryDirectory()
         let fixture = try TinyStudyFixture(directory: directory)
-        let seeds = [try String(contentsOfFile: fixture.spec, encoding: .utf8),
-                     try String(contentsOfFile: repositoryRoot + "/runs/swim-study.toml", encoding: .utf8)]
-        let devices = try ["pcm-aihwkit", "rram-hfo2", "swim-dac22"].map {
-            try String(contentsOfFile: repositoryRoot + "/variation-models/\($0).toml", encoding: .utf8)
-        } + [try String(contentsOfFile: fixture.deviceModel, encoding: .utf8)]
+        let seeds = [
+            try String(contentsOfFile: fixture.spec, encoding: .utf8),
+            try String(contentsOfFile: repositoryRoot + "/runs/swim-study.toml", encoding: .utf8),
+        ]
+        let devices =
+            try ["pcm-aihwkit", "rram-hfo2", "swim-dac22"].map {
+                try String(contentsOfFile: repositoryRoot + "/variation-models/\($0).toml", encoding: .utf8)
+            } + [try String(contentsOfFile: fixture.deviceModel, encoding: .utf8)]
         var generator = SplitMix64(seed: 101)
         var accepted = 0
         for iteration in 0..<Self.iterations {
-            let specText = String(decoding: Self.mutate(Array(seeds[iteration % 2].utf8), using: &generator,
-                                                        alphabet: Self.tomlAlphabet), as: UTF8.self)
+            let specText = String(
+                decoding: Self.mutate(
+                    Array(seeds[iteration % 2].utf8), using: &generator,
+                    alphabet: Self.tomlAlphabet), as: UTF8.self)
             do {
                 _ = try RunSpec(toml: specText, path: directory.file("spec.toml"))
                 accepted += 1
             } catch is ConfigurationError {}
-            let deviceText = String(decoding: Self.mutate(Array(devices[iteration % devices.count].utf8), using: &generator,
-                                                          alphabet: Self.tomlAlphabet), as: UTF8.self)
+            let deviceText = String(
+                decoding: Self.mutate(
+                    Array(devices[iteration % devices.count].utf8), using: &generator,
+                    alphabet: Self.tomlAlphabet), as: UTF8.self)
             do {
                 _ = try DeviceModel(toml: deviceText, file: "device.toml")
                 accepted += 1
@@ -101,8 +109,10 @@ import Testing
             outcomes[result.status, default: 0] += 1
             #expect([0, 1, 2].contains(result.status), "exit \(result.status): \(result.standardError)")
             if result.status != 0 {
-                #expect(result.standardError.hasPrefix("cimcarlo: error: ") && result.standardError.filter { $0 == "\n" }.count == 1,
-                        "\(result.standardError)")
+                #expect(
+                    result.standardError.hasPrefix("cimcarlo: error: ")
+                        && result.standardError.filter { $0 == "\n" }.count == 1,
+                    "\(result.standardError)")
             }
         }
         // Mutations both break files (errors) and leave some readable (mostly in raw data).

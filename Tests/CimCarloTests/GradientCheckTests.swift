@@ -1,5 +1,7 @@
-import CimCarlo
+import Foundation
 import Testing
+
+@testable import CimCarlo
 
 /// Finite-difference checks of the backward pass: every layer kind (conv2d with stride and
 /// padding, ReLU, max and average pooling, flatten, dense) lies on the path of these gradients.
@@ -16,7 +18,8 @@ import Testing
         let input = pixels ?? images.pixels
         let logits = input.withUnsafeBufferPointer { workspace.forward(network, pixels: $0, batchSize: images.count) }
         let result = images.labels.withUnsafeBufferPointer {
-            SoftmaxCrossEntropy.evaluate(logits: logits, labels: $0, batchSize: images.count, classCount: network.classCount)
+            SoftmaxCrossEntropy.evaluate(
+                logits: logits, labels: $0, batchSize: images.count, classCount: network.classCount)
         }
         return result.lossSum / Double(images.count)
     }
@@ -26,8 +29,10 @@ import Testing
     }
 
     /// Central difference of the loss along `direction`, against `gradient · direction`.
-    private func expectAgreement(gradient: [Float], direction: [Float], step: Float = 1e-3,
-                                 loss: (Float) throws -> Double) rethrows {
+    private func expectAgreement(
+        gradient: [Float], direction: [Float], step: Float = 1e-3,
+        loss: (Float) throws -> Double
+    ) rethrows {
         let analytic = zip(gradient, direction).reduce(0.0) { $0 + Double($1.0) * Double($1.1) }
         let numeric = (try loss(step) - loss(-step)) / (2 * Double(step))
         #expect(abs(analytic) > 1e-4, "direction should see a gradient")
@@ -77,5 +82,3 @@ import Testing
         #expect(abs(result.lossSum / 2 - log(4.0)) < 1e-12)
     }
 }
-
-import Foundation

@@ -1,6 +1,7 @@
-@testable import CimCarlo
 import Foundation
 import Testing
+
+@testable import CimCarlo
 
 /// The graph network: shapes, buffers shared by liveness, the backward pass through every
 /// operation against finite differences, the Gauss–Newton curvature against a brute-force
@@ -23,8 +24,11 @@ import Testing
     }
 
     private func logits(_ network: Network, supportsBackward: Bool = true) throws -> [Float] {
-        let workspace = try NetworkWorkspace(network: network, batchCapacity: images.count, supportsBackward: supportsBackward)
-        return images.pixels.withUnsafeBufferPointer { Array(workspace.forward(network, pixels: $0, batchSize: images.count)) }
+        let workspace = try NetworkWorkspace(
+            network: network, batchCapacity: images.count, supportsBackward: supportsBackward)
+        return images.pixels.withUnsafeBufferPointer {
+            Array(workspace.forward(network, pixels: $0, batchSize: images.count))
+        }
     }
 
     private func meanLoss(_ network: Network, pixels: [Float]? = nil) throws -> Double {
@@ -33,7 +37,8 @@ import Testing
             workspace.forward(network, pixels: $0, batchSize: images.count)
         }
         return images.labels.withUnsafeBufferPointer {
-            SoftmaxCrossEntropy.evaluate(logits: logits, labels: $0, batchSize: images.count, classCount: network.classCount)
+            SoftmaxCrossEntropy.evaluate(
+                logits: logits, labels: $0, batchSize: images.count, classCount: network.classCount)
         }.lossSum / Double(images.count)
     }
 
@@ -49,8 +54,9 @@ import Testing
     }
 
     @Test func nodesComeInATopologicalOrderWhateverTheGivenOrder() throws {
-        let shuffled = try Network(inputShape: network.inputShape, inputMean: network.inputMean, inputStd: network.inputStd,
-                                   nodes: network.nodes.reversed())
+        let shuffled = try Network(
+            inputShape: network.inputShape, inputMean: network.inputMean, inputStd: network.inputStd,
+            nodes: network.nodes.reversed())
         #expect(shuffled.nodes.map(\.name).last == "fc")
         #expect(try logits(shuffled) == logits(network))
     }
@@ -62,12 +68,16 @@ import Testing
             try Network(inputShape: ActivationShape(features: 3), nodes: [relu, other])
         }
         #expect(throws: NetworkShapeError(node: "a", reason: "input `missing` names no node")) {
-            try Network(inputShape: ActivationShape(features: 3), nodes: [NetworkNode(name: "a", inputs: ["missing"], operation: ReLU())])
+            try Network(
+                inputShape: ActivationShape(features: 3),
+                nodes: [NetworkNode(name: "a", inputs: ["missing"], operation: ReLU())])
         }
-        let add = try! Network(inputShape: ActivationShape(height: 2, width: 2, channels: 1), nodes: [
-            NetworkNode(name: "pool", inputs: ["input"], operation: MaxPool(kernel: 2)),
-            NetworkNode(name: "add", inputs: ["input", "pool"], operation: Add()),
-        ])
+        let add = try! Network(
+            inputShape: ActivationShape(height: 2, width: 2, channels: 1),
+            nodes: [
+                NetworkNode(name: "pool", inputs: ["input"], operation: MaxPool(kernel: 2)),
+                NetworkNode(name: "add", inputs: ["input", "pool"], operation: Add()),
+            ])
         #expect(throws: NetworkShapeError.self) { try add.activationShapes() }
     }
 
@@ -81,10 +91,13 @@ import Testing
     @Test func liveBuffersOfAChainStayAtTheWidestCut() throws {
         // A chain of element-wise nodes runs in place: two buffers (the input, and one for the
         // rest; the logits reuse it).
-        let chain = Network(inputShape: ActivationShape(features: 1000), layers: [
-            ReLU(), Sigmoid(), Tanh(), LeakyReLU(), Clip(minimum: 0, maximum: 1),
-            Dense(name: "fc", inputs: 1000, outputs: 3, weight: Array(repeating: 0.001, count: 3000), bias: [0, 0, 0]),
-        ])
+        let chain = Network(
+            inputShape: ActivationShape(features: 1000),
+            layers: [
+                ReLU(), Sigmoid(), Tanh(), LeakyReLU(), Clip(minimum: 0, maximum: 1),
+                Dense(
+                    name: "fc", inputs: 1000, outputs: 3, weight: Array(repeating: 0.001, count: 3000), bias: [0, 0, 0]),
+            ])
         let workspace = try NetworkWorkspace(network: chain, batchCapacity: 2, supportsBackward: false)
         #expect(workspace.valueBufferFloats == 2 * 1000 * 2)
     }
@@ -97,8 +110,10 @@ import Testing
     /// A ReLU, clip or max-pool kink within a step makes a central difference wrong, not the
     /// gradient: such coordinates show as a step-size dependence (h against h/4) and are
     /// skipped; at most a tenth may be.
-    private func expectAgreement(gradient: [Float], coordinates: Int = 40, seed: UInt64,
-                                 loss: (_ coordinate: Int, _ step: Float) throws -> Double) rethrows {
+    private func expectAgreement(
+        gradient: [Float], coordinates: Int = 40, seed: UInt64,
+        loss: (_ coordinate: Int, _ step: Float) throws -> Double
+    ) rethrows {
         var generator = SplitMix64(seed: seed)
         let chosen = (0..<min(coordinates, gradient.count)).map { _ in Int(generator.next() % UInt64(gradient.count)) }
         var skipped = 0
@@ -112,8 +127,9 @@ import Testing
                 continue
             }
             let analytic = Double(gradient[coordinate])
-            #expect(abs(coarse - analytic) <= 1e-2 * abs(analytic) + 1e-3,
-                    "coordinate \(coordinate): numeric \(coarse) vs analytic \(analytic)")
+            #expect(
+                abs(coarse - analytic) <= 1e-2 * abs(analytic) + 1e-3,
+                "coordinate \(coordinate): numeric \(coarse) vs analytic \(analytic)")
         }
         #expect(skipped * 10 <= chosen.count, "\(skipped) of \(chosen.count) coordinates sit on a kink")
     }
@@ -151,7 +167,9 @@ import Testing
         Self.evaluate(network, index, inputs: inputs, shapes: shapes)
     }
 
-    private static func evaluate(_ network: Network, _ index: Int, inputs: [[Float]], shapes: [ActivationShape]) -> [Float] {
+    private static func evaluate(_ network: Network, _ index: Int, inputs: [[Float]], shapes: [ActivationShape])
+        -> [Float]
+    {
         let operation = network.nodes[index].operation
         let inputShapes = network.inputValues[index].map { shapes[$0] }
         let outputShape = shapes[index + 1]
@@ -168,9 +186,11 @@ import Testing
             output.deallocate()
             scratch.deallocate()
         }
-        operation.forward(ForwardPass(node: index, inputs: buffers, inputShapes: inputShapes, output: output,
-                                      outputShape: outputShape, batchSize: 1, scratch: scratch,
-                                      recordedIndices: UnsafeMutableBufferPointer(start: nil, count: 0), matrixProduct: nil))
+        operation.forward(
+            ForwardPass(
+                node: index, inputs: buffers, inputShapes: inputShapes, output: output,
+                outputShape: outputShape, batchSize: 1, scratch: scratch,
+                recordedIndices: UnsafeMutableBufferPointer(start: nil, count: 0), matrixProduct: nil))
         buffers.removeAll()
         return Array(output)
     }
@@ -179,7 +199,9 @@ import Testing
     /// derivative a central difference of one node's forward pass; summed over the images.
     private func bruteForceCurvature() throws -> [[Double]] {
         let shapes = try network.activationShapes()
-        var weightCurvature = network.nodes.indices.map { [Double](repeating: 0, count: network.weights(ofNode: $0).count) }
+        var weightCurvature = network.nodes.indices.map {
+            [Double](repeating: 0, count: network.weights(ofNode: $0).count)
+        }
         // Small steps: a central difference across a ReLU or max-pool kink is wrong, and kinks
         // within ±step of an input are rarer the smaller the step.
         let step: Float = 1e-4
@@ -189,7 +211,10 @@ import Testing
             let largest = logits.max()!
             let partition = logits.reduce(0) { $0 + exp($1 - largest) }
             var curvature = values.map { [Double](repeating: 0, count: $0.count) }
-            curvature[curvature.count - 1] = logits.map { let p = exp($0 - largest) / partition; return p * (1 - p) }
+            curvature[curvature.count - 1] = logits.map {
+                let p = exp($0 - largest) / partition
+                return p * (1 - p)
+            }
             for index in network.nodes.indices.reversed() {
                 let inputs = network.inputValues[index].map { values[$0] }
                 let outputCurvature = curvature[index + 1]
@@ -213,7 +238,8 @@ import Testing
                     weightCurvature[index][weight] += propagate { delta in
                         var shifted = network
                         shifted.modifyParameters(ofNode: index) { weights, _ in weights[weight] += delta }
-                        return GraphNetworkTests(network: shifted, images: images).evaluate(index, inputs: inputs, shapes: shapes)
+                        return GraphNetworkTests(network: shifted, images: images).evaluate(
+                            index, inputs: inputs, shapes: shapes)
                     }
                 }
             }
@@ -230,12 +256,15 @@ import Testing
     private static func values(_ network: Network, _ images: LabeledImages, image: Int) throws -> [[Float]] {
         let shapes = try network.activationShapes()
         let pixels = Array(images.pixels[(image * shapes[0].count)..<((image + 1) * shapes[0].count)])
-        var values = [pixels.enumerated().map { element, pixel in
-            let (mean, std) = network.normalization(channel: element % shapes[0].channels)
-            return (pixel - mean) / std
-        }]
+        var values = [
+            pixels.enumerated().map { element, pixel in
+                let (mean, std) = network.normalization(channel: element % shapes[0].channels)
+                return (pixel - mean) / std
+            }
+        ]
         for index in network.nodes.indices {
-            values.append(evaluate(network, index, inputs: network.inputValues[index].map { values[$0] }, shapes: shapes))
+            values.append(
+                evaluate(network, index, inputs: network.inputValues[index].map { values[$0] }, shapes: shapes))
         }
         return values
     }
@@ -262,7 +291,8 @@ import Testing
                                 var window: [Float] = []
                                 for row in bounds.top..<bounds.bottom {
                                     for column in bounds.left..<bounds.right {
-                                        window.append(input[(row * inShape.width + column) * inShape.channels + channel])
+                                        window.append(
+                                            input[(row * inShape.width + column) * inShape.channels + channel])
                                     }
                                 }
                                 // Ties between ReLU zeros are harmless: neither input moves.
@@ -306,8 +336,9 @@ import Testing
         var nodes = network.nodes
         nodes.append(NetworkNode(name: "extra", inputs: ["c1"], operation: ReLU()))
         nodes.append(NetworkNode(name: "out", inputs: ["fc"], operation: Identity()))
-        let branched = try Network(inputShape: network.inputShape, inputMean: network.inputMean, inputStd: network.inputStd,
-                                   nodes: nodes)
+        let branched = try Network(
+            inputShape: network.inputShape, inputMean: network.inputMean, inputStd: network.inputStd,
+            nodes: nodes)
         #expect(try branched.foldingBatchNormalization().folded.isEmpty)
     }
 
@@ -319,8 +350,10 @@ import Testing
     }
 
     @Test func groupedConvolutionsMapEachGroupOnArraysOfItsOwn() throws {
-        let mapping = CrossbarMapping(network: network, configuration: MappingConfiguration(
-            weightBits: 4, signEncoding: .differential, arrayRows: 16, arrayColumns: 8), cellBits: 2)
+        let mapping = CrossbarMapping(
+            network: network,
+            configuration: MappingConfiguration(
+                weightBits: 4, signEncoding: .differential, arrayRows: 16, arrayColumns: 8), cellBits: 2)
         let depthwise = mapping.layers.first { $0.name == "c3" }!
         // 4 groups of one output: 9 rows, 2 slices × 2 sides = 4 bit lines each, one array per group.
         #expect((depthwise.groups, depthwise.rows, depthwise.columns, depthwise.arrays) == (4, 9, 4, 4))
@@ -328,8 +361,10 @@ import Testing
         // 2 groups of 2 outputs: 18 rows (2 row tiles), 8 bit lines per group.
         #expect((grouped.rows, grouped.arrays) == (18, 4))
         // Offset encoding: column tiles never straddle groups.
-        let offset = CrossbarMapping(network: network, configuration: MappingConfiguration(
-            weightBits: 4, signEncoding: .offset, arrayRows: 16, arrayColumns: 16), cellBits: 2)
+        let offset = CrossbarMapping(
+            network: network,
+            configuration: MappingConfiguration(
+                weightBits: 4, signEncoding: .offset, arrayRows: 16, arrayColumns: 16), cellBits: 2)
         let offsetGrouped = offset.layers.first { $0.name == "c2" }!
         #expect((0..<4).map(offsetGrouped.referenceTile(ofColumn:)) == [0, 0, 1, 1])  // 2 outputs fit a 16-column tile
         #expect(offset.quantizedNetwork(network).weights(ofNode: 3).count == 72)

@@ -1,6 +1,7 @@
-import CimCarlo
 import Foundation
 import Testing
+
+@testable import CimCarlo
 
 @Suite struct IDXFileTests {
     let directory = TemporaryDirectory()
@@ -23,14 +24,15 @@ import Testing
         #expect(try IDXFile(contentsOf: directory.file("plain.idx")) == file)
     }
 
-    @Test(arguments: [
-        ([0, 0, 8], "IDX header truncated"),
-        ([1, 0, 8, 1, 0, 0, 0, 1, 5], "not an IDX file"),
-        ([0, 0, 0x0D, 1, 0, 0, 0, 1, 5], "element type 0xd unsupported"),
-        ([0, 0, 8, 2, 0, 0, 0, 2, 0], "IDX header truncated"),
-        ([0, 0, 8, 1, 0, 0, 0, 3, 5, 6], "payload is 2 bytes, header [3] says 3"),
-        ([0, 0, 8, 1, 0, 0, 0, 1, 5, 6], "payload is 2 bytes, header [1] says 1"),
-    ] as [([UInt8], String)])
+    @Test(
+        arguments: [
+            ([0, 0, 8], "IDX header truncated"),
+            ([1, 0, 8, 1, 0, 0, 0, 1, 5], "not an IDX file"),
+            ([0, 0, 0x0D, 1, 0, 0, 0, 1, 5], "element type 0xd unsupported"),
+            ([0, 0, 8, 2, 0, 0, 0, 2, 0], "IDX header truncated"),
+            ([0, 0, 8, 1, 0, 0, 0, 3, 5, 6], "payload is 2 bytes, header [3] says 3"),
+            ([0, 0, 8, 1, 0, 0, 0, 1, 5, 6], "payload is 2 bytes, header [1] says 1"),
+        ] as [([UInt8], String)])
     func rejectsMalformedBytes(bytes: [UInt8], message: String) {
         #expect {
             try IDXFile(parsing: bytes, path: "x.idx")

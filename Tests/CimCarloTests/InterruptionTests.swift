@@ -1,6 +1,7 @@
-import CimCarlo
 import Foundation
 import Testing
+
+@testable import CimCarlo
 
 /// Interrupted runs lose nothing: SIGINT and SIGTERM stop after the instances in flight with
 /// a resume hint; after SIGKILL, `--resume` completes the file to the uninterrupted result.
@@ -45,7 +46,9 @@ import Testing
             #expect(status == SIGKILL)
         } else {
             #expect(status == 128 + signal, "\(message)")
-            #expect(message.contains("finish it with: cimcarlo run \(fixture.spec) --resume --output \(parts)"), "\(message)")
+            #expect(
+                message.contains("finish it with: cimcarlo run \(fixture.spec) --resume --output \(parts)"),
+                "\(message)")
             let file = try HDF5File(path: parts, mode: .readOnly)
             #expect(try file.stringAttribute("status") == "partial")
             #expect(try file.scalarAttribute("instances_completed", as: Int64.self) < 300)

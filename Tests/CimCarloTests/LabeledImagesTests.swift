@@ -1,6 +1,7 @@
 import Foundation
-import CimCarlo
 import Testing
+
+@testable import CimCarlo
 
 @Suite struct LabeledImagesTests {
     let directory = TemporaryDirectory()
@@ -9,10 +10,12 @@ import Testing
         let path = directory.file("data.h5")
         // Two images, 3 channels, 2×2: value = 100·n + 10·c + 2·y + x in NCHW order.
         var values: [UInt8] = []
-        for n in 0..<2 { for c in 0..<3 { for y in 0..<2 { for x in 0..<2 { values.append(UInt8(100 * n + 10 * c + 2 * y + x)) } } } }
+        for n in 0..<2 {
+            for c in 0..<3 { for y in 0..<2 { for x in 0..<2 { values.append(UInt8(100 * n + 10 * c + 2 * y + x)) } } }
+        }
         do {
             let file = try HDF5File(path: path, mode: .createTruncating)
-            try file.write(HDF5Array(values: values, shape: [2, 3, 2, 2]), to: "/images")
+            try file.write(ShapedArray(values: values, shape: [2, 3, 2, 2]), to: "/images")
             try file.write([Int64(4), 1], to: "/labels")
         }
         let images = try DatasetSource(argument: path).load(.test)
@@ -26,7 +29,7 @@ import Testing
         let path = directory.file("float.h5")
         do {
             let file = try HDF5File(path: path, mode: .createTruncating)
-            try file.write(HDF5Array(values: [Float(0.25), 2.5], shape: [2, 1, 1, 1]), to: "/images")
+            try file.write(ShapedArray(values: [Float(0.25), 2.5], shape: [2, 1, 1, 1]), to: "/images")
             try file.write([Int32(0), 1], to: "/labels")
         }
         #expect(try LabeledImages.loadHDF5(path: path).pixels == [0.25, 2.5])
@@ -36,7 +39,7 @@ import Testing
         let path = directory.file("nolabels.h5")
         do {
             let file = try HDF5File(path: path, mode: .createTruncating)
-            try file.write(HDF5Array(values: [Float](repeating: 0, count: 4), shape: [1, 1, 2, 2]), to: "/images")
+            try file.write(ShapedArray(values: [Float](repeating: 0, count: 4), shape: [1, 1, 2, 2]), to: "/images")
         }
         #expect {
             try LabeledImages.loadHDF5(path: path)

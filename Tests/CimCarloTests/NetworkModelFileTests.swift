@@ -1,6 +1,7 @@
-import CimCarlo
 import Foundation
 import Testing
+
+@testable import CimCarlo
 
 @Suite struct NetworkModelFileTests {
     let directory = TemporaryDirectory()
@@ -21,14 +22,20 @@ import Testing
         try network.save(to: path)
         let loaded = try Network.load(from: path)
         #expect(loaded == network)
-        #expect(Set(loaded.nodes.map(\.operation.kind)) == ["conv2d", "relu", "maxpool2d", "avgpool2d", "flatten", "dense"])
+        #expect(
+            Set(loaded.nodes.map(\.operation.kind)) == ["conv2d", "relu", "maxpool2d", "avgpool2d", "flatten", "dense"])
     }
 
     @Test func referenceNetworksHaveTheDocumentedShapes() throws {
         var generator = SplitMix64(seed: 1)
-        #expect(ReferenceArchitecture.mlp.makeNetwork(using: &generator).parameterCount == 784 * 256 + 256 + 256 * 128 + 128 + 128 * 10 + 10)
+        #expect(
+            ReferenceArchitecture.mlp.makeNetwork(using: &generator).parameterCount == 784 * 256 + 256 + 256 * 128 + 128
+                + 128 * 10 + 10)
         let lenet = ReferenceArchitecture.lenet5.makeNetwork(using: &generator)
-        #expect(try lenet.activationShapes().map(\.count) == [784, 4704, 4704, 1176, 1600, 1600, 400, 400, 120, 120, 84, 84, 10])
+        #expect(
+            try lenet.activationShapes().map(\.count) == [
+                784, 4704, 4704, 1176, 1600, 1600, 400, 400, 120, 120, 84, 84, 10,
+            ])
     }
 
     @Test func rejectsGarbage() throws {

@@ -1,6 +1,7 @@
-@testable import CimCarlo
 import Foundation
 import Testing
+
+@testable import CimCarlo
 
 /// ONNX graphs built with the `onnx` package's helper API (`Tests/Scripts/onnx_reference_cases.py`),
 /// covering every supported op and attribute and several opsets; cimcarlo's clean logits must
@@ -26,13 +27,16 @@ let onnxCaseDirectory: Result<String, ONNXCaseGenerationError> = {
 
 struct ONNXCaseGenerationError: Error, CustomStringConvertible {
     var output: String
-    var description: String { "onnx_reference_cases.py failed (the README's set-up installs onnx and onnxruntime): \(output)" }
+    var description: String {
+        "onnx_reference_cases.py failed (the README's set-up installs onnx and onnxruntime): \(output)"
+    }
 }
 
 private func listedCases(_ subdirectory: String) -> [[String: Any]] {
     guard case let .success(directory) = onnxCaseDirectory,
-          let data = FileManager.default.contents(atPath: directory + subdirectory + "/cases.json"),
-          let list = try? JSONSerialization.jsonObject(with: data) as? [[String: Any]] else { return [] }
+        let data = FileManager.default.contents(atPath: directory + subdirectory + "/cases.json"),
+        let list = try? JSONSerialization.jsonObject(with: data) as? [[String: Any]]
+    else { return [] }
     return list
 }
 
@@ -51,7 +55,9 @@ private func listedCases(_ subdirectory: String) -> [[String: Any]] {
         try images.checkFits(network, name: name)
         let expected = try HDF5File(path: "\(directory)/\(name).h5", mode: .readOnly).read("/logits", as: Float.self)
         let workspace = try NetworkWorkspace(network: network, batchCapacity: images.count, supportsBackward: false)
-        let logits = images.pixels.withUnsafeBufferPointer { Array(workspace.forward(network, pixels: $0, batchSize: images.count)) }
+        let logits = images.pixels.withUnsafeBufferPointer {
+            Array(workspace.forward(network, pixels: $0, batchSize: images.count))
+        }
         #expect(expected.shape == [images.count, network.classCount])
         let scale = max(1e-3, expected.values.map(abs).max()!)
         for (computed, reference) in zip(logits, expected.values) {
@@ -75,7 +81,10 @@ private func listedCases(_ subdirectory: String) -> [[String: Any]] {
 }
 
 extension ONNXImporterTests {
-    @Test(arguments: listedCases("").compactMap { $0["name"] as? String }.filter { $0.contains("bn") || $0.contains("batchnorm") || $0.contains("cifar") })
+    @Test(
+        arguments: listedCases("").compactMap { $0["name"] as? String }.filter {
+            $0.contains("bn") || $0.contains("batchnorm") || $0.contains("cifar")
+        })
     func foldedBatchNormGivesTheDigitalLogits(name: String) throws {
         let directory = try onnxCaseDirectory.get()
         let network = try Network.load(from: "\(directory)/\(name).onnx")
@@ -83,7 +92,9 @@ extension ONNXImporterTests {
         let images = try DatasetSource.hdf5(path: "\(directory)/\(name).h5").load(.test)
         func logits(_ network: Network) throws -> [Float] {
             let workspace = try NetworkWorkspace(network: network, batchCapacity: images.count, supportsBackward: false)
-            return images.pixels.withUnsafeBufferPointer { Array(workspace.forward(network, pixels: $0, batchSize: images.count)) }
+            return images.pixels.withUnsafeBufferPointer {
+                Array(workspace.forward(network, pixels: $0, batchSize: images.count))
+            }
         }
         let (digital, fused) = (try logits(network), try logits(folded))
         let scale = digital.map(abs).max()!
@@ -98,8 +109,10 @@ extension ONNXImporterTests {
 @Suite struct ShippedResNetTests {
     @Test(.enabled(if: fashionMNISTInstalled))
     func cleanAccuracyEqualsPyTorchsRecordedFigure() throws {
-        let record = try JSONSerialization.jsonObject(
-            with: try Data(contentsOf: URL(fileURLWithPath: repositoryRoot + "/models/resnet8.json"))) as! [String: Any]
+        let record =
+            try JSONSerialization.jsonObject(
+                with: try Data(contentsOf: URL(fileURLWithPath: repositoryRoot + "/models/resnet8.json")))
+            as! [String: Any]
         let network = try Network.load(from: repositoryRoot + "/models/resnet8.onnx")
         let test = try DatasetSource(argument: "fashion-mnist").load(.test)
         #expect(test.count == record["test_images"] as? Int)
@@ -107,7 +120,8 @@ extension ONNXImporterTests {
             .evaluate(network, on: test)
         let pytorch = record["test_accuracy_pytorch"] as! Double
         // 0.02 points of 10 000 images: at most two images may differ (float rounding at a tie).
-        #expect(abs(evaluation.accuracy - pytorch) * 100 <= 0.02, "cimcarlo \(evaluation.accuracy) vs PyTorch \(pytorch)")
+        #expect(
+            abs(evaluation.accuracy - pytorch) * 100 <= 0.02, "cimcarlo \(evaluation.accuracy) vs PyTorch \(pytorch)")
         // The graph is the one the README describes: batch norm kept, normalisation folded into the input.
         #expect(network.nodes.contains { $0.operation is BatchNormalization })
         #expect(network.nodes.contains { $0.operation is Add })
@@ -127,22 +141,23 @@ extension ONNXImporterTests {
         try writeHDF5Dataset(images, to: data)
         let spec = directory.file("spec.toml")
         try """
-            model = "\(cases)/cifar_shaped.onnx"
-            dataset = "data.h5"
-            input_mean = [0.5, 0.5, 0.5]
-            input_std = [0.25, 0.25, 0.25]
-            device_model = "\(repositoryRoot)/variation-models/rram-hfo2.toml"
-            instances = 3
-            policies = ["none", "swim@0.2", "all"]
-            times_s = [1.0]
-            output = "out.h5"
-            [mapping]
-            weight_bits = 6
-            batchnorm = "fold"
-            """.write(toFile: spec, atomically: true, encoding: .utf8)
+        model = "\(cases)/cifar_shaped.onnx"
+        dataset = "data.h5"
+        input_mean = [0.5, 0.5, 0.5]
+        input_std = [0.25, 0.25, 0.25]
+        device_model = "\(repositoryRoot)/variation-models/rram-hfo2.toml"
+        instances = 3
+        policies = ["none", "swim@0.2", "all"]
+        times_s = [1.0]
+        output = "out.h5"
+        [mapping]
+        weight_bits = 6
+        batchnorm = "fold"
+        """.write(toFile: spec, atomically: true, encoding: .utf8)
         let map = try runCimcarlo(["map", spec])
         #expect(map.status == 0, "\(map.standardError)")
-        #expect(map.standardOutput.contains("batch normalisation: folded into the preceding weights before quantisation"))
+        #expect(
+            map.standardOutput.contains("batch normalisation: folded into the preceding weights before quantisation"))
         let run = try runCimcarlo(["run", spec, "--quiet"])
         #expect(run.status == 0, "\(run.standardError)")
         let file = try HDF5File(path: directory.file("out.h5"), mode: .readOnly)

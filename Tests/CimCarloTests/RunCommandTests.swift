@@ -1,6 +1,7 @@
-import CimCarlo
 import Foundation
 import Testing
+
+@testable import CimCarlo
 
 /// End-to-end runs of `cimcarlo run`, `map` and `report` on the built binary.
 @Suite struct RunCommandTests {
@@ -12,8 +13,12 @@ import Testing
 
     @Test func oneAndTwoThreadsGiveBitIdenticalAccuracy() throws {
         let fixture = try TinyStudyFixture(directory: directory)
-        let one = try runCimcarlo(["run", fixture.spec, "--threads", "1", "--output", directory.file("one.h5"), "--quiet"])
-        let two = try runCimcarlo(["run", fixture.spec, "--threads", "2", "--output", directory.file("two.h5"), "--quiet"])
+        let one = try runCimcarlo([
+            "run", fixture.spec, "--threads", "1", "--output", directory.file("one.h5"), "--quiet",
+        ])
+        let two = try runCimcarlo([
+            "run", fixture.spec, "--threads", "2", "--output", directory.file("two.h5"), "--quiet",
+        ])
         #expect(one.status == 0, "\(one.standardError)")
         #expect(two.status == 0, "\(two.standardError)")
         #expect(one.standardError.isEmpty)
@@ -47,15 +52,19 @@ import Testing
             """
         let (status, text) = try runPython(["-c", script, output])
         #expect(status == 0, "\(text)")
-        #expect(text.hasPrefix("('instance', 'policy', 'time') ['none', 'all'] [1.0, 3600.0, 86400.0] 3\n('instance', 'policy')"),
-                "\(text)")
+        #expect(
+            text.hasPrefix(
+                "('instance', 'policy', 'time') ['none', 'all'] [1.0, 3600.0, 86400.0] 3\n('instance', 'policy')"),
+            "\(text)")
     }
 
     @Test func analysisRendersEveryFigure() throws {
         let fixture = try TinyStudyFixture(directory: directory, instances: 4)
         let output = directory.file("plots.h5")
         #expect(try runCimcarlo(["run", fixture.spec, "--output", output, "--quiet"]).status == 0)
-        let (status, text) = try runPython([repositoryRoot + "/analysis/plot_results.py", output, "--out", directory.file("png")])
+        let (status, text) = try runPython([
+            repositoryRoot + "/analysis/plot_results.py", output, "--out", directory.file("png"),
+        ])
         #expect(status == 0, "\(text)")
         for name in ["distribution", "time", "cost", "yield"] {
             let png = directory.file("png/plots-\(name).png")
@@ -71,8 +80,10 @@ import Testing
         #expect(try runCimcarlo(["run", fixture.spec, "--output", output, "--quiet"]).status == 0)
         let again = try runCimcarlo(["run", fixture.spec, "--output", output, "--quiet"])
         #expect(again.status == 2)
-        #expect(again.standardError
-                == "cimcarlo: error: \(output): already exists (use --force to overwrite it, or --resume to complete a partial run)\n")
+        #expect(
+            again.standardError
+                == "cimcarlo: error: \(output): already exists (use --force to overwrite it, or --resume to complete a partial run)\n"
+        )
         #expect(try runCimcarlo(["run", fixture.spec, "--output", output, "--quiet", "--force"]).status == 0)
     }
 
@@ -82,7 +93,8 @@ import Testing
         #expect(try runCimcarlo(["run", fixture.spec, "--output", output, "--quiet"]).status == 0)
         let report = try runCimcarlo(["report", output, "--json"])
         #expect(report.status == 0)
-        let object = try #require(try JSONSerialization.jsonObject(with: Data(report.standardOutput.utf8)) as? [String: Any])
+        let object = try #require(
+            try JSONSerialization.jsonObject(with: Data(report.standardOutput.utf8)) as? [String: Any])
         let rows = try #require(object["rows"] as? [[String: Any]])
         #expect(rows.count == 2 * 3)
         for key in SummaryStatistics.names + ["policy", "time_s", "mean_write_cycles"] {
@@ -94,16 +106,22 @@ import Testing
     @Test func selectivePoliciesWriteTheirSelectionsAndScores() throws {
         let fixture = try TinyStudyFixture(directory: directory, instances: 3)
         var text = try String(contentsOfFile: fixture.spec, encoding: .utf8)
-        text = text.replacingOccurrences(of: "policies = [\"none\", \"all\"]",
-                                         with: "policies = [\"none\", \"swim\", \"magnitude\", \"random@0.5\", \"all\"]\nbudgets = [0.1, 0.3]")
+        text = text.replacingOccurrences(
+            of: "policies = [\"none\", \"all\"]",
+            with: "policies = [\"none\", \"swim\", \"magnitude\", \"random@0.5\", \"all\"]\nbudgets = [0.1, 0.3]")
         try text.write(toFile: fixture.spec, atomically: true, encoding: .utf8)
         let output = directory.file("swim.h5")
         let run = try runCimcarlo(["run", fixture.spec, "--output", output, "--quiet"])
         #expect(run.status == 0, "\(run.standardError)")
         let file = try HDF5File(path: output, mode: .readOnly)
-        #expect(try file.readStrings("/policy") == ["none", "swim@0.1", "swim@0.3", "magnitude@0.1", "magnitude@0.3", "random@0.5", "all"])
+        #expect(
+            try file.readStrings("/policy") == [
+                "none", "swim@0.1", "swim@0.3", "magnitude@0.1", "magnitude@0.3", "random@0.5", "all",
+            ])
         let budgets = try file.read("/policy_budget", as: Double.self).values
-        #expect(budgets[0] == 0 && budgets[6] == 1 && abs(budgets[1] - 0.1) < 1.0 / 329 && abs(budgets[5] - 0.5) < 1.0 / 329)
+        #expect(
+            budgets[0] == 0 && budgets[6] == 1 && abs(budgets[1] - 0.1) < 1.0 / 329 && abs(budgets[5] - 0.5) < 1.0 / 329
+        )
         let selection = try file.read("/selection/swim@0.1/conv1", as: UInt8.self)
         #expect(selection.shape == [3, 2, 3, 3])
         #expect(try file.read("/sensitivity/fc2", as: Float.self).shape == [5, 7])
@@ -120,12 +138,29 @@ import Testing
         for name in ["conv1", "conv2", "fc1", "fc2", "total"] { #expect(map.standardOutput.contains(name)) }
     }
 
+    /// The README's tour quotes the quickstart's mapping; it must be what `map` prints.
+    @Test(.enabled(if: fashionMNISTInstalled)) func readmeQuotesTheQuickstartsMapping() throws {
+        let map = try runCimcarlo(["map", repositoryRoot + "/runs/quickstart.toml"])
+        try #require(map.status == 0, "\(map.standardError)")
+        let total = try #require(map.standardOutput.split(separator: "\n").first { $0.contains("total") })
+        let fields = total.split(separator: " ")
+        // `total  <arrays>  <devices>  <utilisation> %`
+        let readme = try String(contentsOfFile: repositoryRoot + "/README.md", encoding: .utf8)
+        let quoted = "491 760 devices on 42 arrays of 128 × 128, 71.5 % of the cells in use"
+        #expect(readme.contains(quoted))
+        #expect(fields.contains("491760") && fields.contains("42") && fields.contains("71.5"), "\(total)")
+    }
+
     @Test func badSpecValueIsOneLineWithFileAndKey() throws {
         let fixture = try TinyStudyFixture(directory: directory, extraSpec: "")
-        let text = try String(contentsOfFile: fixture.spec, encoding: .utf8).replacingOccurrences(of: "weight_bits = 6", with: "weight_bits = 40")
+        let text = try String(contentsOfFile: fixture.spec, encoding: .utf8).replacingOccurrences(
+            of: "weight_bits = 6", with: "weight_bits = 40")
         try text.write(toFile: fixture.spec, atomically: true, encoding: .utf8)
         let result = try runCimcarlo(["run", fixture.spec])
         #expect(result.status == 2)
-        #expect(result.standardError == "cimcarlo: error: \(fixture.spec): key `mapping.weight_bits`: must be an integer from 0 to 16, got 40\n")
+        #expect(
+            result.standardError
+                == "cimcarlo: error: \(fixture.spec): key `mapping.weight_bits`: must be an integer from 0 to 16, got 40\n"
+        )
     }
 }

@@ -1,6 +1,7 @@
-import CimCarlo
 import Foundation
 import Testing
+
+@testable import CimCarlo
 
 /// Shards of a study merge into the file a single-machine run writes; shards of another
 /// study, missing shards and repeated shards are refused with a line naming them.
@@ -26,8 +27,10 @@ import Testing
 
     /// Every dataset and attribute equal, through h5py (time-recording attributes aside).
     private func expectIdentical(_ first: String, _ second: String) throws {
-        let (status, output) = try runPython([repositoryRoot + "/Tests/Scripts/compare_results.py", first, second,
-                                              "--ignore-attribute", "created_utc"])
+        let (status, output) = try runPython([
+            repositoryRoot + "/Tests/Scripts/compare_results.py", first, second,
+            "--ignore-attribute", "created_utc",
+        ])
         #expect(status == 0, "\(output)")
         #expect(output.contains("identical"))
     }
@@ -79,18 +82,21 @@ import Testing
         let shard = Shard(index: 0, count: 2)
         let recorded = Counter()
         #expect(throws: StudyInterrupted.self) {
-            try study.run(output: output, threads: 1, shard: shard, progress: { _ in recorded.increment() },
-                          shouldStop: { recorded.value >= 2 })
+            try study.run(
+                output: output, threads: 1, shard: shard, progress: { _ in recorded.increment() },
+                shouldStop: { recorded.value >= 2 })
         }
         #expect {
-            try ShardMerge.merge(shards: [shard.filePath(forResult: output)], output: directory.file("x.h5"), force: false)
+            try ShardMerge.merge(
+                shards: [shard.filePath(forResult: output)], output: directory.file("x.h5"), force: false)
         } throws: { error in
             "\(error)".contains("shard 0/2 is partial (2 of 4 instances)")
         }
         try study.run(output: output, threads: 2, shard: shard, resume: true)
         try study.run(output: output, threads: 2, shard: Shard(index: 1, count: 2))
-        try ShardMerge.merge(shards: (0..<2).map { Shard(index: $0, count: 2).filePath(forResult: output) },
-                             output: output, force: false)
+        try ShardMerge.merge(
+            shards: (0..<2).map { Shard(index: $0, count: 2).filePath(forResult: output) },
+            output: output, force: false)
         let single = directory.file("whole.h5")
         try study.run(output: single, threads: 1)
         try expectIdentical(single, output)
@@ -107,8 +113,10 @@ import Testing
         let shards = [0, 2].map { Shard(index: $0, count: 3).filePath(forResult: output) }
         let merge = try runCimcarlo(["merge"] + shards + ["--output", output])
         #expect(merge.status == 2)
-        #expect(merge.standardError
-            == "cimcarlo: error: \(output): cannot merge: missing shard 1/3 (2 instances) of the 7 the plan needs\n")
+        #expect(
+            merge.standardError
+                == "cimcarlo: error: \(output): cannot merge: missing shard 1/3 (2 instances) of the 7 the plan needs\n"
+        )
         #expect(!FileManager.default.fileExists(atPath: output))
         let badShard = try runCimcarlo(["run", fixture.spec, "--output", output, "--shard", "3/3"])
         #expect(badShard.status == 2)

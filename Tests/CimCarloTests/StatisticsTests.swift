@@ -1,6 +1,7 @@
-import CimCarlo
 import Foundation
 import Testing
+
+@testable import CimCarlo
 
 @Suite struct StatisticsTests {
     @Test func wilsonIntervalMatchesTheClosedForm() {
@@ -27,7 +28,8 @@ import Testing
         let halfWidth = 1.9842 * 0.2901149 / 10
         #expect(abs(summary.ci95High - summary.mean - halfWidth) < 1e-4)
         // NumPy: np.quantile(np.arange(1,101)/100, [0.01, 0.05, 0.5]) = [0.0199, 0.0595, 0.505]
-        #expect(abs(summary.p01 - 0.0199) < 1e-12 && abs(summary.p05 - 0.0595) < 1e-12 && abs(summary.p50 - 0.505) < 1e-12)
+        #expect(
+            abs(summary.p01 - 0.0199) < 1e-12 && abs(summary.p05 - 0.0595) < 1e-12 && abs(summary.p50 - 0.505) < 1e-12)
         #expect(summary.yield == 0.11)  // 0.90 … 1.00
     }
 
@@ -69,8 +71,10 @@ import Testing
         var results = StudyResults(instances: [0, 1, 2, 3], policies: 1, times: 1)
         for (row, correct) in [9000, 8999, 9500, 9000].enumerated() {
             let accuracy = Float(correct) / Float(10_000)
-            results.set(InstanceResult(instance: row, accuracy: [[accuracy]], loss: [[0]], writeCycles: [1],
-                                       programmingTimeSeconds: [0]), row: row)
+            results.set(
+                InstanceResult(
+                    instance: row, accuracy: [[accuracy]], loss: [[0]], writeCycles: [1],
+                    programmingTimeSeconds: [0]), row: row)
         }
         let summary = StudySummary(results, threshold: threshold)
         #expect(summary.cells[0][0].yield == 0.75)
@@ -79,10 +83,14 @@ import Testing
 
     @Test func summaryCoversOnlyFinishedInstancesAndPairsPolicies() {
         var results = StudyResults(instances: [0, 1, 2], policies: 2, times: 1)
-        results.set(InstanceResult(instance: 0, accuracy: [[0.5], [0.75]], loss: [[0], [0]], writeCycles: [1, 3],
-                                   programmingTimeSeconds: [1, 3]), row: 0)
-        results.set(InstanceResult(instance: 2, accuracy: [[0.25], [0.75]], loss: [[0], [0]], writeCycles: [1, 5],
-                                   programmingTimeSeconds: [1, 5]), row: 2)
+        results.set(
+            InstanceResult(
+                instance: 0, accuracy: [[0.5], [0.75]], loss: [[0], [0]], writeCycles: [1, 3],
+                programmingTimeSeconds: [1, 3]), row: 0)
+        results.set(
+            InstanceResult(
+                instance: 2, accuracy: [[0.25], [0.75]], loss: [[0], [0]], writeCycles: [1, 5],
+                programmingTimeSeconds: [1, 5]), row: 2)
         let summary = StudySummary(results, threshold: AccuracyThreshold(fraction: 0.5, testImages: 4))
         #expect(summary.cells[0][0].count == 2 && summary.cells[0][0].mean == 0.375)
         #expect(summary.cells[0][0].yield == 0.5 && summary.cells[1][0].yield == 1)

@@ -1,9 +1,11 @@
-import CimCarlo
 import Testing
+
+@testable import CimCarlo
 
 @Suite struct TOMLTests {
     @Test func parsesTheSubsetRunSpecsUse() throws {
-        let table = try TOMLParser.parse("""
+        let table = try TOMLParser.parse(
+            """
             # comment
             name = "a \\"quoted\\" \\u00b5S" # trailing comment
             literal = 'C:\\path'
@@ -28,7 +30,8 @@ import Testing
         #expect(table["flag"] == .boolean(true))
         #expect(table["times"] == .array([.integer(1), .float(2.5), .integer(3)]))
         guard case let .table(inline) = table["inline"], case let .table(mapping) = table["mapping"],
-              case let .table(sub) = mapping["sub"] else {
+            case let .table(sub) = mapping["sub"]
+        else {
             Issue.record("tables missing")
             return
         }

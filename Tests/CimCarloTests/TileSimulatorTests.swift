@@ -1,28 +1,38 @@
-import CimCarlo
 import Foundation
 import Testing
+
+@testable import CimCarlo
 
 /// Tile-accurate simulation against effective-weight simulation, the ADC against its closed
 /// form, and drift compensation.
 @Suite struct TileSimulatorTests {
-    func results(_ network: Network, test: LabeledImages, device: DeviceModel, mapping: MappingConfiguration,
-                         periphery: PeripheryConfiguration, times: [Double] = [0, 3600], instances: Int = 2) throws -> [InstanceResult] {
+    func results(
+        _ network: Network, test: LabeledImages, device: DeviceModel, mapping: MappingConfiguration,
+        periphery: PeripheryConfiguration, times: [Double] = [0, 3600], instances: Int = 2
+    ) throws -> [InstanceResult] {
         let crossbar = CrossbarMapping(network: network, configuration: mapping, cellBits: device.cellBits)
-        let simulator = try ChipSimulator(network: network, mapping: crossbar, device: device,
-                                          policies: [WriteVerifyPolicy(kind: .none), WriteVerifyPolicy(kind: .all)],
-                                          timesSeconds: times, seed: 9, test: test, periphery: periphery)
+        let simulator = try ChipSimulator(
+            network: network, mapping: crossbar, device: device,
+            policies: [WriteVerifyPolicy(kind: .none), WriteVerifyPolicy(kind: .all)],
+            timesSeconds: times, seed: 9, test: test, periphery: periphery)
         return (0..<instances).map { simulator.simulate(instance: $0) }
     }
 
-    func expectEquivalent(_ network: Network, test: LabeledImages, device: DeviceModel, mapping: MappingConfiguration) throws {
-        let effective = try results(network, test: test, device: device, mapping: mapping, periphery: PeripheryConfiguration())
+    func expectEquivalent(_ network: Network, test: LabeledImages, device: DeviceModel, mapping: MappingConfiguration)
+        throws
+    {
+        let effective = try results(
+            network, test: test, device: device, mapping: mapping, periphery: PeripheryConfiguration())
         for placement in PeripheryConfiguration.ADCPlacement.allCases {
-            let tile = try results(network, test: test, device: device, mapping: mapping,
-                                   periphery: PeripheryConfiguration(fidelity: .tile, adcPlacement: placement))
+            let tile = try results(
+                network, test: test, device: device, mapping: mapping,
+                periphery: PeripheryConfiguration(fidelity: .tile, adcPlacement: placement))
             for (a, b) in zip(effective, tile) {
                 #expect(a.accuracy == b.accuracy, "\(placement) accuracy")
                 for (rowA, rowB) in zip(a.loss, b.loss) {
-                    for (x, y) in zip(rowA, rowB) { #expect(abs(x - y) <= 1e-4 * max(1, abs(x)), "\(placement) loss \(x) vs \(y)") }
+                    for (x, y) in zip(rowA, rowB) {
+                        #expect(abs(x - y) <= 1e-4 * max(1, abs(x)), "\(placement) loss \(x) vs \(y)")
+                    }
                 }
             }
         }
@@ -33,24 +43,27 @@ import Testing
         let network = makeTinyNetwork(seed: 41)
         let test = makeRandomImages(for: network, count: 40, seed: 42)
         // Small arrays so every layer spans several row tiles.
-        try expectEquivalent(network, test: test, device: try preset("rram-hfo2"),
-                             mapping: MappingConfiguration(weightBits: 6, signEncoding: encoding, arrayRows: 8, arrayColumns: 16))
+        try expectEquivalent(
+            network, test: test, device: try preset("rram-hfo2"),
+            mapping: MappingConfiguration(weightBits: 6, signEncoding: encoding, arrayRows: 8, arrayColumns: 16))
     }
 
     @Test func idealConvertersMatchEffectiveWeightsOnGraphNetworks() throws {
         // Grouped, depthwise and dilated convolutions, batch norm, residual adds and concatenation.
         let network = makeGraphNetwork(seed: 43)
         let test = makeRandomImages(for: network, count: 30, seed: 44)
-        try expectEquivalent(network, test: test, device: try preset("rram-hfo2"),
-                             mapping: MappingConfiguration(weightBits: 6, signEncoding: .differential, arrayRows: 8, arrayColumns: 16))
+        try expectEquivalent(
+            network, test: test, device: try preset("rram-hfo2"),
+            mapping: MappingConfiguration(weightBits: 6, signEncoding: .differential, arrayRows: 8, arrayColumns: 16))
     }
 
     @Test(.enabled(if: fashionMNISTInstalled), arguments: ["lenet5", "mlp"])
     func idealConvertersMatchEffectiveWeightsOnTheReferenceModels(model: String) throws {
         let network = try Network.load(from: repositoryRoot + "/models/\(model).h5")
         let test = try DatasetSource(argument: "fashion-mnist").load(.test).prefix(100)
-        try expectEquivalent(network, test: test, device: try preset("pcm-aihwkit"),
-                             mapping: MappingConfiguration(weightBits: 0, signEncoding: .differential))
+        try expectEquivalent(
+            network, test: test, device: try preset("pcm-aihwkit"),
+            mapping: MappingConfiguration(weightBits: 0, signEncoding: .differential))
     }
 
     @Test func adcErrorMatchesTheUniformClosedForm() {
@@ -59,7 +72,8 @@ import Testing
         #expect(adc.convert(0) == 0)  // zero is a level
         #expect(adc.highestCode - adc.lowestCode == 63 && adc.low <= -1 && adc.high >= 3 - adc.step)
         var generator = SplitMix64(seed: 5)
-        var squares = 0.0, largest: Float = 0
+        var squares = 0.0
+        var largest: Float = 0
         let count = 200_000
         for _ in 0..<count {
             let value = Float(Double(adc.low) + Double(adc.high - adc.low) * generator.nextOpenUnitInterval())
@@ -78,12 +92,14 @@ import Testing
         let test = makeRandomImages(for: network, count: 60, seed: 44)
         let mapping = MappingConfiguration(weightBits: 6, signEncoding: .differential, arrayRows: 16, arrayColumns: 32)
         var errors: [Double] = []
-        let clean = try results(network, test: test, device: .ideal, mapping: mapping, periphery: PeripheryConfiguration(),
-                                times: [0], instances: 1)[0].loss[0][0]
+        let clean = try results(
+            network, test: test, device: .ideal, mapping: mapping, periphery: PeripheryConfiguration(),
+            times: [0], instances: 1)[0].loss[0][0]
         for bits in [2, 4, 8, 12] {
-            let loss = try results(network, test: test, device: .ideal, mapping: mapping,
-                                   periphery: PeripheryConfiguration(fidelity: .tile, adcBits: bits), times: [0],
-                                   instances: 1)[0].loss[0][0]
+            let loss = try results(
+                network, test: test, device: .ideal, mapping: mapping,
+                periphery: PeripheryConfiguration(fidelity: .tile, adcBits: bits), times: [0],
+                instances: 1)[0].loss[0][0]
             errors.append(Double(abs(loss - clean)))
         }
         // The loss converges to the ideal-converter loss as the ADC gains bits.
@@ -96,8 +112,9 @@ import Testing
         let test = makeRandomImages(for: network, count: 40, seed: 46)
         let mapping = MappingConfiguration(weightBits: 6, signEncoding: .differential, arrayRows: 16, arrayColumns: 32)
         func loss(_ periphery: PeripheryConfiguration) throws -> Float {
-            try results(network, test: test, device: .ideal, mapping: mapping, periphery: periphery, times: [0],
-                        instances: 1)[0].loss[0][0]
+            try results(
+                network, test: test, device: .ideal, mapping: mapping, periphery: periphery, times: [0],
+                instances: 1)[0].loss[0][0]
         }
         let ideal = try loss(PeripheryConfiguration(fidelity: .tile))
         let serial = try loss(PeripheryConfiguration(fidelity: .tile, dacBits: 8, dacBitsPerCycle: 1))
@@ -119,12 +136,15 @@ import Testing
         let mapping = CrossbarMapping(network: network, configuration: MappingConfiguration(weightBits: 0), cellBits: 1)
         let images = makeRandomImages(for: network, count: 64, seed: 8)
         func meanAbsoluteOutput(_ compensation: PeripheryConfiguration.DriftCompensation) throws -> Double {
-            let simulator = try ChipSimulator(network: network, mapping: mapping, device: device,
-                                              policies: [WriteVerifyPolicy(kind: .none)], timesSeconds: [86_400 * 30],
-                                              seed: 3, test: images,
-                                              periphery: PeripheryConfiguration(driftCompensation: compensation))
-            return try outputScale(simulator.sampledNetwork(instance: 0, policyIndex: 0, timeIndex: 0,
-                                                            compensated: true), images)
+            let simulator = try ChipSimulator(
+                network: network, mapping: mapping, device: device,
+                policies: [WriteVerifyPolicy(kind: .none)], timesSeconds: [86_400 * 30],
+                seed: 3, test: images,
+                periphery: PeripheryConfiguration(driftCompensation: compensation))
+            return try outputScale(
+                simulator.sampledNetwork(
+                    instance: 0, policyIndex: 0, timeIndex: 0,
+                    compensated: true), images)
         }
         let clean = try outputScale(network, images)
         let drifted = try meanAbsoluteOutput(.none)
@@ -140,7 +160,9 @@ import Testing
     /// Mean |logit − bias| of a one-layer network over `images`.
     private func outputScale(_ network: Network, _ images: LabeledImages) throws -> Double {
         let workspace = try NetworkWorkspace(network: network, batchCapacity: images.count)
-        let logits = images.pixels.withUnsafeBufferPointer { Array(workspace.forward(network, pixels: $0, batchSize: images.count)) }
+        let logits = images.pixels.withUnsafeBufferPointer {
+            Array(workspace.forward(network, pixels: $0, batchSize: images.count))
+        }
         return logits.reduce(0) { $0 + Double(abs($1)) } / Double(logits.count)
     }
 }
@@ -174,6 +196,36 @@ extension MappingConfiguration.SignEncoding: CustomTestArgumentEncodable {}
         }
     }
 
+    @Test func deviceModelSweepRunsEachModelIntoItsOwnFile() throws {
+        let directory = TemporaryDirectory()
+        let fixture = try TinyStudyFixture(directory: directory, instances: 2)
+        // A second device model: the fixture's with ten times the programming noise.
+        let noisy = directory.file("noisy.toml")
+        try String(contentsOfFile: fixture.deviceModel, encoding: .utf8)
+            .replacingOccurrences(
+                of: "sigma_per_level = [0.02, 0.06, 0.06, 0.03]",
+                with: "sigma_per_level = [0.2, 0.6, 0.6, 0.3]"
+            )
+            .write(toFile: noisy, atomically: true, encoding: .utf8)
+        try
+            (String(contentsOfFile: fixture.spec, encoding: .utf8)
+            + "\n[sweep]\ndevice_models = [\"device.toml\", \"noisy.toml\"]\n")
+            .write(toFile: fixture.spec, atomically: true, encoding: .utf8)
+        let runs = try RunSpec.load(path: fixture.spec).expanded()
+        #expect(runs.map(\.label) == ["device", "noisy"])
+        let result = try runCimcarlo(["run", fixture.spec, "--quiet"])
+        try #require(result.status == 0, "\(result.standardError)")
+        let reports = try runs.map { try ResultReport(path: $0.spec.outputPath) }
+        let texts = try runs.map {
+            try HDF5File(path: $0.spec.outputPath, mode: .readOnly).stringAttribute("device_model")
+        }
+        #expect(texts[0].contains("[0.02, 0.06, 0.06, 0.03]") && texts[1].contains("[0.2, 0.6, 0.6, 0.3]"))
+        // Ten times the programming noise takes more verify pulses to bring every device in.
+        #expect(reports[1].meanWriteCycles[1] > reports[0].meanWriteCycles[1], "\(reports.map(\.meanWriteCycles))")
+        #expect(result.standardOutput.contains("sweep summary"))
+        #expect(result.standardOutput.contains("noisy  none @ 1 s"))
+    }
+
     @Test func adcSweepNeedsTileFidelity() throws {
         let directory = TemporaryDirectory()
         let fixture = try TinyStudyFixture(directory: directory)
@@ -194,17 +246,21 @@ extension MappingConfiguration.SignEncoding: CustomTestArgumentEncodable {}
         let network = try Network.load(from: repositoryRoot + "/models/mlp.h5")
         let test = try DatasetSource(argument: "fashion-mnist").load(.test).prefix(150)
         let device = try preset("rram-hfo2")
-        let mapping = CrossbarMapping(network: network, configuration: MappingConfiguration(weightBits: 4), cellBits: device.cellBits)
+        let mapping = CrossbarMapping(
+            network: network, configuration: MappingConfiguration(weightBits: 4), cellBits: device.cellBits)
         var previous: SummaryStatistics?
         var means: [Double] = []
         for bits in [3, 5, 8] {
-            let simulator = try ChipSimulator(network: network, mapping: mapping, device: device,
-                                              policies: [WriteVerifyPolicy(kind: .none)], timesSeconds: [3600], seed: 2,
-                                              test: test, periphery: PeripheryConfiguration(fidelity: .tile, adcBits: bits))
+            let simulator = try ChipSimulator(
+                network: network, mapping: mapping, device: device,
+                policies: [WriteVerifyPolicy(kind: .none)], timesSeconds: [3600], seed: 2,
+                test: test, periphery: PeripheryConfiguration(fidelity: .tile, adcBits: bits))
             let accuracies = (0..<4).map { Double(simulator.simulate(instance: $0).accuracy[0][0]) }
             let summary = Statistics.summarize(accuracies, meetsThreshold: { $0 >= 0 })
             if let previous {
-                #expect(summary.mean >= previous.mean - (previous.ci95High - previous.mean), "\(bits) bits: \(summary.mean) after \(previous.mean)")
+                #expect(
+                    summary.mean >= previous.mean - (previous.ci95High - previous.mean),
+                    "\(bits) bits: \(summary.mean) after \(previous.mean)")
             }
             previous = summary
             means.append(summary.mean)
@@ -218,7 +274,8 @@ extension TileSimulatorTests {
     func idealConvertersMatchEffectiveWeightsOnTheShippedResNet() throws {
         let network = try Network.load(from: repositoryRoot + "/models/resnet8.onnx")
         let test = try DatasetSource(argument: "fashion-mnist").load(.test).prefix(16)
-        try expectEquivalent(network, test: test, device: try preset("rram-hfo2"),
-                             mapping: MappingConfiguration(weightBits: 8, signEncoding: .differential))
+        try expectEquivalent(
+            network, test: test, device: try preset("rram-hfo2"),
+            mapping: MappingConfiguration(weightBits: 8, signEncoding: .differential))
     }
 }

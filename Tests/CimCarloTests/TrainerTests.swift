@@ -1,5 +1,6 @@
-import CimCarlo
 import Testing
+
+@testable import CimCarlo
 
 @Suite struct TrainerTests {
     @Test(.enabled(if: fashionMNISTInstalled))
@@ -11,8 +12,10 @@ import Testing
         var generator = SplitMix64(seed: 7)
         var network = ReferenceArchitecture.mlp.makeNetwork(using: &generator)
         var reports: [EpochReport] = []
-        try Trainer.train(&network, on: training, test: test,
-                          configuration: TrainingConfiguration(epochs: 2, batchSize: 64, seed: 7, trainingLimit: 3000)) {
+        try Trainer.train(
+            &network, on: training, test: test,
+            configuration: TrainingConfiguration(epochs: 2, batchSize: 64, seed: 7, trainingLimit: 3000)
+        ) {
             reports.append($0)
         }
         #expect(reports.count == 2)
@@ -27,8 +30,9 @@ import Testing
         let images = makeRandomImages(for: base, count: 40, seed: 22)
         func trained() throws -> Network {
             var network = base
-            try Trainer.train(&network, on: images, test: nil,
-                              configuration: TrainingConfiguration(epochs: 2, batchSize: 8, seed: 3))
+            try Trainer.train(
+                &network, on: images, test: nil,
+                configuration: TrainingConfiguration(epochs: 2, batchSize: 8, seed: 3))
             return network
         }
         let first = try trained()

@@ -1,6 +1,7 @@
-import CimCarlo
 import Foundation
 import Testing
+
+@testable import CimCarlo
 
 /// The iterative write-verify model and the selective policies.
 @Suite struct WriteVerifyTests {
@@ -11,11 +12,16 @@ import Testing
         return makeSingleLayerNetwork(inputs: 100, outputs: 100, weights: weights)
     }
 
-    private func simulator(_ network: Network, device: DeviceModel, policies: [WriteVerifyPolicy]) throws -> ChipSimulator {
-        let mapping = CrossbarMapping(network: network, configuration: MappingConfiguration(
-            weightBits: 0, signEncoding: .signMagnitude), cellBits: 1)
-        return try ChipSimulator(network: network, mapping: mapping, device: device, policies: policies,
-                                 timesSeconds: [0], seed: 3, test: makeRandomImages(for: network, count: 2, seed: 1))
+    private func simulator(_ network: Network, device: DeviceModel, policies: [WriteVerifyPolicy]) throws
+        -> ChipSimulator
+    {
+        let mapping = CrossbarMapping(
+            network: network,
+            configuration: MappingConfiguration(
+                weightBits: 0, signEncoding: .signMagnitude), cellBits: 1)
+        return try ChipSimulator(
+            network: network, mapping: mapping, device: device, policies: policies,
+            timesSeconds: [0], seed: 3, test: makeRandomImages(for: network, count: 2, seed: 1))
     }
 
     private func gaussianDevice(sigma: Double, tolerance: Double, maxIterations: Int) -> DeviceModel {
@@ -60,7 +66,8 @@ import Testing
         let network = layer()
         var device = gaussianDevice(sigma: 0.05, tolerance: 0.01, maxIterations: 17)
         device.stuckAtOneRate = 1
-        let sim = try simulator(network, device: device, policies: [WriteVerifyPolicy(kind: .none), WriteVerifyPolicy(kind: .all)])
+        let sim = try simulator(
+            network, device: device, policies: [WriteVerifyPolicy(kind: .none), WriteVerifyPolicy(kind: .all)])
         let result = sim.simulate(instance: 0)
         #expect(result.writeCycles == [10_000, 10_000 * 17])
         #expect(result.programmingTimeSeconds[1] == 10_000 * 17 * 1e-7)
@@ -80,15 +87,18 @@ import Testing
         let network = makeTinyNetwork(seed: 5)
         let images = makeRandomImages(for: network, count: 20, seed: 6)
         let mapping = CrossbarMapping(network: network, configuration: MappingConfiguration(), cellBits: 2)
-        let selector = PolicySelector(network: network, mapping: mapping, device: try preset("rram-hfo2"), seed: 1,
-                                      scope: scope, sensitivity: try WeightSensitivity.compute(network: network, images: images))
+        let selector = PolicySelector(
+            network: network, mapping: mapping, device: try preset("rram-hfo2"), seed: 1,
+            scope: scope, sensitivity: try WeightSensitivity.compute(network: network, images: images))
         let sizes = mapping.layers.map(\.weightCount)
         for kind in WriteVerifyPolicy.Kind.allCases where kind.isBudgeted {
             for budget in [0, 0.013, 0.1, 0.5, 1] {
                 let policy = selector.select(WriteVerifyPolicy(kind: kind, budget: budget))
                 let chosen = policy.selection.map { $0.reduce(0) { $0 + Int($1) } }
                 if scope == .global {
-                    #expect(chosen.reduce(0, +) == Int((budget * Double(sizes.reduce(0, +))).rounded()), "\(kind)@\(budget)")
+                    #expect(
+                        chosen.reduce(0, +) == Int((budget * Double(sizes.reduce(0, +))).rounded()), "\(kind)@\(budget)"
+                    )
                 } else {
                     #expect(chosen == sizes.map { Int((budget * Double($0)).rounded()) }, "\(kind)@\(budget)")
                 }
@@ -99,8 +109,9 @@ import Testing
     @Test func selectionTakesTheHighestScores() throws {
         let network = makeTinyNetwork(seed: 5)
         let mapping = CrossbarMapping(network: network, configuration: MappingConfiguration(), cellBits: 2)
-        let selector = PolicySelector(network: network, mapping: mapping, device: .ideal, seed: 1, scope: .global,
-                                      sensitivity: nil)
+        let selector = PolicySelector(
+            network: network, mapping: mapping, device: .ideal, seed: 1, scope: .global,
+            sensitivity: nil)
         let policy = selector.select(WriteVerifyPolicy(kind: .magnitude, budget: 0.2))
         let scores = selector.scores(.magnitude)
         let chosen = zip(scores.joined(), policy.selection.joined()).filter { $0.1 == 1 }.map(\.0)
@@ -117,8 +128,10 @@ import Testing
     private func bruteForce(_ network: Network, images: LabeledImages, layer: Int) throws -> [Double] {
         let workspace = try NetworkWorkspace(network: network, batchCapacity: images.count)
         func logits(_ network: Network) -> [Double] {
-            images.pixels.withUnsafeBufferPointer { Array(workspace.forward(network, pixels: $0, batchSize: images.count)) }
-                .map(Double.init)
+            images.pixels.withUnsafeBufferPointer {
+                Array(workspace.forward(network, pixels: $0, batchSize: images.count))
+            }
+            .map(Double.init)
         }
         let base = logits(network)
         let classes = network.classCount
@@ -132,7 +145,8 @@ import Testing
         let weights = network.weights(ofNode: layer)
         return weights.indices.map { index in
             let step = Float(1e-2)
-            var plus = network, minus = network
+            var plus = network
+            var minus = network
             plus.modifyParameters(ofNode: layer) { w, _ in w[index] += step }
             minus.modifyParameters(ofNode: layer) { w, _ in w[index] -= step }
             let (up, down) = (logits(plus), logits(minus))
@@ -157,11 +171,13 @@ import Testing
     @Test func singleUnitBottleneckIsExactInEveryLayer() throws {
         var generator = SplitMix64(seed: 3)
         func values(_ count: Int) -> [Float] { (0..<count).map { _ in Float(generator.nextStandardNormal() * 0.5) } }
-        let network = Network(inputShape: ActivationShape(features: 6), layers: [
-            Dense(name: "a", inputs: 6, outputs: 1, weight: values(6), bias: [0.3]),
-            ReLU(),
-            Dense(name: "b", inputs: 1, outputs: 4, weight: values(4), bias: values(4)),
-        ])
+        let network = Network(
+            inputShape: ActivationShape(features: 6),
+            layers: [
+                Dense(name: "a", inputs: 6, outputs: 1, weight: values(6), bias: [0.3]),
+                ReLU(),
+                Dense(name: "b", inputs: 1, outputs: 4, weight: values(4), bias: values(4)),
+            ])
         let images = makeRandomImages(for: network, count: 30, seed: 4)
         let sensitivity = try WeightSensitivity.compute(network: network, images: images, batchSize: 7)
         expectClose(sensitivity.curvature[0], try bruteForce(network, images: images, layer: 0))
@@ -200,20 +216,53 @@ extension PolicySelector.Scope: CustomTestArgumentEncodable {}
         let study = try Study(spec: spec)
         // Aim between what none and all achieve on these chips.
         let ends = ResultCollector(instances: Array(0..<4), policies: 2, times: spec.timesSeconds.count)
-        try study.simulate(instances: Array(0..<4), policies: [WriteVerifyPolicy(kind: .none), WriteVerifyPolicy(kind: .all)],
-                           into: ends, threads: 2)
+        try study.simulate(
+            instances: Array(0..<4), policies: [WriteVerifyPolicy(kind: .none), WriteVerifyPolicy(kind: .all)],
+            into: ends, threads: 2)
         let last = spec.timesSeconds.count - 1
         let summary = StudySummary(ends.results, threshold: study.plan.threshold)
         let (noneMean, allMean) = (summary.cells[0][last].mean, summary.cells[1][last].mean)
         try #require(allMean > noneMean)
         let target = (noneMean + allMean) / 2
-        let (answer, steps) = try BudgetSearch(study: study, kind: .magnitude, target: .mean(target), resolution: 1.0 / 16)
-            .run(instances: 4, threads: 2)
+        let (answer, steps) = try BudgetSearch(
+            study: study, kind: .magnitude, target: .mean(target), resolution: 1.0 / 16
+        )
+        .run(instances: 4, threads: 2)
         let found = try #require(answer)
         #expect(found.summary.mean >= target)
         #expect(found.budget > 0 && found.budget <= 1)
         // Every evaluated budget below the answer missed the target.
         #expect(steps.filter { $0.budget < found.budget }.allSatisfy { !$0.reached })
         #expect(steps.count <= 2 + 4)
+    }
+
+    @Test func findsTheSmallestBudgetThatReachesAYieldTarget() throws {
+        let directory = TemporaryDirectory()
+        let fixture = try TinyStudyFixture(directory: directory)
+        var spec = try RunSpec.load(path: fixture.spec).searching(.magnitude)
+        let last = spec.timesSeconds.count - 1
+        // The accuracy threshold halfway between what none and all reach on these chips, so
+        // that the yield moves with the budget.
+        func summary(_ study: Study) throws -> StudySummary {
+            let ends = ResultCollector(instances: Array(0..<8), policies: 2, times: spec.timesSeconds.count)
+            try study.simulate(
+                instances: Array(0..<8), policies: [WriteVerifyPolicy(kind: .none), WriteVerifyPolicy(kind: .all)],
+                into: ends, threads: 2)
+            return StudySummary(ends.results, threshold: study.plan.threshold)
+        }
+        let means = try summary(try Study(spec: spec)).cells.map { $0[last].mean }
+        spec.accuracyThreshold = (means[0] + means[1]) / 2
+        let study = try Study(spec: spec)
+        let yields = try summary(study).cells.map { $0[last].yield }
+        try #require(yields[1] > yields[0], "\(yields)")
+        let target = (yields[0] + yields[1]) / 2
+        let (answer, steps) = try BudgetSearch(
+            study: study, kind: .magnitude, target: .yield(target),
+            resolution: 1.0 / 16
+        ).run(instances: 8, threads: 2)
+        let found = try #require(answer)
+        #expect(found.summary.yield >= target)
+        #expect(found.budget > 0)
+        #expect(steps.filter { $0.budget < found.budget }.allSatisfy { !$0.reached && $0.summary.yield < target })
     }
 }

@@ -1,7 +1,8 @@
 import Foundation
 
 /// Bad input in a run spec or device model file: names the file, the key, and what is allowed.
-public struct ConfigurationError: Error, CustomStringConvertible, Equatable {
+public struct ConfigurationError: CimCarloError, Equatable {
+    public var exitCode: Int32 { ExitStatus.badInput }
     public var file: String
     /// Dotted key path, e.g. `d2d.sigma`; nil for file-level problems.
     public var key: String?
@@ -20,21 +21,23 @@ public struct ConfigurationError: Error, CustomStringConvertible, Equatable {
 
 /// Reads typed, range-checked values from one TOML table and remembers which keys it
 /// read, so `finish()` can reject unknown (e.g. misspelt) keys.
-public final class ConfigurationReader {
-    public let file: String
+final class ConfigurationReader {
+    let file: String
     private let prefix: String
     private let table: TOMLTable
     private var known: [String] = []
 
     /// Reads and parses a TOML file. A missing file or a syntax error is a `ConfigurationError`.
-    public static func load(path: String) throws -> (reader: ConfigurationReader, text: String) {
+    static func load(path: String) throws -> (reader: ConfigurationReader, text: String) {
         var isDirectory: ObjCBool = false
         if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue {
             throw ConfigurationError(file: path, key: nil, message: "is a directory, not a TOML file")
         }
         guard let data = FileManager.default.contents(atPath: path) else {
-            throw ConfigurationError(file: path, key: nil, message: FileManager.default.fileExists(atPath: path)
-                                     ? "cannot read the file" : "no such file")
+            throw ConfigurationError(
+                file: path, key: nil,
+                message: FileManager.default.fileExists(atPath: path)
+                    ? "cannot read the file" : "no such file")
         }
         guard let text = String(data: data, encoding: .utf8) else {
             throw ConfigurationError(file: path, key: nil, message: "is not UTF-8 text")
@@ -43,7 +46,7 @@ public final class ConfigurationReader {
     }
 
     /// Parses TOML `text`; `file` names it in errors.
-    public convenience init(file: String, text: String) throws {
+    convenience init(file: String, text: String) throws {
         do {
             self.init(file: file, table: try TOMLParser.parse(text), prefix: "")
         } catch let error as TOMLSyntaxError {
@@ -58,14 +61,14 @@ public final class ConfigurationReader {
     }
 
     /// The full dotted path of `key`.
-    public func path(_ key: String) -> String { prefix.isEmpty ? key : prefix + "." + key }
+    func path(_ key: String) -> String { prefix.isEmpty ? key : prefix + "." + key }
 
     /// An error about `key` in this table.
-    public func error(_ key: String, _ message: String) -> ConfigurationError {
+    func error(_ key: String, _ message: String) -> ConfigurationError {
         ConfigurationError(file: file, key: path(key), message: message)
     }
 
-    public func contains(_ key: String) -> Bool {
+    func contains(_ key: String) -> Bool {
         known.append(key)
         return table[key] != nil
     }
@@ -82,7 +85,7 @@ public final class ConfigurationReader {
     // MARK: - Scalars
 
     /// A string, one of `allowed` when given.
-    public func string(_ key: String, default defaultValue: String? = nil, allowed: [String]? = nil) throws -> String {
+    func string(_ key: String, default defaultValue: String? = nil, allowed: [String]? = nil) throws -> String {
         let what = allowed.map { "one of " + $0.map { "\"\($0)\"" }.joined(separator: ", ") } ?? "a string"
         guard let value = raw(key) else {
             if let defaultValue { return defaultValue }
@@ -93,13 +96,15 @@ public final class ConfigurationReader {
         return text
     }
 
-    public func optionalString(_ key: String) throws -> String? {
+    func optionalString(_ key: String) throws -> String? {
         contains(key) ? try string(key) : nil
     }
 
     /// A number (integer or float) in `range`; `unit` documents it in errors.
-    public func double(_ key: String, default defaultValue: Double? = nil, in range: ClosedRange<Double>,
-                       unit: String = "") throws -> Double {
+    func double(
+        _ key: String, default defaultValue: Double? = nil, in range: ClosedRange<Double>,
+        unit: String = ""
+    ) throws -> Double {
         let what = describe(range, unit: unit)
         guard let value = raw(key) else {
             if let defaultValue { return defaultValue }
@@ -108,7 +113,7 @@ public final class ConfigurationReader {
         return try number(value, key: key, in: range, what: what)
     }
 
-    public func optionalDouble(_ key: String, in range: ClosedRange<Double>, unit: String = "") throws -> Double? {
+    func optionalDouble(_ key: String, in range: ClosedRange<Double>, unit: String = "") throws -> Double? {
         contains(key) ? try double(key, in: range, unit: unit) : nil
     }
 
@@ -119,12 +124,14 @@ public final class ConfigurationReader {
         case let .float(float): number = float
         default: throw error(key, "must be a number \(what), got \(value.typeName)")
         }
-        guard number.isFinite, range.contains(number) else { throw error(key, "must be \(what), got \(format(number))") }
+        guard number.isFinite, range.contains(number) else {
+            throw error(key, "must be \(what), got \(format(number))")
+        }
         return number
     }
 
     /// An integer in `range`.
-    public func integer(_ key: String, default defaultValue: Int? = nil, in range: ClosedRange<Int>) throws -> Int {
+    func integer(_ key: String, default defaultValue: Int? = nil, in range: ClosedRange<Int>) throws -> Int {
         let what = "an integer from \(range.lowerBound) to \(range.upperBound)"
         guard let value = raw(key) else {
             if let defaultValue { return defaultValue }
@@ -137,7 +144,7 @@ public final class ConfigurationReader {
         return Int(integer)
     }
 
-    public func bool(_ key: String, default defaultValue: Bool) throws -> Bool {
+    func bool(_ key: String, default defaultValue: Bool) throws -> Bool {
         guard let value = raw(key) else { return defaultValue }
         guard case let .boolean(flag) = value else { throw error(key, "must be true or false, got \(value.typeName)") }
         return flag
@@ -146,46 +153,57 @@ public final class ConfigurationReader {
     // MARK: - Arrays and tables
 
     /// An array of numbers each in `range`, with `count` elements when given.
-    public func doubles(_ key: String, in range: ClosedRange<Double>, unit: String = "",
-                        count: ClosedRange<Int> = 1...Int.max) throws -> [Double]? {
+    func doubles(
+        _ key: String, in range: ClosedRange<Double>, unit: String = "",
+        count: ClosedRange<Int> = 1...Int.max
+    ) throws -> [Double]? {
         guard let value = raw(key) else { return nil }
         let what = describe(range, unit: unit)
-        guard case let .array(elements) = value else { throw error(key, "must be an array of numbers \(what), got \(value.typeName)") }
+        guard case let .array(elements) = value else {
+            throw error(key, "must be an array of numbers \(what), got \(value.typeName)")
+        }
         guard count.contains(elements.count) else {
-            throw error(key, count.upperBound == Int.max
-                        ? "must have at least \(count.lowerBound) element(s), has \(elements.count)"
-                        : "must have \(count.lowerBound == count.upperBound ? "\(count.lowerBound)" : "\(count.lowerBound) to \(count.upperBound)") elements, has \(elements.count)")
+            throw error(
+                key,
+                count.upperBound == Int.max
+                    ? "must have at least \(count.lowerBound) element(s), has \(elements.count)"
+                    : "must have \(count.lowerBound == count.upperBound ? "\(count.lowerBound)" : "\(count.lowerBound) to \(count.upperBound)") elements, has \(elements.count)"
+            )
         }
         return try elements.map { try number($0, key: key, in: range, what: what) }
     }
 
     /// An array of strings.
-    public func strings(_ key: String) throws -> [String]? {
+    func strings(_ key: String) throws -> [String]? {
         guard let value = raw(key) else { return nil }
-        guard case let .array(elements) = value else { throw error(key, "must be an array of strings, got \(value.typeName)") }
+        guard case let .array(elements) = value else {
+            throw error(key, "must be an array of strings, got \(value.typeName)")
+        }
         return try elements.map { element in
-            guard case let .string(text) = element else { throw error(key, "must hold strings only, found \(element.typeName)") }
+            guard case let .string(text) = element else {
+                throw error(key, "must hold strings only, found \(element.typeName)")
+            }
             return text
         }
     }
 
     /// A sub-table, or nil when absent.
-    public func table(_ key: String) throws -> ConfigurationReader? {
+    func table(_ key: String) throws -> ConfigurationReader? {
         guard let value = raw(key) else { return nil }
         guard case let .table(child) = value else { throw error(key, "must be a table, got \(value.typeName)") }
         return ConfigurationReader(file: file, table: child, prefix: path(key))
     }
 
     /// The raw value, for keys that accept several shapes (a number or a table).
-    public func value(_ key: String) -> TOMLValue? { raw(key) }
+    func value(_ key: String) -> TOMLValue? { raw(key) }
 
     /// A reader over a table value obtained with `value(_:)`.
-    public func reader(for value: TOMLTable, key: String) -> ConfigurationReader {
+    func reader(for value: TOMLTable, key: String) -> ConfigurationReader {
         ConfigurationReader(file: file, table: value, prefix: path(key))
     }
 
     /// Throws for the first key in this table that was never asked for.
-    public func finish() throws {
+    func finish() throws {
         let allowed = Set(known)
         if let unknown = table.keys.first(where: { !allowed.contains($0) }) {
             var ordered: [String] = []

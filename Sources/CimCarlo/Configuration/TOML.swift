@@ -1,6 +1,8 @@
+import Foundation
+
 /// A TOML value: the subset run specs and device models use (strings, integers, floats,
 /// booleans, arrays, tables). Dates and arrays of tables are rejected with a clear error.
-public indirect enum TOMLValue: Equatable, Sendable {
+indirect enum TOMLValue: Equatable, Sendable {
     case string(String)
     case integer(Int64)
     case float(Double)
@@ -9,7 +11,7 @@ public indirect enum TOMLValue: Equatable, Sendable {
     case table(TOMLTable)
 
     /// The TOML type name, for error messages.
-    public var typeName: String {
+    var typeName: String {
         switch self {
         case .string: "a string"
         case .integer: "an integer"
@@ -22,19 +24,19 @@ public indirect enum TOMLValue: Equatable, Sendable {
 }
 
 /// A TOML table: keys in document order, each with its value and the line it was set on.
-public struct TOMLTable: Equatable, Sendable {
-    public private(set) var keys: [String] = []
+struct TOMLTable: Equatable, Sendable {
+    private(set) var keys: [String] = []
     private var values: [String: TOMLValue] = [:]
     private var lines: [String: Int] = [:]
     /// Whether the table was opened by a `[header]` (so a second header is a redefinition).
     fileprivate var definedByHeader = false
 
-    public init() {}
+    init() {}
 
-    public subscript(key: String) -> TOMLValue? { values[key] }
+    subscript(key: String) -> TOMLValue? { values[key] }
 
     /// The line (1-based) where `key` was set.
-    public func line(of key: String) -> Int? { lines[key] }
+    func line(of key: String) -> Int? { lines[key] }
 
     fileprivate mutating func set(_ key: String, _ value: TOMLValue, line: Int) {
         if values[key] == nil { keys.append(key) }
@@ -44,15 +46,16 @@ public struct TOMLTable: Equatable, Sendable {
 }
 
 /// A syntax error in a TOML document, with its 1-based line.
-public struct TOMLSyntaxError: Error, Equatable, CustomStringConvertible {
+public struct TOMLSyntaxError: CimCarloError, Equatable {
+    public var exitCode: Int32 { ExitStatus.badInput }
     public var line: Int
     public var message: String
     public var description: String { "line \(line): \(message)" }
 }
 
 /// A small recursive-descent TOML parser (TOML 1.0 subset, see `TOMLValue`).
-public enum TOMLParser {
-    public static func parse(_ text: String) throws -> TOMLTable {
+enum TOMLParser {
+    static func parse(_ text: String) throws -> TOMLTable {
         var parser = Parser(bytes: Array(text.utf8))
         return try parser.document()
     }
@@ -92,7 +95,11 @@ private struct Parser {
         while true {
             skipSpaces()
             skipComment()
-            if let byte = current, byte == UInt8(ascii: "\n") || byte == UInt8(ascii: "\r") { advance() } else { return }
+            if let byte = current, byte == UInt8(ascii: "\n") || byte == UInt8(ascii: "\r") {
+                advance()
+            } else {
+                return
+            }
         }
     }
 
@@ -115,7 +122,9 @@ private struct Parser {
                 let keyLine = line
                 let path = try keyPath()
                 skipSpaces()
-                guard current == UInt8(ascii: "=") else { throw fail("expected `=` after key `\(path.joined(separator: "."))`") }
+                guard current == UInt8(ascii: "=") else {
+                    throw fail("expected `=` after key `\(path.joined(separator: "."))`")
+                }
                 advance()
                 skipSpaces()
                 let value = try self.value()
@@ -155,21 +164,28 @@ private struct Parser {
         let start = position
         while let byte = current, isBareKeyByte(byte) { advance() }
         guard position > start else {
-            throw fail(atEnd ? "expected a key, found the end of the file" : "expected a key, found `\(String(decoding: [current!], as: UTF8.self))`")
+            throw fail(
+                atEnd
+                    ? "expected a key, found the end of the file"
+                    : "expected a key, found `\(String(decoding: [current!], as: UTF8.self))`")
         }
         return String(decoding: bytes[start..<position], as: UTF8.self)
     }
 
     func isBareKeyByte(_ byte: UInt8) -> Bool {
-        (byte >= UInt8(ascii: "a") && byte <= UInt8(ascii: "z")) || (byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z"))
-            || (byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9")) || byte == UInt8(ascii: "_") || byte == UInt8(ascii: "-")
+        (byte >= UInt8(ascii: "a") && byte <= UInt8(ascii: "z"))
+            || (byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z"))
+            || (byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9")) || byte == UInt8(ascii: "_")
+            || byte == UInt8(ascii: "-")
     }
 
     mutating func value() throws -> TOMLValue {
         guard let byte = current else { throw fail("expected a value, found the end of the file") }
         switch byte {
         case UInt8(ascii: "\""):
-            if bytes[position...].starts(with: Array("\"\"\"".utf8)) { throw fail("multi-line strings are not supported") }
+            if bytes[position...].starts(with: Array("\"\"\"".utf8)) {
+                throw fail("multi-line strings are not supported")
+            }
             return .string(try basicString())
         case UInt8(ascii: "'"):
             return .string(try literalString())
@@ -178,8 +194,14 @@ private struct Parser {
         case UInt8(ascii: "{"):
             return try inlineTable()
         case UInt8(ascii: "t"), UInt8(ascii: "f"):
-            if bytes[position...].starts(with: Array("true".utf8)) { position += 4; return .boolean(true) }
-            if bytes[position...].starts(with: Array("false".utf8)) { position += 5; return .boolean(false) }
+            if bytes[position...].starts(with: Array("true".utf8)) {
+                position += 4
+                return .boolean(true)
+            }
+            if bytes[position...].starts(with: Array("false".utf8)) {
+                position += 5
+                return .boolean(false)
+            }
             throw fail("expected a value (a string needs quotes)")
         default:
             return try number()
@@ -201,7 +223,8 @@ private struct Parser {
         default: break
         }
         if text.contains(where: { $0 == "." || $0 == "e" || $0 == "E" }) {
-            guard let first = text.first, first.isNumber || first == "-" || first == "+", let value = Double(text) else {
+            guard let first = text.first, first.isNumber || first == "-" || first == "+", let value = Double(text)
+            else {
                 throw fail("`\(raw)` is not a number (a string needs quotes)")
             }
             return .float(value)
@@ -236,8 +259,10 @@ private struct Parser {
                 case UInt8(ascii: "u"), UInt8(ascii: "U"):
                     let digits = escape == UInt8(ascii: "u") ? 4 : 8
                     guard position + digits <= bytes.count,
-                          let scalarValue = UInt32(String(decoding: bytes[position..<(position + digits)], as: UTF8.self), radix: 16),
-                          let scalar = Unicode.Scalar(scalarValue) else {
+                        let scalarValue = UInt32(
+                            String(decoding: bytes[position..<(position + digits)], as: UTF8.self), radix: 16),
+                        let scalar = Unicode.Scalar(scalarValue)
+                    else {
                         throw fail("invalid unicode escape in string")
                     }
                     position += digits
@@ -270,10 +295,16 @@ private struct Parser {
         var elements: [TOMLValue] = []
         while true {
             skipBlank()
-            if current == UInt8(ascii: "]") { advance(); return .array(elements) }
+            if current == UInt8(ascii: "]") {
+                advance()
+                return .array(elements)
+            }
             elements.append(try value())
             skipBlank()
-            if current == UInt8(ascii: ",") { advance(); continue }
+            if current == UInt8(ascii: ",") {
+                advance()
+                continue
+            }
             guard current == UInt8(ascii: "]") else { throw fail("expected `,` or `]` in array") }
         }
     }
@@ -282,7 +313,10 @@ private struct Parser {
         advance()
         var table = TOMLTable()
         skipSpaces()
-        if current == UInt8(ascii: "}") { advance(); return .table(table) }
+        if current == UInt8(ascii: "}") {
+            advance()
+            return .table(table)
+        }
         while true {
             skipSpaces()
             let keyLine = line
@@ -293,9 +327,14 @@ private struct Parser {
             skipSpaces()
             let value = try self.value()
             let errorLine = line
-            try Self.insert(value, at: path, into: &table, line: keyLine) { TOMLSyntaxError(line: errorLine, message: $0) }
+            try Self.insert(value, at: path, into: &table, line: keyLine) {
+                TOMLSyntaxError(line: errorLine, message: $0)
+            }
             skipSpaces()
-            if current == UInt8(ascii: ",") { advance(); continue }
+            if current == UInt8(ascii: ",") {
+                advance()
+                continue
+            }
             guard current == UInt8(ascii: "}") else { throw fail("expected `,` or `}` in inline table") }
             advance()
             return .table(table)
@@ -307,8 +346,10 @@ private struct Parser {
         try Self.insert(value, at: path, into: &root, line: line) { TOMLSyntaxError(line: errorLine, message: $0) }
     }
 
-    static func insert(_ value: TOMLValue, at path: [String], into table: inout TOMLTable, line: Int,
-                       fail: (String) -> TOMLSyntaxError) throws {
+    static func insert(
+        _ value: TOMLValue, at path: [String], into table: inout TOMLTable, line: Int,
+        fail: (String) -> TOMLSyntaxError
+    ) throws {
         let key = path[0]
         if path.count == 1 {
             guard table[key] == nil else { throw fail("key `\(key)` is defined twice") }
@@ -346,5 +387,3 @@ private struct Parser {
         try open(path[...], in: &root)
     }
 }
-
-import Foundation

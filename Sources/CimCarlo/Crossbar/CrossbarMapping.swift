@@ -76,9 +76,11 @@ public struct CrossbarMapping: Sendable {
         var layers: [LayerMapping] = []
         for index in network.weightNodeIndices {
             let operation = network.crossbarOperation(ofNode: index)!
-            layers.append(Self.mapLayer(index: index, name: network.nodes[index].name, weight: operation.weight,
-                                        columns: operation.outputCount, groups: operation.groups,
-                                        configuration: configuration, cellBits: cellBits))
+            layers.append(
+                Self.mapLayer(
+                    index: index, name: network.nodes[index].name, weight: operation.weight,
+                    columns: operation.outputCount, groups: operation.groups,
+                    configuration: configuration, cellBits: cellBits))
         }
         self.layers = layers
         digitalBatchNormalizations = network.nodes.filter { $0.operation is BatchNormalization }.map(\.name)
@@ -89,7 +91,8 @@ public struct CrossbarMapping: Sendable {
     public var batchNormalizationNote: String? {
         switch (configuration.batchNormalization, digitalBatchNormalizations.count) {
         case (.digital, 0): return nil
-        case (.digital, let count): return "batch normalisation: \(count) node(s) computed digitally, exactly as trained"
+        case (.digital, let count):
+            return "batch normalisation: \(count) node(s) computed digitally, exactly as trained"
         case (.fold, 0): return "batch normalisation: folded into the preceding weights before quantisation"
         case (.fold, let count):
             return "batch normalisation: folded where it follows a weight layer; \(count) node(s) stay digital ("
@@ -97,8 +100,10 @@ public struct CrossbarMapping: Sendable {
         }
     }
 
-    private static func mapLayer(index: Int, name: String, weight: [Float], columns: Int, groups: Int,
-                                 configuration: MappingConfiguration, cellBits: Int) -> LayerMapping {
+    private static func mapLayer(
+        index: Int, name: String, weight: [Float], columns: Int, groups: Int,
+        configuration: MappingConfiguration, cellBits: Int
+    ) -> LayerMapping {
         let rows = weight.count / columns
         let slices = configuration.slices(cellBits: cellBits)
         let sides = configuration.sides
@@ -120,7 +125,8 @@ public struct CrossbarMapping: Sendable {
 
         let offsetEncoding = configuration.signEncoding == .offset
         let columnsPerGroup = columns / groups
-        let columnsPerTile = offsetEncoding
+        let columnsPerTile =
+            offsetEncoding
             ? min(columnsPerGroup, max(1, (configuration.arrayColumns - slices) / slices)) : columnsPerGroup
         let columnTiles = groups * ((columnsPerGroup + columnsPerTile - 1) / columnsPerTile)
         let referenceCount = offsetEncoding ? columnTiles * rows * slices : 0
@@ -131,13 +137,18 @@ public struct CrossbarMapping: Sendable {
         var referenceSliceWeights: [Float] = []
         if offsetEncoding {
             for slice in 0..<slices {
-                referenceDigits[slice] = quantisationLevels == 0 ? 0.5
+                referenceDigits[slice] =
+                    quantisationLevels == 0
+                    ? 0.5
                     : Float((quantisationLevels >> (cellBits * slice)) & (base - 1)) / levelMax
                 referenceSliceWeights.append(quantisationLevels == 0 ? 2 : Float(1 << (cellBits * slice)) * levelMax)
             }
-            for index in 0..<referenceCount { targets[weight.count * devicesPerWeight + index] = referenceDigits[index % slices] }
+            for index in 0..<referenceCount {
+                targets[weight.count * devicesPerWeight + index] = referenceDigits[index % slices]
+            }
         }
-        let referenceColumnScales: [Float] = offsetEncoding
+        let referenceColumnScales: [Float] =
+            offsetEncoding
             ? scales.map { quantisationLevels == 0 ? $0 : $0 / Float(quantisationLevels) } : []
         for column in 0..<columns {
             let scale = scales[column]
@@ -180,8 +191,11 @@ public struct CrossbarMapping: Sendable {
         let physicalColumns = columns * devicesPerWeight + (offsetEncoding ? columnTiles * slices : 0)
         let rowTiles = (rows + configuration.arrayRows - 1) / configuration.arrayRows
         let groupPhysicalColumns = columnsPerGroup * devicesPerWeight
-        let arrays = rowTiles * (offsetEncoding ? columnTiles
-                                 : groups * ((groupPhysicalColumns + configuration.arrayColumns - 1) / configuration.arrayColumns))
+        let arrays =
+            rowTiles
+            * (offsetEncoding
+                ? columnTiles
+                : groups * ((groupPhysicalColumns + configuration.arrayColumns - 1) / configuration.arrayColumns))
         let devices = rows * physicalColumns
         return LayerMapping(
             nodeIndex: index, name: name, rows: rows, columns: columns, groups: groups, slices: slices,
@@ -199,8 +213,10 @@ public struct CrossbarMapping: Sendable {
     /// Writes `w_eff = Σ coefficient · x` for every weight of `layer` into `weights`; with the
     /// offset encoding, minus `(s / L) · Σ_j B^j (B − 1) x_ref,j` of the weight's row in its
     /// array's reference column.
-    public static func fold(_ layer: LayerMapping, conductances: UnsafeBufferPointer<Float>,
-                            into weights: UnsafeMutableBufferPointer<Float>) {
+    public static func fold(
+        _ layer: LayerMapping, conductances: UnsafeBufferPointer<Float>,
+        into weights: UnsafeMutableBufferPointer<Float>
+    ) {
         let perWeight = layer.devicesPerWeight
         layer.coefficients.withUnsafeBufferPointer { coefficients in
             for weightIndex in 0..<layer.weightCount {

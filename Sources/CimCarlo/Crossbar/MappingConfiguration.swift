@@ -41,8 +41,10 @@ public struct MappingConfiguration: Sendable, Equatable {
     public var arrayColumns: Int
     public var batchNormalization: BatchNormalizationPlacement = .digital
 
-    public init(weightBits: Int = 8, signEncoding: SignEncoding = .differential, scale: ScaleGranularity = .layer,
-                arrayRows: Int = 128, arrayColumns: Int = 128) {
+    public init(
+        weightBits: Int = 8, signEncoding: SignEncoding = .differential, scale: ScaleGranularity = .layer,
+        arrayRows: Int = 128, arrayColumns: Int = 128
+    ) {
         self.weightBits = weightBits
         self.signEncoding = signEncoding
         self.scale = scale

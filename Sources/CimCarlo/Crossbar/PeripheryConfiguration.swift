@@ -1,5 +1,5 @@
 /// How crossbar outputs are read: the simulation fidelity, input DACs, output ADCs and drift
-/// compensation (BRIEF §2, "Periphery"; §3, drift compensation).
+/// compensation (README, "ADC resolution and placement" and "Run specs").
 public struct PeripheryConfiguration: Sendable, Equatable, CustomStringConvertible {
     public enum Fidelity: String, Sendable, CaseIterable {
         /// Conductances folded into one perturbed weight matrix per layer; exact for ideal periphery.
@@ -52,14 +52,18 @@ public struct PeripheryConfiguration: Sendable, Equatable, CustomStringConvertib
 
     /// `key=value` pairs, stored in result files (and compared on `--resume`).
     public var description: String {
-        guard fidelity == .tile else { return "fidelity=\(fidelity.rawValue) drift_compensation=\(driftCompensation.rawValue)" }
+        guard fidelity == .tile else {
+            return "fidelity=\(fidelity.rawValue) drift_compensation=\(driftCompensation.rawValue)"
+        }
         return "fidelity=tile dac_bits=\(dacBits) dac_bits_per_cycle=\(dacBitsPerCycle) adc_bits=\(adcBits) "
             + "adc_placement=\(adcPlacement.rawValue) adc_range=\(adcRange.rawValue) drift_compensation=\(driftCompensation.rawValue)"
     }
 
-    public init(fidelity: Fidelity = .effectiveWeight, dacBits: Int = 0, dacBitsPerCycle: Int = 0, adcBits: Int = 0,
-                adcPlacement: ADCPlacement = .slice, adcRange: ADCRange = .calibrated,
-                driftCompensation: DriftCompensation = .none) {
+    public init(
+        fidelity: Fidelity = .effectiveWeight, dacBits: Int = 0, dacBitsPerCycle: Int = 0, adcBits: Int = 0,
+        adcPlacement: ADCPlacement = .slice, adcRange: ADCRange = .calibrated,
+        driftCompensation: DriftCompensation = .none
+    ) {
         self.fidelity = fidelity
         self.dacBits = dacBits
         self.dacBitsPerCycle = dacBitsPerCycle

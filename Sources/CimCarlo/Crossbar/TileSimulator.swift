@@ -51,7 +51,8 @@ final class TileSimulator {
         for (index, layer) in mapping.layers.enumerated() { mapped[layer.nodeIndex] = index }
         mappedIndex = mapped
         let shapes = try network.activationShapes()
-        var largestInput = 1, largestOutput = 1
+        var largestInput = 1
+        var largestOutput = 1
         for layer in mapping.layers {
             let outputPixels = shapes[layer.nodeIndex + 1].pixels
             largestInput = max(largestInput, batchCapacity * outputPixels * layer.rows)
@@ -62,8 +63,11 @@ final class TileSimulator {
         conductance = mapping.layers.map { layer in
             (0..<(layer.slices * sides)).map { _ in .allocateZeroed(layer.weightCount) }
         }
-        kappa = mapping.layers.map { layer in Array(repeating: Array(repeating: 0, count: layer.columns),
-                                                    count: layer.slices * sides) }
+        kappa = mapping.layers.map { layer in
+            Array(
+                repeating: Array(repeating: 0, count: layer.columns),
+                count: layer.slices * sides)
+        }
         compensation = mapping.layers.map { Array(repeating: 1, count: $0.columns) }
         inputRange = Array(repeating: 0, count: mapping.layers.count)
         adcLow = mapping.layers.map { Array(repeating: 0, count: $0.columns) }
@@ -130,7 +134,8 @@ final class TileSimulator {
         calibrating = false
         for index in adcLow.indices {
             // Layer-wide ranges unless per column; the fixed range replaces both.
-            let low = adcLow[index].min() ?? 0, high = adcHigh[index].max() ?? 0
+            let low = adcLow[index].min() ?? 0
+            let high = adcHigh[index].max() ?? 0
             for column in adcLow[index].indices {
                 if periphery.adcRange == .calibrated || !adcLow[index][column].isFinite {
                     adcLow[index][column] = low
@@ -158,8 +163,10 @@ final class TileSimulator {
 
     /// The product of group `group` of node `node`, added into `output` (`NetworkWorkspace.matrixProduct`):
     /// the group's outputs are columns `group · outputs ..< (group + 1) · outputs` of the layer.
-    func product(node: Int, group: Int, input: UnsafePointer<Float>, rows: Int, inner: Int,
-                 output: UnsafeMutablePointer<Float>, outputs: Int, outputStride: Int) {
+    func product(
+        node: Int, group: Int, input: UnsafePointer<Float>, rows: Int, inner: Int,
+        output: UnsafeMutablePointer<Float>, outputs: Int, outputStride: Int
+    ) {
         guard let index = mappedIndex[node] else { return }
         let firstColumn = group * outputs
         let matrixOffset = firstColumn * inner
@@ -181,12 +188,16 @@ final class TileSimulator {
             let step = inputRange[index] / Float(levels)
             for sign: Float in [1, -1] {
                 for cycle in 0..<cycles {
-                    planes.append((sign, cycle * perCycle, sign * Float(1 << (cycle * perCycle)) * step,
-                                   inputRange[index] > 0 ? Float((1 << perCycle) - 1) / inputRange[index] : 0))
+                    planes.append(
+                        (
+                            sign, cycle * perCycle, sign * Float(1 << (cycle * perCycle)) * step,
+                            inputRange[index] > 0 ? Float((1 << perCycle) - 1) / inputRange[index] : 0
+                        ))
                 }
             }
         }
-        let perCycleMask = periphery.dacBitsPerCycle == 0 ? levels : (1 << min(periphery.dacBitsPerCycle, max(dacBits, 1))) - 1
+        let perCycleMask =
+            periphery.dacBitsPerCycle == 0 ? levels : (1 << min(periphery.dacBitsPerCycle, max(dacBits, 1))) - 1
         for planeSpec in planes {
             let source: UnsafePointer<Float>
             if dacBits == 0 {
@@ -204,28 +215,32 @@ final class TileSimulator {
                 let tileRows = min(arrayRows, inner - tileStart)
                 if periphery.adcPlacement == .slice {
                     for unit in 0..<units {
-                        BLAS.gemm(transposeB: true, m: rows, n: outputs, k: tileRows,
-                                  a: source + tileStart, lda: inner,
-                                  b: conductance[index][unit].baseAddress! + matrixOffset + tileStart, ldb: inner,
-                                  c: partial.baseAddress!, ldc: outputs)
-                        convert(partial, rows: rows, outputs: outputs, firstColumn: firstColumn, index: index,
-                                rangeFraction: planeSpec.rangeFraction,
-                                scale: { column in planeSpec.weight * self.kappa[index][unit][column] },
-                                into: output, outputStride: outputStride)
+                        BLAS.gemm(
+                            transposeB: true, m: rows, n: outputs, k: tileRows,
+                            a: source + tileStart, lda: inner,
+                            b: conductance[index][unit].baseAddress! + matrixOffset + tileStart, ldb: inner,
+                            c: partial.baseAddress!, ldc: outputs)
+                        convert(
+                            partial, rows: rows, outputs: outputs, firstColumn: firstColumn, index: index,
+                            rangeFraction: planeSpec.rangeFraction,
+                            scale: { column in planeSpec.weight * self.kappa[index][unit][column] },
+                            into: output, outputStride: outputStride)
                     }
                 } else {
                     for unit in 0..<units {
                         // Analog shift-and-add: slice j weighs B^j (the side's sign is in D).
                         let shift = pow(Float(1 << mapping.cellBits), Float(unit / mapping.configuration.sides))
-                        BLAS.gemm(transposeB: true, m: rows, n: outputs, k: tileRows, alpha: shift,
-                                  a: source + tileStart, lda: inner,
-                                  b: conductance[index][unit].baseAddress! + matrixOffset + tileStart, ldb: inner,
-                                  beta: unit == 0 ? 0 : 1, c: merged.baseAddress!, ldc: outputs)
+                        BLAS.gemm(
+                            transposeB: true, m: rows, n: outputs, k: tileRows, alpha: shift,
+                            a: source + tileStart, lda: inner,
+                            b: conductance[index][unit].baseAddress! + matrixOffset + tileStart, ldb: inner,
+                            beta: unit == 0 ? 0 : 1, c: merged.baseAddress!, ldc: outputs)
                     }
-                    convert(merged, rows: rows, outputs: outputs, firstColumn: firstColumn, index: index,
-                            rangeFraction: planeSpec.rangeFraction,
-                            scale: { column in planeSpec.weight * self.kappa[index][0][column] },
-                            into: output, outputStride: outputStride)
+                    convert(
+                        merged, rows: rows, outputs: outputs, firstColumn: firstColumn, index: index,
+                        rangeFraction: planeSpec.rangeFraction,
+                        scale: { column in planeSpec.weight * self.kappa[index][0][column] },
+                        into: output, outputStride: outputStride)
                 }
             }
         }
@@ -235,9 +250,11 @@ final class TileSimulator {
     /// accumulation: `output += compensation · scale(column) · ADC(value)`; during calibration,
     /// records ranges.
     @inline(__always)
-    private func convert(_ values: UnsafeMutableBufferPointer<Float>, rows: Int, outputs: Int, firstColumn: Int,
-                         index: Int, rangeFraction: Float, scale: (Int) -> Float,
-                         into output: UnsafeMutablePointer<Float>, outputStride: Int) {
+    private func convert(
+        _ values: UnsafeMutableBufferPointer<Float>, rows: Int, outputs: Int, firstColumn: Int,
+        index: Int, rangeFraction: Float, scale: (Int) -> Float,
+        into output: UnsafeMutablePointer<Float>, outputStride: Int
+    ) {
         let factors = columnFactors
         for column in 0..<outputs {
             factors[column] = compensation[index][firstColumn + column] * scale(firstColumn + column)
@@ -256,14 +273,17 @@ final class TileSimulator {
         let bits = periphery.adcBits
         guard bits > 0 else {
             for row in 0..<rows {
-                for column in 0..<outputs { output[row * outputStride + column] += factors[column] * values[row * outputs + column] }
+                for column in 0..<outputs {
+                    output[row * outputStride + column] += factors[column] * values[row * outputs + column]
+                }
             }
             return
         }
         for column in 0..<outputs {
             let layerColumn = firstColumn + column
-            let adc = ADCQuantizer(low: adcLow[index][layerColumn] * rangeFraction,
-                                   high: adcHigh[index][layerColumn] * rangeFraction, bits: bits)
+            let adc = ADCQuantizer(
+                low: adcLow[index][layerColumn] * rangeFraction,
+                high: adcHigh[index][layerColumn] * rangeFraction, bits: bits)
             let factor = factors[column]
             for row in 0..<rows {
                 output[row * outputStride + column] += factor * adc.convert(values[row * outputs + column])

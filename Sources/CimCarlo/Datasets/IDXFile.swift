@@ -1,4 +1,4 @@
-import CZlib
+internal import CZlib
 import Foundation
 
 /// The IDX format of the MNIST family (LeCun et al.): a big-endian header
@@ -32,7 +32,8 @@ public struct IDXFile: Sendable, Equatable {
         }
         guard data[2] == 0x08 else {
             throw DatasetError.malformed(
-                path: path, reason: "IDX element type 0x\(String(data[2], radix: 16)) unsupported (allowed: 0x08, unsigned byte)")
+                path: path,
+                reason: "IDX element type 0x\(String(data[2], radix: 16)) unsupported (allowed: 0x08, unsigned byte)")
         }
         let rank = Int(data[3])
         guard (1...4).contains(rank) else {
@@ -40,7 +41,8 @@ public struct IDXFile: Sendable, Equatable {
         }
         let headerSize = 4 + 4 * rank
         guard data.count >= headerSize else {
-            throw DatasetError.malformed(path: path, reason: "IDX header truncated (\(data.count) bytes, needs \(headerSize))")
+            throw DatasetError.malformed(
+                path: path, reason: "IDX header truncated (\(data.count) bytes, needs \(headerSize))")
         }
         var dimensions: [Int] = []
         for axis in 0..<rank {
@@ -55,7 +57,9 @@ public struct IDXFile: Sendable, Equatable {
         guard !overflow, data.count - headerSize == payload else {
             throw DatasetError.malformed(
                 path: path,
-                reason: "IDX payload is \(data.count - headerSize) bytes, header \(dimensions) says \(payload) (truncated or padded file)")
+                reason:
+                    "IDX payload is \(data.count - headerSize) bytes, header \(dimensions) says \(payload) (truncated or padded file)"
+            )
         }
         self.dimensions = dimensions
         self.bytes = Array(data[headerSize...])
@@ -65,8 +69,10 @@ public struct IDXFile: Sendable, Equatable {
     public func serialized() -> [UInt8] {
         var out: [UInt8] = [0, 0, 0x08, UInt8(dimensions.count)]
         for dimension in dimensions {
-            out += [UInt8((dimension >> 24) & 0xFF), UInt8((dimension >> 16) & 0xFF),
-                    UInt8((dimension >> 8) & 0xFF), UInt8(dimension & 0xFF)]
+            out += [
+                UInt8((dimension >> 24) & 0xFF), UInt8((dimension >> 16) & 0xFF),
+                UInt8((dimension >> 8) & 0xFF), UInt8(dimension & 0xFF),
+            ]
         }
         return out + bytes
     }
@@ -74,18 +80,19 @@ public struct IDXFile: Sendable, Equatable {
     /// Writes the file gzip-compressed (as Fashion-MNIST ships), e.g. for test fixtures.
     public func writeGzip(to path: String) throws {
         guard let file = gzopen(path, "wb") else {
-            throw DatasetError.malformed(path: path, reason: "cannot open for writing")
+            throw DatasetError.writeFailed(path: path, reason: "cannot open for writing")
         }
         let data = serialized()
         let written = data.withUnsafeBytes { gzwrite(file, $0.baseAddress, UInt32($0.count)) }
         guard gzclose(file) == Z_OK, written == data.count else {
-            throw DatasetError.malformed(path: path, reason: "cannot write gzip data")
+            throw DatasetError.writeFailed(path: path, reason: "cannot write gzip data")
         }
     }
 
     private static func readDecompressed(_ path: String) throws -> [UInt8] {
         guard FileManager.default.fileExists(atPath: path) else {
-            throw DatasetError.missingFile(path: path, hint: "Fashion-MNIST comes from `apt-get install dataset-fashion-mnist`")
+            throw DatasetError.missingFile(
+                path: path, hint: "Fashion-MNIST comes from `apt-get install dataset-fashion-mnist`")
         }
         guard let file = gzopen(path, "rb") else {
             throw DatasetError.malformed(path: path, reason: "cannot open for reading")

@@ -80,23 +80,30 @@ extension LabeledImages {
         let images = try IDXFile(contentsOf: imagesPath)
         let labels = try IDXFile(contentsOf: labelsPath)
         guard images.dimensions.count == 3 else {
-            throw DatasetError.malformed(path: imagesPath, reason: "images must have 3 dimensions [N, H, W], found \(images.dimensions)")
+            throw DatasetError.malformed(
+                path: imagesPath, reason: "images must have 3 dimensions [N, H, W], found \(images.dimensions)")
         }
         guard labels.dimensions.count == 1 else {
-            throw DatasetError.malformed(path: labelsPath, reason: "labels must have 1 dimension [N], found \(labels.dimensions)")
+            throw DatasetError.malformed(
+                path: labelsPath, reason: "labels must have 1 dimension [N], found \(labels.dimensions)")
         }
         guard images.dimensions[0] == labels.dimensions[0] else {
             throw DatasetError.mismatch(
-                reason: "\(imagesPath) holds \(images.dimensions[0]) images but \(labelsPath) holds \(labels.dimensions[0]) labels")
+                reason:
+                    "\(imagesPath) holds \(images.dimensions[0]) images but \(labelsPath) holds \(labels.dimensions[0]) labels"
+            )
         }
-        return LabeledImages(pixels: images.bytes.map { Float($0) / 255 },
-                             labels: labels.bytes.map { Int32($0) },
-                             height: images.dimensions[1], width: images.dimensions[2], channels: 1)
+        return LabeledImages(
+            pixels: images.bytes.map { Float($0) / 255 },
+            labels: labels.bytes.map { Int32($0) },
+            height: images.dimensions[1], width: images.dimensions[2], channels: 1)
     }
 
     /// Reads `images` `[N, C, H, W]` and `labels` `[N]` from an HDF5 file, converting to NHWC.
-    public static func loadHDF5(path: String, images imagesName: String = "images",
-                                labels labelsName: String = "labels") throws -> LabeledImages {
+    public static func loadHDF5(
+        path: String, images imagesName: String = "images",
+        labels labelsName: String = "labels"
+    ) throws -> LabeledImages {
         let file: HDF5File
         do {
             file = try HDF5File(path: path, mode: .readOnly)
@@ -104,17 +111,22 @@ extension LabeledImages {
             throw DatasetError.malformed(path: path, reason: "cannot \(error.operation)")
         }
         for name in [imagesName, labelsName] where !file.exists("/" + name) {
-            throw DatasetError.malformed(path: path, reason: "has no dataset `\(name)` (a dataset file needs `images` [N,C,H,W] and `labels` [N])")
+            throw DatasetError.malformed(
+                path: path,
+                reason: "has no dataset `\(name)` (a dataset file needs `images` [N,C,H,W] and `labels` [N])")
         }
         let shape = try file.shape(of: "/" + imagesName)
         guard shape.count == 4, shape.allSatisfy({ $0 > 0 }) else {
-            throw DatasetError.malformed(path: path, reason: "`\(imagesName)` must be [N, C, H, W] with N, C, H, W > 0, found \(shape)")
+            throw DatasetError.malformed(
+                path: path, reason: "`\(imagesName)` must be [N, C, H, W] with N, C, H, W > 0, found \(shape)")
         }
         let isBytes = try file.isUInt8("/" + imagesName)
-        let raw: HDF5Array<Float> = try file.read("/" + imagesName)
-        let labels: HDF5Array<Int64> = try file.read("/" + labelsName)
+        let raw: ShapedArray<Float> = try file.read("/" + imagesName)
+        let labels: ShapedArray<Int64> = try file.read("/" + labelsName)
         guard labels.shape == [shape[0]] else {
-            throw DatasetError.malformed(path: path, reason: "`\(labelsName)` must be [\(shape[0])] to match `\(imagesName)`, found \(labels.shape)")
+            throw DatasetError.malformed(
+                path: path,
+                reason: "`\(labelsName)` must be [\(shape[0])] to match `\(imagesName)`, found \(labels.shape)")
         }
         guard labels.values.allSatisfy({ (0...Int64(Int32.max)).contains($0) }) else {
             throw DatasetError.malformed(path: path, reason: "`\(labelsName)` must hold non-negative class indices")
@@ -135,7 +147,8 @@ extension LabeledImages {
                 }
             }
         }
-        return LabeledImages(pixels: pixels, labels: labels.values.map { Int32($0) },
-                             height: height, width: width, channels: channels)
+        return LabeledImages(
+            pixels: pixels, labels: labels.values.map { Int32($0) },
+            height: height, width: width, channels: channels)
     }
 }

@@ -28,23 +28,31 @@ public struct LabeledImages: Sendable {
     /// The first `limit` images (all of them when `limit` is nil or larger than the set).
     public func prefix(_ limit: Int?) -> LabeledImages {
         guard let limit, limit < count else { return self }
-        return LabeledImages(pixels: Array(pixels[0..<(limit * pixelsPerImage)]), labels: Array(labels[0..<limit]),
-                             height: height, width: width, channels: channels)
+        return LabeledImages(
+            pixels: Array(pixels[0..<(limit * pixelsPerImage)]), labels: Array(labels[0..<limit]),
+            height: height, width: width, channels: channels)
     }
 }
 
-/// Why a dataset could not be read. Each case names the file.
-public enum DatasetError: Error, CustomStringConvertible, Equatable {
+/// Why a dataset could not be read (or, for test fixtures, written). Each case names the file.
+public enum DatasetError: CimCarloError, Equatable {
     case missingFile(path: String, hint: String)
     case malformed(path: String, reason: String)
     case mismatch(reason: String)
+    /// Writing a dataset file failed: a runtime failure, not bad input.
+    case writeFailed(path: String, reason: String)
 
     public var description: String {
         switch self {
         case let .missingFile(path, hint): "\(path): no such file (\(hint))"
-        case let .malformed(path, reason): "\(path): \(reason)"
+        case let .malformed(path, reason), let .writeFailed(path, reason): "\(path): \(reason)"
         case let .mismatch(reason): reason
         }
+    }
+
+    public var exitCode: Int32 {
+        if case .writeFailed = self { return ExitStatus.runtimeFailure }
+        return ExitStatus.badInput
     }
 }
 
@@ -55,14 +63,18 @@ extension LabeledImages {
         // A model with a flat input reads the pixels as they lie, which is PyTorch's C·H·W order
         // only for single-channel images.
         guard pixelsPerImage == network.inputShape.count,
-              channels == network.inputShape.channels || (network.inputShape.isFlat && channels == 1) else {
+            channels == network.inputShape.channels || (network.inputShape.isFlat && channels == 1)
+        else {
             throw DatasetError.mismatch(
-                reason: "\(name): images are [\(channels), \(height), \(width)] but the model expects \(network.inputShape)"
-                    + (network.inputShape.isFlat && channels > 1 ? " (a flat-input model reads single-channel images only)" : ""))
+                reason:
+                    "\(name): images are [\(channels), \(height), \(width)] but the model expects \(network.inputShape)"
+                    + (network.inputShape.isFlat && channels > 1
+                        ? " (a flat-input model reads single-channel images only)" : ""))
         }
         let classes = network.classCount
         if let bad = labels.first(where: { $0 < 0 || Int($0) >= classes }) {
-            throw DatasetError.mismatch(reason: "\(name): label \(bad) is outside the model's \(classes) classes (0 to \(classes - 1))")
+            throw DatasetError.mismatch(
+                reason: "\(name): label \(bad) is outside the model's \(classes) classes (0 to \(classes - 1))")
         }
     }
 }

@@ -16,7 +16,8 @@ extension DeviceModel {
         description = try reader.string("description", default: "")
         source = try reader.string("source")
 
-        let conductance = try reader.table("conductance")
+        let conductance =
+            try reader.table("conductance")
             ?? { throw reader.error("conductance", "is required (a table with g_min_us, g_max_us, cell_bits)") }()
         let minimumMicrosiemens = try conductance.double("g_min_us", in: 0...1e6, unit: "µS")
         let maximumMicrosiemens = try conductance.double("g_max_us", in: 1e-6...1e6, unit: "µS")
@@ -36,7 +37,8 @@ extension DeviceModel {
             stuckAtZeroRate = try stuck.double("sa0_rate", default: 0, in: 0...1, unit: "(fraction of devices)")
             stuckAtOneRate = try stuck.double("sa1_rate", default: 0, in: 0...1, unit: "(fraction of devices)")
             guard stuckAtZeroRate + stuckAtOneRate <= 1 else {
-                throw stuck.error("sa1_rate", "sa0_rate + sa1_rate must be at most 1, got \(stuckAtZeroRate + stuckAtOneRate)")
+                throw stuck.error(
+                    "sa1_rate", "sa0_rate + sa1_rate must be at most 1, got \(stuckAtZeroRate + stuckAtOneRate)")
             }
             try stuck.finish()
         } else {
@@ -79,7 +81,8 @@ extension DeviceModel {
 
         if let table = try reader.table("write_verify") {
             writeVerify = WriteVerify(
-                tolerance: try table.double("tolerance", default: 0.01, in: 0...1, unit: "(units of the conductance range)"),
+                tolerance: try table.double(
+                    "tolerance", default: 0.01, in: 0...1, unit: "(units of the conductance range)"),
                 maxIterations: try table.integer("max_iterations", default: 20, in: 1...10_000),
                 pulseTimeSeconds: try table.double("pulse_time_s", default: 100e-9, in: 0...1, unit: "s"),
                 energyPerPulseJoules: try table.optionalDouble("energy_per_pulse_j", in: 0...1, unit: "J"))
@@ -98,7 +101,8 @@ extension DeviceModel {
         variation.reference = Variation.Reference(
             rawValue: try table.string("reference", default: "range", allowed: ["range", "target"]))!
         if variation.distribution == .lognormal && variation.reference != .target {
-            throw table.error("reference", "must be \"target\" for a lognormal distribution (it scales the target conductance)")
+            throw table.error(
+                "reference", "must be \"target\" for a lognormal distribution (it scales the target conductance)")
         }
         let forms = ["sigma", "sigma_per_level", "sigma_polynomial_us"].filter { table.contains($0) }
         guard forms.count <= 1 else {
@@ -115,8 +119,10 @@ extension DeviceModel {
         return variation
     }
 
-    private static func conductanceFunction(_ reader: ConfigurationReader, _ key: String,
-                                            range: ClosedRange<Double>) throws -> ConductanceFunction {
+    private static func conductanceFunction(
+        _ reader: ConfigurationReader, _ key: String,
+        range: ClosedRange<Double>
+    ) throws -> ConductanceFunction {
         if case let .table(form) = reader.value(key) {
             let table = reader.reader(for: form, key: key)
             let function = ConductanceFunction.clippedLog(

@@ -84,8 +84,10 @@ public struct Variation: Sendable, Equatable {
     /// programming noise, absolute); replaces `sigma`.
     public var sigmaPolynomial: [Double]?
 
-    public init(distribution: Distribution = .gaussian, reference: Reference = .range, sigma: Double = 0,
-                sigmaPerLevel: [Double]? = nil, sigmaPolynomial: [Double]? = nil) {
+    public init(
+        distribution: Distribution = .gaussian, reference: Reference = .range, sigma: Double = 0,
+        sigmaPerLevel: [Double]? = nil, sigmaPolynomial: [Double]? = nil
+    ) {
         self.distribution = distribution
         self.reference = reference
         self.sigma = sigma
@@ -153,8 +155,10 @@ public struct Drift: Sendable, Equatable {
     /// Whether ν = |draw| (IBM's model), so conductance never grows with time.
     public var absoluteExponent: Bool
 
-    public init(referenceTimeSeconds: Double, exponentMean: ConductanceFunction, exponentStd: ConductanceFunction,
-                absoluteExponent: Bool) {
+    public init(
+        referenceTimeSeconds: Double, exponentMean: ConductanceFunction, exponentStd: ConductanceFunction,
+        absoluteExponent: Bool
+    ) {
         self.referenceTimeSeconds = referenceTimeSeconds
         self.exponentMean = exponentMean
         self.exponentStd = exponentStd
@@ -185,8 +189,10 @@ public struct ReadNoise: Sendable, Equatable {
     /// Added to the time for the 1/f factor, seconds (the kit's t₀).
     public var timeOffsetSeconds: Double
 
-    public init(coefficient: Double, exponent: Double = 0, floor: Double = 1e-3, maximum: Double = .infinity,
-                oneOverF: Bool = false, readTimeSeconds: Double = 250e-9, timeOffsetSeconds: Double = 0) {
+    public init(
+        coefficient: Double, exponent: Double = 0, floor: Double = 1e-3, maximum: Double = .infinity,
+        oneOverF: Bool = false, readTimeSeconds: Double = 250e-9, timeOffsetSeconds: Double = 0
+    ) {
         self.coefficient = coefficient
         self.exponent = exponent
         self.floor = floor
@@ -222,8 +228,10 @@ public struct WriteVerify: Sendable, Equatable {
     /// Energy of one pulse, joules; nil when unknown.
     public var energyPerPulseJoules: Double?
 
-    public init(tolerance: Double = 0.01, maxIterations: Int = 20, pulseTimeSeconds: Double = 100e-9,
-                energyPerPulseJoules: Double? = nil) {
+    public init(
+        tolerance: Double = 0.01, maxIterations: Int = 20, pulseTimeSeconds: Double = 100e-9,
+        energyPerPulseJoules: Double? = nil
+    ) {
         self.tolerance = tolerance
         self.maxIterations = maxIterations
         self.pulseTimeSeconds = pulseTimeSeconds

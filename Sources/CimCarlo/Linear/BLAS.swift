@@ -1,4 +1,4 @@
-import CBLAS
+internal import CBLAS
 
 /// The BLAS calls cimcarlo makes, in Swift terms. This is the only file that
 /// imports CBLAS (OpenBLAS); everything else calls through here.
@@ -14,8 +14,7 @@ public enum BLAS {
 
     /// `C[m×n] = alpha · op(A) · op(B) + beta · C`, row-major single precision, where
     /// `op(A)` is `m×k` and `op(B)` is `k×n` (transposed in storage when asked).
-    @inlinable
-    public static func gemm(
+    static func gemm(
         transposeA: Bool = false, transposeB: Bool = false,
         m: Int, n: Int, k: Int,
         alpha: Float = 1,
@@ -24,9 +23,10 @@ public enum BLAS {
         beta: Float = 0,
         c: UnsafeMutablePointer<Float>, ldc: Int
     ) {
-        cblas_sgemm(CblasRowMajor,
-                    transposeA ? CblasTrans : CblasNoTrans,
-                    transposeB ? CblasTrans : CblasNoTrans,
-                    Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+        cblas_sgemm(
+            CblasRowMajor,
+            transposeA ? CblasTrans : CblasNoTrans,
+            transposeB ? CblasTrans : CblasNoTrans,
+            Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
     }
 }

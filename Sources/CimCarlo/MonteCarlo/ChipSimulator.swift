@@ -12,8 +12,10 @@ public struct InstanceResult: Sendable {
     /// `writeCycles × pulse time`, seconds, per policy.
     public var programmingTimeSeconds: [Double]
 
-    public init(instance: Int, accuracy: [[Float]], loss: [[Float]], writeCycles: [Double],
-                programmingTimeSeconds: [Double]) {
+    public init(
+        instance: Int, accuracy: [[Float]], loss: [[Float]], writeCycles: [Double],
+        programmingTimeSeconds: [Double]
+    ) {
         self.instance = instance
         self.accuracy = accuracy
         self.loss = loss
@@ -61,9 +63,11 @@ public final class ChipSimulator {
     private let tiles: TileSimulator?
 
     /// `periphery` selects effective-weight or tile-accurate simulation and drift compensation.
-    public init(network: Network, mapping: CrossbarMapping, device: DeviceModel, policies: [WriteVerifyPolicy],
-                timesSeconds: [Double], seed: UInt64, test: LabeledImages,
-                periphery: PeripheryConfiguration = PeripheryConfiguration(), batchSize: Int = 64) throws {
+    public init(
+        network: Network, mapping: CrossbarMapping, device: DeviceModel, policies: [WriteVerifyPolicy],
+        timesSeconds: [Double], seed: UInt64, test: LabeledImages,
+        periphery: PeripheryConfiguration = PeripheryConfiguration(), batchSize: Int = 64
+    ) throws {
         self.periphery = periphery
         self.network = network
         self.mapping = mapping
@@ -72,8 +76,9 @@ public final class ChipSimulator {
         self.timesSeconds = timesSeconds
         self.seed = seed
         self.test = test
-        workspace = try NetworkWorkspace(network: network, batchCapacity: min(batchSize, max(test.count, 1)),
-                                         supportsBackward: false)
+        workspace = try NetworkWorkspace(
+            network: network, batchCapacity: min(batchSize, max(test.count, 1)),
+            supportsBackward: false)
         conductanceOffset = device.minimumConductance / device.conductanceRange
         var offsets: [Int] = []
         var total = 0
@@ -97,8 +102,9 @@ public final class ChipSimulator {
             return buffer
         }
         if periphery.fidelity == .tile {
-            let tiles = try TileSimulator(network: network, mapping: mapping, periphery: periphery,
-                                          batchCapacity: workspace.batchCapacity)
+            let tiles = try TileSimulator(
+                network: network, mapping: mapping, periphery: periphery,
+                batchCapacity: workspace.batchCapacity)
             // Converter ranges come from the noise-free network on the first test images.
             tiles.calibrate(network: network, workspace: workspace, images: test.prefix(256))
             self.tiles = tiles
@@ -133,7 +139,8 @@ public final class ChipSimulator {
                     result.loss[policyIndex][timeIndex] = result.loss[policyIndex][0]
                     continue
                 }
-                let conductances = timeIndependent ? programmed : readAt(time: time, timeIndex: timeIndex, instance: instance)
+                let conductances =
+                    timeIndependent ? programmed : readAt(time: time, timeIndex: timeIndex, instance: instance)
                 let evaluation = evaluate(conductances, baseline: baseline)
                 result.accuracy[policyIndex][timeIndex] = Float(evaluation.accuracy)
                 result.loss[policyIndex][timeIndex] = Float(evaluation.meanLoss)
@@ -150,7 +157,8 @@ public final class ChipSimulator {
         sampleStaticState(instance: instance)
         _ = program(instance: instance, policy: policies[policyIndex])
         let baseline = compensated && periphery.driftCompensation != .none ? readout(programmed) : nil
-        let conductances = timeIndex.map { readAt(time: timesSeconds[$0], timeIndex: $0, instance: instance) } ?? programmed
+        let conductances =
+            timeIndex.map { readAt(time: timesSeconds[$0], timeIndex: $0, instance: instance) } ?? programmed
         let factors = baseline.map { compensationFactors(baseline: $0, current: readout(conductances)) }
         foldWeights(conductances, scaledBy: factors)
         return network
@@ -180,13 +188,15 @@ public final class ChipSimulator {
                     var error = 0.0
                     if hasD2D {
                         let variation = device.deviceToDevice
-                        error += variation.deviation(at: x, standardNormal: d2dStream.normal(counter), device: device,
-                                                     sigma: variation.sigma(at: x, device: device))
+                        error += variation.deviation(
+                            at: x, standardNormal: d2dStream.normal(counter), device: device,
+                            sigma: variation.sigma(at: x, device: device))
                     }
                     if hasProgramming {
                         let variation = device.programming
-                        error += variation.deviation(at: x, standardNormal: programmingStream.normal(counter),
-                                                     device: device, sigma: variation.sigma(at: x, device: device))
+                        error += variation.deviation(
+                            at: x, standardNormal: programmingStream.normal(counter),
+                            device: device, sigma: variation.sigma(at: x, device: device))
                     }
                     errors[index] = Float(error)
                     if sa01 > 0 {
@@ -194,7 +204,8 @@ public final class ChipSimulator {
                         faults[index] = draw < sa0 ? 1 : (draw < sa01 ? 2 : 0)
                     }
                     if let drift = device.drift {
-                        var exponent = drift.exponentMean.value(at: x)
+                        var exponent =
+                            drift.exponentMean.value(at: x)
                             + drift.exponentStd.value(at: x) * driftStream.normal(counter)
                         if drift.absoluteExponent { exponent = abs(exponent) }
                         exponents[index] = Float(exponent)
@@ -219,14 +230,16 @@ public final class ChipSimulator {
                 for weightIndex in 0..<layer.weightCount {
                     let verified = policy.verifies(layer: layerIndex, weightIndex: weightIndex)
                     for index in (weightIndex * perWeight)..<((weightIndex + 1) * perWeight) {
-                        cycles += programDevice(index, layerIndex: layerIndex, target: targets[index], verified: verified,
-                                                verifyStream: verifyStream)
+                        cycles += programDevice(
+                            index, layerIndex: layerIndex, target: targets[index], verified: verified,
+                            verifyStream: verifyStream)
                     }
                 }
                 // Reference columns (offset encoding) are write-verified whenever the policy verifies anything.
                 for index in layer.weightDeviceCount..<targets.count {
-                    cycles += programDevice(index, layerIndex: layerIndex, target: targets[index],
-                                            verified: policy.verifiesAnything, verifyStream: verifyStream)
+                    cycles += programDevice(
+                        index, layerIndex: layerIndex, target: targets[index],
+                        verified: policy.verifiesAnything, verifyStream: verifyStream)
                 }
             }
         }
@@ -235,8 +248,10 @@ public final class ChipSimulator {
 
     /// Programs one device into `programmed`; returns its pulses.
     @inline(__always)
-    private func programDevice(_ index: Int, layerIndex: Int, target: Float, verified: Bool,
-                               verifyStream: CounterRandom) -> Int {
+    private func programDevice(
+        _ index: Int, layerIndex: Int, target: Float, verified: Bool,
+        verifyStream: CounterRandom
+    ) -> Int {
         let maxIterations = device.writeVerify.maxIterations
         let faults = stuck[layerIndex]
         if !faults.isEmpty && faults[index] != 0 {
@@ -306,7 +321,8 @@ public final class ChipSimulator {
         for (layerIndex, layer) in mapping.layers.enumerated() {
             network.modifyParameters(ofNode: layer.nodeIndex) { weight, _ in
                 weight.withUnsafeMutableBufferPointer { weights in
-                    CrossbarMapping.fold(layer, conductances: UnsafeBufferPointer(conductances[layerIndex]), into: weights)
+                    CrossbarMapping.fold(
+                        layer, conductances: UnsafeBufferPointer(conductances[layerIndex]), into: weights)
                     guard let factors else { return }
                     for column in 0..<layer.columns {
                         let factor = factors[layerIndex][column]
@@ -324,7 +340,8 @@ public final class ChipSimulator {
         return mapping.layers.map { layer in
             let weights = network.weights(ofNode: layer.nodeIndex)
             return (0..<layer.columns).map { column in
-                weights[(column * layer.rows)..<((column + 1) * layer.rows)].reduce(0) { $0 + abs($1) } / Float(layer.rows)
+                weights[(column * layer.rows)..<((column + 1) * layer.rows)].reduce(0) { $0 + abs($1) }
+                    / Float(layer.rows)
             }
         }
     }

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// Where finished instances go: the result file, or memory (`ResultCollector`). The engine
 /// calls `record` for one instance at a time.
@@ -23,9 +24,11 @@ public final class ResultCollector: ResultSink {
 
 /// Runs chip instances in parallel across worker threads.
 ///
-/// Each worker owns a `ChipSimulator` (buffers allocated once) and takes the next instance
-/// from a shared counter; results go to the sink, which is called one at a time (so the
-/// single HDF5 writer never sees two threads). Because every draw is keyed by
+/// Each worker thread owns a `ChipSimulator` (buffers allocated once) and takes the next
+/// instance from a shared queue; the finished `InstanceResult`s — plain Sendable values — are
+/// handed back to the calling thread, which alone records them into the sink and reports
+/// progress. The sink (the single HDF5 writer) therefore never leaves the caller's thread, and
+/// the compiler checks every value that crosses threads. Because every draw is keyed by
 /// (seed, instance), results do not depend on the thread count or the order.
 public enum MonteCarloEngine {
     /// Progress after each recorded instance.
@@ -38,80 +41,117 @@ public enum MonteCarloEngine {
         public var runningHalfWidth: Double
     }
 
-    /// Simulates `instances` with `threads` workers. `sink` receives each result (serialised);
-    /// `progress` is called after each. The first error thrown by the sink stops the run.
+    /// Simulates `instances` with `threads` workers. `sink` receives each result on the calling
+    /// thread; `progress` is called after each. The first error — making a simulator, or
+    /// recording — stops handing out instances; the results already finished are still recorded
+    /// and the error is thrown.
     public static func run(
         instances: [Int], threads: Int,
         makeSimulator: @escaping @Sendable () throws -> ChipSimulator,
         sink: ResultSink,
-        progress: @escaping (Progress) -> Void = { _ in },
+        progress: (Progress) -> Void = { _ in },
         shouldStop: @escaping @Sendable () -> Bool = { false }
     ) throws {
         guard !instances.isEmpty else { return }
         let workers = max(1, min(threads, instances.count))
         // OpenBLAS threads inside a worker only when workers leave cores idle.
         BLAS.setThreadCount(workers == 1 ? max(1, threads) : 1)
-        let state = SharedState(instances: instances, sink: sink, progress: progress)
-        DispatchQueue.concurrentPerform(iterations: workers) { _ in
-            let simulator: ChipSimulator
-            do {
-                simulator = try makeSimulator()
-            } catch {
-                state.fail(error)
-                return
-            }
-            while !shouldStop(), let instance = state.next() {
-                let result = simulator.simulate(instance: instance)
-                state.deliver(result)
-            }
+        let queue = WorkQueue(instances: instances, workers: workers)
+        for _ in 0..<workers {
+            // Threads of our own, not a Dispatch pool: the caller blocks while it waits for
+            // results, and a pool as wide as the cores could leave a worker unscheduled.
+            Thread {
+                defer { queue.workerFinished() }
+                let simulator: ChipSimulator
+                do {
+                    simulator = try makeSimulator()
+                } catch {
+                    queue.fail(error)
+                    return
+                }
+                while !shouldStop(), let instance = queue.next() {
+                    queue.deliver(simulator.simulate(instance: instance))
+                }
+            }.start()
         }
-        if let error = state.error { throw error }
+        var running = RunningMean()
+        var done = 0
+        let started = Date()
+        while let result = queue.nextResult() {
+            do {
+                try sink.record(result)
+            } catch {
+                queue.fail(error)
+                continue
+            }
+            done += 1
+            running.add(Double(result.accuracy[0][0]))
+            progress(
+                Progress(
+                    done: done, total: instances.count, elapsedSeconds: Date().timeIntervalSince(started),
+                    runningMean: running.mean, runningHalfWidth: running.ci95HalfWidth))
+        }
+        if let error = queue.firstError { throw error }
     }
 
-    /// The work queue and result sink shared by the workers.
-    private final class SharedState: @unchecked Sendable {
-        private let lock = NSLock()
+    /// The instances still to hand out and the results not yet recorded, shared by the workers
+    /// and the calling thread.
+    private final class WorkQueue: Sendable {
+        private struct State {
+            var position = 0
+            var finished: [InstanceResult] = []
+            var runningWorkers: Int
+            var error: (any Error)?
+        }
+
         private let instances: [Int]
-        private var position = 0
-        private let sink: ResultSink
-        private let progress: (Progress) -> Void
-        private var running = RunningMean()
-        private var done = 0
-        private let started = Date()
-        private(set) var error: Error?
+        private let state: Mutex<State>
+        /// Signalled once per delivered result and once per finished worker.
+        private let events = DispatchSemaphore(value: 0)
 
-        init(instances: [Int], sink: ResultSink, progress: @escaping (Progress) -> Void) {
+        init(instances: [Int], workers: Int) {
             self.instances = instances
-            self.sink = sink
-            self.progress = progress
+            state = Mutex(State(runningWorkers: workers))
         }
 
+        /// The next instance to simulate; nil when all are handed out or a worker failed.
         func next() -> Int? {
-            lock.withLock {
-                guard error == nil, position < instances.count else { return nil }
-                defer { position += 1 }
-                return instances[position]
+            state.withLock { state in
+                guard state.error == nil, state.position < instances.count else { return nil }
+                defer { state.position += 1 }
+                return instances[state.position]
             }
-        }
-
-        func fail(_ error: Error) {
-            lock.withLock { if self.error == nil { self.error = error } }
         }
 
         func deliver(_ result: InstanceResult) {
-            lock.withLock {
-                guard error == nil else { return }
-                do {
-                    try sink.record(result)
-                } catch {
-                    self.error = error
-                    return
-                }
-                done += 1
-                running.add(Double(result.accuracy[0][0]))
-                progress(Progress(done: done, total: instances.count, elapsedSeconds: Date().timeIntervalSince(started),
-                                  runningMean: running.mean, runningHalfWidth: running.ci95HalfWidth))
+            state.withLock { $0.finished.append(result) }
+            events.signal()
+        }
+
+        func fail(_ error: any Error) {
+            state.withLock { state in
+                if state.error == nil { state.error = error }
             }
         }
+
+        func workerFinished() {
+            state.withLock { $0.runningWorkers -= 1 }
+            events.signal()
+        }
+
+        /// Blocks until a result is ready (and returns it) or every worker has finished and
+        /// every result has been taken (and returns nil).
+        func nextResult() -> InstanceResult? {
+            while true {
+                let (result, running) = state.withLock { state -> (InstanceResult?, Int) in
+                    (state.finished.isEmpty ? nil : state.finished.removeFirst(), state.runningWorkers)
+                }
+                if let result { return result }
+                if running == 0 { return nil }
+                events.wait()
+            }
+        }
+
+        var firstError: (any Error)? { state.withLock { $0.error } }
     }
 }

@@ -98,7 +98,8 @@ public struct RunSpec: Sendable {
             do {
                 network = try network.applyingInputNormalization(mean: inputMean ?? [0], std: inputStd ?? [1])
             } catch let error as NetworkShapeError {
-                throw ConfigurationError(file: path, key: inputMean != nil ? "input_mean" : "input_std", message: error.reason)
+                throw ConfigurationError(
+                    file: path, key: inputMean != nil ? "input_mean" : "input_std", message: error.reason)
             }
         }
         if mapping.batchNormalization == .fold { network = try network.foldingBatchNormalization().network }
@@ -121,7 +122,8 @@ public struct RunSpec: Sendable {
         self.text = text
         let directory = (path as NSString).deletingLastPathComponent
         func resolve(_ relative: String) -> String {
-            relative.hasPrefix("/") || directory.isEmpty ? relative : (directory as NSString).appendingPathComponent(relative)
+            relative.hasPrefix("/") || directory.isEmpty
+                ? relative : (directory as NSString).appendingPathComponent(relative)
         }
         modelPath = resolve(try reader.string("model"))
         func normalization(_ key: String, in range: ClosedRange<Double>) throws -> [Float]? {
@@ -143,7 +145,8 @@ public struct RunSpec: Sendable {
 
         let times = try reader.doubles("times_s", in: 0...1e10, unit: "s") ?? [0]
         for index in times.indices.dropFirst() where times[index] <= times[index - 1] {
-            throw reader.error("times_s", "must be strictly increasing, but \(times[index]) follows \(times[index - 1])")
+            throw reader.error(
+                "times_s", "must be strictly increasing, but \(times[index]) follows \(times[index - 1])")
         }
         timesSeconds = times
 
@@ -156,7 +159,8 @@ public struct RunSpec: Sendable {
             let expanded: [String]
             if let kind = WriteVerifyPolicy.Kind(rawValue: name), kind.isBudgeted {
                 guard let budgets else {
-                    throw reader.error("policies", "\"\(name)\" needs a budget: write \"\(name)@0.1\" or give `budgets`")
+                    throw reader.error(
+                        "policies", "\"\(name)\" needs a budget: write \"\(name)@0.1\" or give `budgets`")
                 }
                 expanded = budgets.map { WriteVerifyPolicy(kind: kind, budget: $0).description }
             } else {
@@ -164,54 +168,71 @@ public struct RunSpec: Sendable {
             }
             for label in expanded {
                 guard let policy = WriteVerifyPolicy(name: label) else {
-                    throw reader.error("policies", "unknown policy \"\(label)\" (allowed: \(WriteVerifyPolicy.allowedNames), FRACTION from 0 to 1)")
+                    throw reader.error(
+                        "policies",
+                        "unknown policy \"\(label)\" (allowed: \(WriteVerifyPolicy.allowedNames), FRACTION from 0 to 1)"
+                    )
                 }
                 guard !policies.contains(policy) else { throw reader.error("policies", "lists \"\(label)\" twice") }
                 policies.append(policy)
             }
         }
         self.policies = policies
-        selectionScope = PolicySelector.Scope(rawValue: try reader.string(
-            "selection", default: "global", allowed: PolicySelector.Scope.allCases.map(\.rawValue)))!
-        sensitivityImages = reader.contains("sensitivity_images")
+        selectionScope = PolicySelector.Scope(
+            rawValue: try reader.string(
+                "selection", default: "global", allowed: PolicySelector.Scope.allCases.map(\.rawValue)))!
+        sensitivityImages =
+            reader.contains("sensitivity_images")
             ? try reader.integer("sensitivity_images", in: 1...100_000_000) : nil
 
         var mapping = MappingConfiguration()
         if let table = try reader.table("mapping") {
             mapping.weightBits = try table.integer("weight_bits", default: 8, in: 0...16)
-            mapping.signEncoding = MappingConfiguration.SignEncoding(rawValue: try table.string(
-                "sign", default: "differential", allowed: MappingConfiguration.SignEncoding.allCases.map(\.rawValue)))!
-            mapping.scale = MappingConfiguration.ScaleGranularity(rawValue: try table.string(
-                "scale", default: "layer", allowed: MappingConfiguration.ScaleGranularity.allCases.map(\.rawValue)))!
+            mapping.signEncoding = MappingConfiguration.SignEncoding(
+                rawValue: try table.string(
+                    "sign", default: "differential", allowed: MappingConfiguration.SignEncoding.allCases.map(\.rawValue)
+                ))!
+            mapping.scale = MappingConfiguration.ScaleGranularity(
+                rawValue: try table.string(
+                    "scale", default: "layer", allowed: MappingConfiguration.ScaleGranularity.allCases.map(\.rawValue)))!
             mapping.arrayRows = try table.integer("array_rows", default: 128, in: 1...65536)
             mapping.arrayColumns = try table.integer("array_cols", default: 128, in: 1...65536)
-            mapping.batchNormalization = MappingConfiguration.BatchNormalizationPlacement(rawValue: try table.string(
-                "batchnorm", default: "digital",
-                allowed: MappingConfiguration.BatchNormalizationPlacement.allCases.map(\.rawValue)))!
+            mapping.batchNormalization = MappingConfiguration.BatchNormalizationPlacement(
+                rawValue: try table.string(
+                    "batchnorm", default: "digital",
+                    allowed: MappingConfiguration.BatchNormalizationPlacement.allCases.map(\.rawValue)))!
             try table.finish()
         }
         self.mapping = mapping
 
         var periphery = PeripheryConfiguration()
         if let table = try reader.table("periphery") {
-            periphery.fidelity = PeripheryConfiguration.Fidelity(rawValue: try table.string(
-                "fidelity", default: "effective-weight", allowed: PeripheryConfiguration.Fidelity.allCases.map(\.rawValue)))!
+            periphery.fidelity = PeripheryConfiguration.Fidelity(
+                rawValue: try table.string(
+                    "fidelity", default: "effective-weight",
+                    allowed: PeripheryConfiguration.Fidelity.allCases.map(\.rawValue)))!
             periphery.dacBits = try table.integer("dac_bits", default: 0, in: 0...16)
             periphery.dacBitsPerCycle = try table.integer("dac_bits_per_cycle", default: 0, in: 0...16)
             periphery.adcBits = try table.integer("adc_bits", default: 0, in: 0...16)
-            periphery.adcPlacement = PeripheryConfiguration.ADCPlacement(rawValue: try table.string(
-                "adc_placement", default: "slice", allowed: PeripheryConfiguration.ADCPlacement.allCases.map(\.rawValue)))!
-            periphery.adcRange = PeripheryConfiguration.ADCRange(rawValue: try table.string(
-                "adc_range", default: "calibrated", allowed: PeripheryConfiguration.ADCRange.allCases.map(\.rawValue)))!
-            periphery.driftCompensation = PeripheryConfiguration.DriftCompensation(rawValue: try table.string(
-                "drift_compensation", default: "none",
-                allowed: PeripheryConfiguration.DriftCompensation.allCases.map(\.rawValue)))!
+            periphery.adcPlacement = PeripheryConfiguration.ADCPlacement(
+                rawValue: try table.string(
+                    "adc_placement", default: "slice",
+                    allowed: PeripheryConfiguration.ADCPlacement.allCases.map(\.rawValue)))!
+            periphery.adcRange = PeripheryConfiguration.ADCRange(
+                rawValue: try table.string(
+                    "adc_range", default: "calibrated",
+                    allowed: PeripheryConfiguration.ADCRange.allCases.map(\.rawValue)))!
+            periphery.driftCompensation = PeripheryConfiguration.DriftCompensation(
+                rawValue: try table.string(
+                    "drift_compensation", default: "none",
+                    allowed: PeripheryConfiguration.DriftCompensation.allCases.map(\.rawValue)))!
             let tileOnly = ["dac_bits", "dac_bits_per_cycle", "adc_bits", "adc_placement", "adc_range"]
             if periphery.fidelity == .effectiveWeight, let key = tileOnly.first(where: { table.contains($0) }) {
                 throw table.error(key, "needs fidelity = \"tile\" (effective-weight mode has ideal converters)")
             }
             if periphery.fidelity == .tile && mapping.signEncoding == .offset {
-                throw table.error("fidelity", "\"tile\" supports sign = \"differential\" or \"sign-magnitude\", not \"offset\"")
+                throw table.error(
+                    "fidelity", "\"tile\" supports sign = \"differential\" or \"sign-magnitude\", not \"offset\"")
             }
             try table.finish()
         }
@@ -220,12 +241,15 @@ public struct RunSpec: Sendable {
         var sweep = Sweep()
         if let table = try reader.table("sweep") {
             if table.contains("adc_bits") {
-                sweep.adcBits = try table.doubles("adc_bits", in: 1...16).map { values in
-                    try values.map { value in
-                        guard value == value.rounded() else { throw table.error("adc_bits", "must hold whole numbers of bits, got \(value)") }
-                        return Int(value)
-                    }
-                } ?? []
+                sweep.adcBits =
+                    try table.doubles("adc_bits", in: 1...16).map { values in
+                        try values.map { value in
+                            guard value == value.rounded() else {
+                                throw table.error("adc_bits", "must hold whole numbers of bits, got \(value)")
+                            }
+                            return Int(value)
+                        }
+                    } ?? []
             }
             sweep.adcPlacements = try (table.strings("adc_placement") ?? []).map { name in
                 guard let placement = PeripheryConfiguration.ADCPlacement(rawValue: name) else {

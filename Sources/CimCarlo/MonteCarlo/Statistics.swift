@@ -20,11 +20,15 @@ public struct SummaryStatistics: Sendable, Equatable {
 
     /// The result file's `/summary/<stat>` names, in order, with their values.
     public var named: [(String, Double)] {
-        [("mean", mean), ("std", std), ("ci95_low", ci95Low), ("ci95_high", ci95High), ("p01", p01), ("p05", p05),
-         ("p50", p50), ("yield", yield), ("yield_low", yieldLow), ("yield_high", yieldHigh)]
+        [
+            ("mean", mean), ("std", std), ("ci95_low", ci95Low), ("ci95_high", ci95High), ("p01", p01), ("p05", p05),
+            ("p50", p50), ("yield", yield), ("yield_low", yieldLow), ("yield_high", yieldHigh),
+        ]
     }
 
-    public static let names = ["mean", "std", "ci95_low", "ci95_high", "p01", "p05", "p50", "yield", "yield_low", "yield_high"]
+    public static let names = [
+        "mean", "std", "ci95_low", "ci95_high", "p01", "p05", "p50", "yield", "yield_low", "yield_high",
+    ]
 }
 
 /// The statistics cimcarlo reports, each against a textbook closed form.
@@ -34,11 +38,13 @@ public enum Statistics {
     public static func summarize(_ values: [Double], meetsThreshold: (Double) -> Bool) -> SummaryStatistics {
         let count = values.count
         guard count > 0 else {
-            return SummaryStatistics(count: 0, mean: .nan, std: .nan, ci95Low: .nan, ci95High: .nan, p01: .nan,
-                                     p05: .nan, p50: .nan, yield: .nan, yieldLow: .nan, yieldHigh: .nan)
+            return SummaryStatistics(
+                count: 0, mean: .nan, std: .nan, ci95Low: .nan, ci95High: .nan, p01: .nan,
+                p05: .nan, p50: .nan, yield: .nan, yieldLow: .nan, yieldHigh: .nan)
         }
         let mean = values.reduce(0, +) / Double(count)
-        let std = count > 1
+        let std =
+            count > 1
             ? (values.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(count - 1)).squareRoot() : 0
         let halfWidth = count > 1 ? studentT975(degreesOfFreedom: count - 1) * std / Double(count).squareRoot() : 0
         let sorted = values.sorted()
@@ -46,7 +52,8 @@ public enum Statistics {
         let (low, high) = wilsonInterval(successes: successes, trials: count)
         return SummaryStatistics(
             count: count, mean: mean, std: std, ci95Low: mean - halfWidth, ci95High: mean + halfWidth,
-            p01: quantile(sorted: sorted, 0.01), p05: quantile(sorted: sorted, 0.05), p50: quantile(sorted: sorted, 0.5),
+            p01: quantile(sorted: sorted, 0.01), p05: quantile(sorted: sorted, 0.05),
+            p50: quantile(sorted: sorted, 0.5),
             yield: Double(successes) / Double(count), yieldLow: low, yieldHigh: high)
     }
 
@@ -61,7 +68,9 @@ public enum Statistics {
     }
 
     /// The 95 % Wilson score interval of a binomial proportion (Wilson, JASA 1927).
-    public static func wilsonInterval(successes: Int, trials: Int, z: Double = 1.959963984540054) -> (low: Double, high: Double) {
+    public static func wilsonInterval(successes: Int, trials: Int, z: Double = 1.959963984540054) -> (
+        low: Double, high: Double
+    ) {
         guard trials > 0 else { return (.nan, .nan) }
         let n = Double(trials)
         let p = Double(successes) / n
@@ -74,9 +83,11 @@ public enum Statistics {
     /// The 0.975 quantile of Student's t: tabulated for 1–30 degrees of freedom, above that the
     /// Cornish–Fisher expansion (Abramowitz & Stegun 26.7.5), accurate to 1e-4.
     public static func studentT975(degreesOfFreedom: Int) -> Double {
-        let table = [12.7062, 4.3027, 3.1824, 2.7764, 2.5706, 2.4469, 2.3646, 2.3060, 2.2622, 2.2281,
-                     2.2010, 2.1788, 2.1604, 2.1448, 2.1314, 2.1199, 2.1098, 2.1009, 2.0930, 2.0860,
-                     2.0796, 2.0739, 2.0687, 2.0639, 2.0595, 2.0555, 2.0518, 2.0484, 2.0452, 2.0423]
+        let table = [
+            12.7062, 4.3027, 3.1824, 2.7764, 2.5706, 2.4469, 2.3646, 2.3060, 2.2622, 2.2281,
+            2.2010, 2.1788, 2.1604, 2.1448, 2.1314, 2.1199, 2.1098, 2.1009, 2.0930, 2.0860,
+            2.0796, 2.0739, 2.0687, 2.0639, 2.0595, 2.0555, 2.0518, 2.0484, 2.0452, 2.0423,
+        ]
         precondition(degreesOfFreedom >= 1)
         if degreesOfFreedom <= table.count { return table[degreesOfFreedom - 1] }
         let z = 1.959963984540054
@@ -106,7 +117,8 @@ public struct RunningMean: Sendable {
 
     /// Half-width of the 95 % confidence interval of the mean (0 below two values).
     public var ci95HalfWidth: Double {
-        count > 1 ? Statistics.studentT975(degreesOfFreedom: count - 1) * (squares / Double(count - 1)).squareRoot()
-            / Double(count).squareRoot() : 0
+        count > 1
+            ? Statistics.studentT975(degreesOfFreedom: count - 1) * (squares / Double(count - 1)).squareRoot()
+                / Double(count).squareRoot() : 0
     }
 }

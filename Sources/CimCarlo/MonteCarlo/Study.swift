@@ -24,8 +24,10 @@ public final class Study: Sendable {
     /// Loads the model, device model and dataset a spec names. `instances` and `seed`
     /// override the spec's values (command-line options); under sequential stopping
     /// `instances` is the most to simulate.
-    public init(spec: RunSpec, instances: Int? = nil, seed: UInt64? = nil,
-                stopping: StudyPlan.Stopping = .fixed) throws {
+    public init(
+        spec: RunSpec, instances: Int? = nil, seed: UInt64? = nil,
+        stopping: StudyPlan.Stopping = .fixed
+    ) throws {
         self.spec = spec
         (device, deviceModelText) = try DeviceModel.load(path: spec.deviceModelPath)
         network = try spec.loadNetwork()
@@ -41,8 +43,9 @@ public final class Study: Sendable {
         } else {
             sensitivity = nil
         }
-        let selector = PolicySelector(network: network, mapping: mapping, device: device, seed: seed,
-                                      scope: spec.selectionScope, sensitivity: sensitivity)
+        let selector = PolicySelector(
+            network: network, mapping: mapping, device: device, seed: seed,
+            scope: spec.selectionScope, sensitivity: sensitivity)
         policies = spec.policies.map(selector.select)
         // The score sensitivity-based policies rank by: SWIM's when a swim policy runs, else
         // the first such policy's.
@@ -63,23 +66,28 @@ public final class Study: Sendable {
 
     /// Chooses the weights of budgeted policies (as for the spec's own policies).
     public var selector: PolicySelector {
-        PolicySelector(network: network, mapping: mapping, device: device, seed: seed, scope: spec.selectionScope,
-                       sensitivity: sensitivity)
+        PolicySelector(
+            network: network, mapping: mapping, device: device, seed: seed, scope: spec.selectionScope,
+            sensitivity: sensitivity)
     }
 
     /// A simulator for one worker thread, for `policies` (default: the study's).
     public func makeSimulator(policies: [WriteVerifyPolicy]? = nil) throws -> ChipSimulator {
-        try ChipSimulator(network: network, mapping: mapping, device: device, policies: policies ?? self.policies,
-                          timesSeconds: spec.timesSeconds, seed: seed, test: test, periphery: spec.periphery)
+        try ChipSimulator(
+            network: network, mapping: mapping, device: device, policies: policies ?? self.policies,
+            timesSeconds: spec.timesSeconds, seed: seed, test: test, periphery: spec.periphery)
     }
 
     /// The engine: simulates `instances` under `policies` (default: the study's) with `threads`
     /// workers into `sink`.
-    public func simulate(instances: [Int], policies: [WriteVerifyPolicy]? = nil, into sink: ResultSink, threads: Int,
-                         progress: @escaping (MonteCarloEngine.Progress) -> Void = { _ in },
-                         shouldStop: @escaping @Sendable () -> Bool = { false }) throws {
-        try MonteCarloEngine.run(instances: instances, threads: threads,
-                                 makeSimulator: { try self.makeSimulator(policies: policies) }, sink: sink,
-                                 progress: progress, shouldStop: shouldStop)
+    public func simulate(
+        instances: [Int], policies: [WriteVerifyPolicy]? = nil, into sink: ResultSink, threads: Int,
+        progress: @escaping (MonteCarloEngine.Progress) -> Void = { _ in },
+        shouldStop: @escaping @Sendable () -> Bool = { false }
+    ) throws {
+        try MonteCarloEngine.run(
+            instances: instances, threads: threads,
+            makeSimulator: { try self.makeSimulator(policies: policies) }, sink: sink,
+            progress: progress, shouldStop: shouldStop)
     }
 }

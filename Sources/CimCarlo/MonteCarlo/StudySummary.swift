@@ -71,8 +71,9 @@ public struct StudyResults: Sendable, Equatable {
         accuracy.replaceSubrange(row * cells..<(row + 1) * cells, with: result.accuracy.joined())
         loss.replaceSubrange(row * cells..<(row + 1) * cells, with: result.loss.joined())
         writeCycles.replaceSubrange(row * policies..<(row + 1) * policies, with: result.writeCycles)
-        programmingTimeSeconds.replaceSubrange(row * policies..<(row + 1) * policies,
-                                               with: result.programmingTimeSeconds)
+        programmingTimeSeconds.replaceSubrange(
+            row * policies..<(row + 1) * policies,
+            with: result.programmingTimeSeconds)
         completed[row] = true
     }
 
@@ -120,8 +121,9 @@ public struct StudySummary: Sendable {
         }
         differences = (0..<policies).map { policy in
             (0..<times).map { time in
-                Statistics.summarize(rows.map { accuracy($0, policy, time) - accuracy($0, 0, time) },
-                                     meetsThreshold: { _ in false })
+                Statistics.summarize(
+                    rows.map { accuracy($0, policy, time) - accuracy($0, 0, time) },
+                    meetsThreshold: { _ in false })
             }
         }
         func means(_ values: [Double]) -> [Double] {

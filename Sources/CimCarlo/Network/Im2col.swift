@@ -8,14 +8,17 @@
 enum Im2col {
     /// The zero-bordered copy of the input, `[batch, H + top + bottom, W + left + right, C]`.
     static func paddedCount(_ conv: Convolution, input: ActivationShape, batchSize: Int) -> Int {
-        conv.hasPadding ? batchSize * input.channels * (input.height + conv.padTop + conv.padBottom)
-            * (input.width + conv.padLeft + conv.padRight) : 0
+        conv.hasPadding
+            ? batchSize * input.channels * (input.height + conv.padTop + conv.padBottom)
+                * (input.width + conv.padLeft + conv.padRight) : 0
     }
 
     /// Copies the input into the interior of `padded` (when the convolution pads) and returns
     /// the base of what windows read, with its row length in pixels.
-    static func source(_ conv: Convolution, input: UnsafeMutableBufferPointer<Float>, shape: ActivationShape,
-                       batchSize: Int, padded: UnsafeMutableBufferPointer<Float>) -> UnsafePointer<Float> {
+    static func source(
+        _ conv: Convolution, input: UnsafeMutableBufferPointer<Float>, shape: ActivationShape,
+        batchSize: Int, padded: UnsafeMutableBufferPointer<Float>
+    ) -> UnsafePointer<Float> {
         guard conv.hasPadding else { return UnsafePointer(input.baseAddress!) }
         let channels = shape.channels
         let paddedHeight = shape.height + conv.padTop + conv.padBottom
@@ -25,7 +28,9 @@ enum Im2col {
         for image in 0..<batchSize {
             for y in 0..<shape.height {
                 let from = input.baseAddress! + (image * shape.height + y) * rowLength
-                let to = padded.baseAddress! + ((image * paddedHeight + y + conv.padTop) * paddedWidth + conv.padLeft) * channels
+                let to =
+                    padded.baseAddress! + ((image * paddedHeight + y + conv.padTop) * paddedWidth + conv.padLeft)
+                    * channels
                 to.update(from: from, count: rowLength)
             }
         }
@@ -35,8 +40,10 @@ enum Im2col {
     /// Calls `body(sourceOffset, patchOffset, count)` for every contiguous run that group
     /// `group`'s patch matrix copies from the (padded) source, in patch order.
     @inline(__always)
-    private static func forEachRun(_ conv: Convolution, group: Int, shape: ActivationShape, output: ActivationShape,
-                                   batchSize: Int, _ body: (Int, Int, Int) -> Void) {
+    private static func forEachRun(
+        _ conv: Convolution, group: Int, shape: ActivationShape, output: ActivationShape,
+        batchSize: Int, _ body: (Int, Int, Int) -> Void
+    ) {
         let channels = shape.channels
         let groupChannels = conv.inputChannels / conv.groups
         let paddedHeight = shape.height &+ conv.padTop &+ conv.padBottom
@@ -49,7 +56,8 @@ enum Im2col {
             let imageBase = image &* imageSize &+ channelOffset
             for oy in 0..<output.height {
                 for ox in 0..<output.width {
-                    let corner = imageBase &+ ((oy &* conv.strideHeight) &* paddedWidth &+ ox &* conv.strideWidth) &* channels
+                    let corner =
+                        imageBase &+ ((oy &* conv.strideHeight) &* paddedWidth &+ ox &* conv.strideWidth) &* channels
                     for ky in 0..<conv.kernelHeight {
                         let rowStart = corner &+ (ky &* conv.dilationHeight) &* paddedWidth &* channels
                         if contiguousRows {
@@ -69,8 +77,10 @@ enum Im2col {
 
     /// Fills group `group`'s patch matrix `[batch · outH · outW, fanIn]` from the (padded) source.
     @inline(never)
-    static func gather(_ conv: Convolution, group: Int, source: UnsafePointer<Float>, shape: ActivationShape,
-                       output: ActivationShape, batchSize: Int, into patches: UnsafeMutableBufferPointer<Float>) {
+    static func gather(
+        _ conv: Convolution, group: Int, source: UnsafePointer<Float>, shape: ActivationShape,
+        output: ActivationShape, batchSize: Int, into patches: UnsafeMutableBufferPointer<Float>
+    ) {
         let destination = patches.baseAddress!
         forEachRun(conv, group: group, shape: shape, output: output, batchSize: batchSize) { from, to, count in
             for element in 0..<count { destination[to &+ element] = source[from &+ element] }
@@ -80,9 +90,11 @@ enum Im2col {
     /// The adjoint of `gather`: adds each patch gradient to the (padded) input position it came
     /// from, in `paddedGradient` (the caller zeroes it and moves the interior to the input).
     @inline(never)
-    static func scatterAdd(_ conv: Convolution, group: Int, patchGradient: UnsafeMutableBufferPointer<Float>,
-                           shape: ActivationShape, output: ActivationShape, batchSize: Int,
-                           into paddedGradient: UnsafeMutablePointer<Float>) {
+    static func scatterAdd(
+        _ conv: Convolution, group: Int, patchGradient: UnsafeMutableBufferPointer<Float>,
+        shape: ActivationShape, output: ActivationShape, batchSize: Int,
+        into paddedGradient: UnsafeMutablePointer<Float>
+    ) {
         let source = patchGradient.baseAddress!
         forEachRun(conv, group: group, shape: shape, output: output, batchSize: batchSize) { to, from, count in
             for element in 0..<count { paddedGradient[to &+ element] += source[from &+ element] }
@@ -90,8 +102,10 @@ enum Im2col {
     }
 
     /// Adds the interior of a padded gradient to the input gradient.
-    static func addInterior(_ conv: Convolution, paddedGradient: UnsafeMutableBufferPointer<Float>, shape: ActivationShape,
-                            batchSize: Int, into inputGradient: UnsafeMutableBufferPointer<Float>) {
+    static func addInterior(
+        _ conv: Convolution, paddedGradient: UnsafeMutableBufferPointer<Float>, shape: ActivationShape,
+        batchSize: Int, into inputGradient: UnsafeMutableBufferPointer<Float>
+    ) {
         let channels = shape.channels
         let paddedHeight = shape.height + conv.padTop + conv.padBottom
         let paddedWidth = shape.width + conv.padLeft + conv.padRight
@@ -99,7 +113,9 @@ enum Im2col {
         for image in 0..<batchSize {
             for y in 0..<shape.height {
                 let to = inputGradient.baseAddress! + (image * shape.height + y) * rowLength
-                let from = paddedGradient.baseAddress! + ((image * paddedHeight + y + conv.padTop) * paddedWidth + conv.padLeft) * channels
+                let from =
+                    paddedGradient.baseAddress!
+                    + ((image * paddedHeight + y + conv.padTop) * paddedWidth + conv.padLeft) * channels
                 for element in 0..<rowLength { to[element] += from[element] }
             }
         }
@@ -113,8 +129,8 @@ enum Im2col {
         for channel in 0..<channels {
             for ky in 0..<conv.kernelHeight {
                 for kx in 0..<conv.kernelWidth {
-                    order[(channel * conv.kernelHeight + ky) * conv.kernelWidth + kx]
-                        = (ky * conv.kernelWidth + kx) * channels + channel
+                    order[(channel * conv.kernelHeight + ky) * conv.kernelWidth + kx] =
+                        (ky * conv.kernelWidth + kx) * channels + channel
                 }
             }
         }
@@ -122,8 +138,10 @@ enum Im2col {
     }
 
     /// Reorders `[outputs, fanIn]` weights from PyTorch's order to the patch order, optionally squared.
-    static func permuteWeights(_ weights: UnsafeBufferPointer<Float>, order: [Int],
-                               into permuted: UnsafeMutableBufferPointer<Float>, squared: Bool = false) {
+    static func permuteWeights(
+        _ weights: UnsafeBufferPointer<Float>, order: [Int],
+        into permuted: UnsafeMutableBufferPointer<Float>, squared: Bool = false
+    ) {
         let patchSize = order.count
         order.withUnsafeBufferPointer { order in
             for base in stride(from: 0, to: weights.count, by: patchSize) {
@@ -136,8 +154,10 @@ enum Im2col {
     }
 
     /// The inverse of `permuteWeights`, for weight gradients.
-    static func unpermuteWeights(_ permuted: UnsafeBufferPointer<Float>, order: [Int],
-                                 into weights: UnsafeMutableBufferPointer<Float>) {
+    static func unpermuteWeights(
+        _ permuted: UnsafeBufferPointer<Float>, order: [Int],
+        into weights: UnsafeMutableBufferPointer<Float>
+    ) {
         let patchSize = order.count
         for base in stride(from: 0, to: weights.count, by: patchSize) {
             for (source, target) in order.enumerated() { weights[base + source] = permuted[base + target] }

@@ -29,7 +29,9 @@ struct ModelFileNode {
     }
 
     /// A pair `[height, width]` given as one value or two; `fallback` when absent and given.
-    func pair(_ name: String, in range: ClosedRange<Int> = 1...(1 << 24), default fallback: Int? = nil) throws -> (Int, Int) {
+    func pair(_ name: String, in range: ClosedRange<Int> = 1...(1 << 24), default fallback: Int? = nil) throws -> (
+        Int, Int
+    ) {
         if !has(name), let fallback { return (fallback, fallback) }
         let values = try integers(name, in: range)
         switch values.count {
@@ -83,7 +85,7 @@ struct ModelFileNode {
     func set(_ name: String, _ value: Float) throws { try file.setAttribute(name, value, on: group) }
     func set(_ name: String, _ value: String) throws { try file.setAttribute(name, value, on: group) }
     func write(_ name: String, _ values: [Float], shape: [Int]) throws {
-        try file.write(HDF5Array(values: values, shape: shape), to: group + "/" + name)
+        try file.write(ShapedArray(values: values, shape: shape), to: group + "/" + name)
     }
 }
 

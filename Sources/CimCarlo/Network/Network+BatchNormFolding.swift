@@ -12,11 +12,13 @@ extension Network {
         var folded: [String] = []
         for (index, node) in self.nodes.enumerated() {
             guard let normalization = node.operation as? BatchNormalization,
-                  let producerValue = inputValues[index].first, producerValue > 0 else { continue }
+                let producerValue = inputValues[index].first, producerValue > 0
+            else { continue }
             let producer = producerValue - 1
             guard var operation = nodes[producer].operation as? any CrossbarOperation,
-                  consumers(ofNode: producer) == [index],
-                  operation.outputCount == normalization.channels else { continue }
+                consumers(ofNode: producer) == [index],
+                operation.outputCount == normalization.channels
+            else { continue }
             let (scale, shift) = (normalization.scale, normalization.shift)
             let fanIn = operation.fanIn
             for output in 0..<operation.outputCount {

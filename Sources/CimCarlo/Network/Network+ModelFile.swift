@@ -1,7 +1,8 @@
 import Foundation
 
 /// A model file that cannot be read or does not describe a valid network.
-public struct ModelFileError: Error, CustomStringConvertible, Equatable {
+public struct ModelFileError: CimCarloError, Equatable {
+    public var exitCode: Int32 { ExitStatus.badInput }
     public var path: String
     public var reason: String
     public var description: String { "\(path): \(reason)" }
@@ -23,10 +24,13 @@ extension Network {
     public static let modelFormatVersion: Int64 = 2
 
     /// The operation kinds a model file can hold.
-    static let modelFileKinds: [String: any ModelFileCodable.Type] = Dictionary(uniqueKeysWithValues: [
-        Convolution.self, Dense.self, BatchNormalization.self, MaxPool.self, AveragePool.self, GlobalAveragePool.self,
-        ReLU.self, Clip.self, LeakyReLU.self, Sigmoid.self, Tanh.self, Add.self, Concat.self, Flatten.self, Identity.self,
-    ].map { ($0.kind, $0 as any ModelFileCodable.Type) })
+    static let modelFileKinds: [String: any ModelFileCodable.Type] = Dictionary(
+        uniqueKeysWithValues: [
+            Convolution.self, Dense.self, BatchNormalization.self, MaxPool.self, AveragePool.self,
+            GlobalAveragePool.self,
+            ReLU.self, Clip.self, LeakyReLU.self, Sigmoid.self, Tanh.self, Add.self, Concat.self, Flatten.self,
+            Identity.self,
+        ].map { ($0.kind, $0 as any ModelFileCodable.Type) })
 
     /// Writes the network and `provenance` (string attributes on `/`) to a new HDF5 file,
     /// replacing `path` only once the file is complete.
@@ -37,7 +41,8 @@ extension Network {
             let file = try HDF5File(path: temporary, mode: .createTruncating)
             try file.setAttribute("format", Self.modelFormat)
             try file.setAttribute("format_version", Self.modelFormatVersion)
-            try file.setAttribute("input_shape", [Int64(inputShape.channels), Int64(inputShape.height), Int64(inputShape.width)])
+            try file.setAttribute(
+                "input_shape", [Int64(inputShape.channels), Int64(inputShape.height), Int64(inputShape.width)])
             try file.setAttribute("input_mean", inputMean, asArray: inputMean.count > 1)
             try file.setAttribute("input_std", inputStd, asArray: inputStd.count > 1)
             try file.setAttribute("layer_count", Int64(nodes.count))
@@ -48,7 +53,8 @@ extension Network {
             try file.createGroup("/layers")
             for (index, node) in nodes.enumerated() {
                 guard let operation = node.operation as? any ModelFileCodable else {
-                    throw ModelFileError(path: path, reason: "node `\(node.name)` (\(node.operation.kind)) cannot be saved")
+                    throw ModelFileError(
+                        path: path, reason: "node `\(node.name)` (\(node.operation.kind)) cannot be saved")
                 }
                 let group = ModelFileNode(file: file, group: "/layers/" + Self.layerGroupName(index), path: path)
                 try file.createGroup(group.group)
@@ -64,7 +70,8 @@ extension Network {
         }
         // Atomic replace: a reader never sees a half-written model.
         if rename(temporary, path) != 0 {
-            throw ModelFileError(path: path, reason: "cannot move the finished model into place (\(String(cString: strerror(errno))))")
+            throw ModelFileError(
+                path: path, reason: "cannot move the finished model into place (\(String(cString: strerror(errno))))")
         }
     }
 
@@ -86,7 +93,8 @@ extension Network {
         let root = ModelFileNode(file: file, group: "/", path: path)
         func floats(_ name: String) throws -> [Float] {
             guard let values = try? file.numericAttribute(name, as: Float.self), !values.isEmpty,
-                  values.allSatisfy(\.isFinite) else {
+                values.allSatisfy(\.isFinite)
+            else {
                 throw fail("/ needs finite number attribute(s) `\(name)`")
             }
             return values
@@ -99,7 +107,8 @@ extension Network {
             throw fail("format_version \(version) unsupported (this cimcarlo reads 1 to \(modelFormatVersion))")
         }
         guard let inputShape = try? file.numericAttribute("input_shape", as: Int64.self),
-              inputShape.count == 3, inputShape.allSatisfy({ $0 > 0 && $0 < 1 << 20 }) else {
+            inputShape.count == 3, inputShape.allSatisfy({ $0 > 0 && $0 < 1 << 20 })
+        else {
             throw fail("/ needs `input_shape` = [C, H, W] with positive entries")
         }
         let inputStd = try floats("input_std")
@@ -117,7 +126,8 @@ extension Network {
                 throw node.fail("needs a string attribute `kind`")
             }
             guard let type = modelFileKinds[kind] else {
-                throw node.fail("unknown kind `\(kind)` (allowed: \(modelFileKinds.keys.sorted().joined(separator: ", ")))")
+                throw node.fail(
+                    "unknown kind `\(kind)` (allowed: \(modelFileKinds.keys.sorted().joined(separator: ", ")))")
             }
             let name = (try? file.stringAttribute("name", on: node.group)) ?? "\(kind)\(index)"
             let inputs: [String]
@@ -134,7 +144,8 @@ extension Network {
         }
         do {
             let network = try Network(
-                inputShape: ActivationShape(height: Int(inputShape[1]), width: Int(inputShape[2]), channels: Int(inputShape[0])),
+                inputShape: ActivationShape(
+                    height: Int(inputShape[1]), width: Int(inputShape[2]), channels: Int(inputShape[0])),
                 inputMean: try floats("input_mean"), inputStd: inputStd, nodes: nodes)
             _ = try network.activationShapes()
             return network
@@ -148,7 +159,9 @@ extension Network {
         if path.lowercased().hasSuffix(".onnx") { return try ONNXImporter.metadata(path: path) }
         let file = try HDF5File(path: path, mode: .readOnly)
         var result: [String: String] = [:]
-        for key in ["architecture", "training_command", "training_seed", "test_accuracy", "trained_with", "created_utc"] {
+        for key in [
+            "architecture", "training_command", "training_seed", "test_accuracy", "trained_with", "created_utc",
+        ] {
             if let value = try? file.stringAttribute(key) { result[key] = value }
         }
         return result

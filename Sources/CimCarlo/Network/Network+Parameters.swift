@@ -11,8 +11,10 @@ extension Network {
 
     /// Gives `body` in-place access to the weights and biases of crossbar node `index`
     /// without copying them. Other nodes are left alone.
-    public mutating func modifyParameters(ofNode index: Int,
-                                          _ body: (inout [Float], inout [Float]) throws -> Void) rethrows {
+    public mutating func modifyParameters(
+        ofNode index: Int,
+        _ body: (inout [Float], inout [Float]) throws -> Void
+    ) rethrows {
         guard var operation = nodes[index].operation as? any CrossbarOperation else { return }
         // Take the arrays out first so they are uniquely referenced while mutated.
         nodes[index].operation = Identity()

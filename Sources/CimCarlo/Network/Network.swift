@@ -24,7 +24,8 @@ public struct ActivationShape: Sendable, Equatable, Hashable, CustomStringConver
 }
 
 /// A structural or shape error in a network, naming the node.
-public struct NetworkShapeError: Error, CustomStringConvertible, Equatable {
+public struct NetworkShapeError: CimCarloError, Equatable {
+    public var exitCode: Int32 { ExitStatus.badInput }
     /// The node's name (or the network's output, or its input).
     public var node: String
     public var reason: String
@@ -72,15 +73,18 @@ public struct Network: Sendable, Equatable {
     /// A graph network. Nodes may come in any order; they are put in one topological order
     /// (the given order wherever it already is one). Throws when an input names no node, a
     /// name repeats, or the graph has a cycle.
-    public init(inputShape: ActivationShape, inputMean: [Float] = [0], inputStd: [Float] = [1],
-                nodes: [NetworkNode]) throws {
+    public init(
+        inputShape: ActivationShape, inputMean: [Float] = [0], inputStd: [Float] = [1],
+        nodes: [NetworkNode]
+    ) throws {
         self.inputShape = inputShape
         self.inputMean = inputMean
         self.inputStd = inputStd
         var position: [String: Int] = [:]
         for (index, node) in nodes.enumerated() {
             guard node.name != Self.inputName else {
-                throw NetworkShapeError(node: node.name, reason: "`\(Self.inputName)` is reserved for the network input")
+                throw NetworkShapeError(
+                    node: node.name, reason: "`\(Self.inputName)` is reserved for the network input")
             }
             guard position.updateValue(index, forKey: node.name) == nil else {
                 throw NetworkShapeError(node: node.name, reason: "the name is used by two nodes")
@@ -122,8 +126,10 @@ public struct Network: Sendable, Equatable {
 
     /// A chain: each operation reads the previous one's output. Names are the crossbar
     /// operations' own, else the kind and position (`relu1`).
-    public init(inputShape: ActivationShape, inputMean: Float = 0, inputStd: Float = 1,
-                layers: [any NetworkOperation]) {
+    public init(
+        inputShape: ActivationShape, inputMean: Float = 0, inputStd: Float = 1,
+        layers: [any NetworkOperation]
+    ) {
         var nodes: [NetworkNode] = []
         for (index, operation) in layers.enumerated() {
             let name = (operation as? any CrossbarOperation)?.name ?? "\(operation.kind)\(index)"
@@ -138,9 +144,11 @@ public struct Network: Sendable, Equatable {
     /// `(pixel − mean − M · std) / (std · S)` with its own `M`, `S`.
     public func applyingInputNormalization(mean: [Float], std: [Float]) throws -> Network {
         let channels = inputShape.channels
-        for (name, values) in [("input_mean", mean), ("input_std", std)] where values.count != 1 && values.count != channels {
-            throw NetworkShapeError(node: Self.inputName,
-                                    reason: "\(name) has \(values.count) values; the model's input has \(channels) channels")
+        for (name, values) in [("input_mean", mean), ("input_std", std)]
+        where values.count != 1 && values.count != channels {
+            throw NetworkShapeError(
+                node: Self.inputName,
+                reason: "\(name) has \(values.count) values; the model's input has \(channels) channels")
         }
         func value(_ values: [Float], _ channel: Int) -> Float { values.count == 1 ? values[0] : values[channel] }
         var result = self
@@ -151,7 +159,10 @@ public struct Network: Sendable, Equatable {
 
     /// The normalisation of channel `c`: `(mean, std)`.
     public func normalization(channel: Int) -> (mean: Float, std: Float) {
-        (inputMean.count == 1 ? inputMean[0] : inputMean[channel], inputStd.count == 1 ? inputStd[0] : inputStd[channel])
+        (
+            inputMean.count == 1 ? inputMean[0] : inputMean[channel],
+            inputStd.count == 1 ? inputStd[0] : inputStd[channel]
+        )
     }
 
     /// The shape of every value: the input first, then each node's output. Throws when a
@@ -160,8 +171,9 @@ public struct Network: Sendable, Equatable {
     public func activationShapes() throws -> [ActivationShape] {
         for (name, values) in [("input_mean", inputMean), ("input_std", inputStd)]
         where values.count != 1 && values.count != inputShape.channels {
-            throw NetworkShapeError(node: Self.inputName,
-                                    reason: "\(name) has \(values.count) values for \(inputShape.channels) channels")
+            throw NetworkShapeError(
+                node: Self.inputName,
+                reason: "\(name) has \(values.count) values for \(inputShape.channels) channels")
         }
         guard inputStd.allSatisfy({ $0 > 0 && $0.isFinite }), inputMean.allSatisfy(\.isFinite) else {
             throw NetworkShapeError(node: Self.inputName, reason: "input_std must be > 0 and input_mean finite")
@@ -178,8 +190,9 @@ public struct Network: Sendable, Equatable {
             throw NetworkShapeError(node: Self.inputName, reason: "the network has no nodes")
         }
         guard shapes.last!.isFlat else {
-            throw NetworkShapeError(node: last.name,
-                                    reason: "the network must end in a flat vector of class scores, ends in \(shapes.last!)")
+            throw NetworkShapeError(
+                node: last.name,
+                reason: "the network must end in a flat vector of class scores, ends in \(shapes.last!)")
         }
         return shapes
     }

@@ -39,7 +39,8 @@ extension NetworkOperation {
     /// The operation's `kind` string.
     public var kind: String { Self.kind }
 
-    public func scratchCount(inputs: [ActivationShape], output: ActivationShape, batchSize: Int, backward: Bool) -> Int {
+    public func scratchCount(inputs: [ActivationShape], output: ActivationShape, batchSize: Int, backward: Bool) -> Int
+    {
         0
     }
     public func recordedIndexCount(output: ActivationShape, batchSize: Int) -> Int { 0 }
@@ -77,7 +78,8 @@ public protocol CrossbarOperation: NetworkOperation {
 }
 
 /// Why an operation's inputs do not fit it.
-public struct OperationShapeError: Error, Sendable, CustomStringConvertible {
+public struct OperationShapeError: CimCarloError, Sendable {
+    public var exitCode: Int32 { ExitStatus.badInput }
     public var reason: String
     public init(_ reason: String) { self.reason = reason }
     public var description: String { reason }

@@ -8,8 +8,12 @@ public struct ParameterGradients: Sendable {
 
     /// Zero gradients shaped like `network`'s parameters.
     public init(zeroFor network: Network) {
-        weight = network.nodes.indices.map { [Float](repeating: 0, count: network.crossbarOperation(ofNode: $0)?.weight.count ?? 0) }
-        bias = network.nodes.indices.map { [Float](repeating: 0, count: network.crossbarOperation(ofNode: $0)?.bias.count ?? 0) }
+        weight = network.nodes.indices.map {
+            [Float](repeating: 0, count: network.crossbarOperation(ofNode: $0)?.weight.count ?? 0)
+        }
+        bias = network.nodes.indices.map {
+            [Float](repeating: 0, count: network.crossbarOperation(ofNode: $0)?.bias.count ?? 0)
+        }
     }
 }
 
@@ -25,7 +29,9 @@ extension NetworkWorkspace {
 
     /// Mean cross-entropy of the batch just passed forward, its summed loss and correct count;
     /// leaves `∂(mean loss)/∂logits` ready for `backward`.
-    public func crossEntropyGradient(labels: UnsafeBufferPointer<Int32>, batchSize: Int) -> (lossSum: Double, correct: Int) {
+    public func crossEntropyGradient(labels: UnsafeBufferPointer<Int32>, batchSize: Int) -> (
+        lossSum: Double, correct: Int
+    ) {
         precondition(supportsBackward, "this workspace was made for inference only")
         return SoftmaxCrossEntropy.evaluate(
             logits: logits(batchSize: batchSize), labels: labels, batchSize: batchSize, classCount: classCount,
@@ -59,9 +65,11 @@ extension NetworkWorkspace {
     /// `.curvature` propagates the diagonal Gauss–Newton curvature (Becker & LeCun 1989; SWIM,
     /// Yan et al., DAC 2022): every operation passes `S_in = Σ S_out · (∂out/∂in)²`, weights
     /// collect `S_W = Σ S_out · x²`.
-    public func backward(_ network: Network, batchSize: Int, into parameterGradients: inout ParameterGradients,
-                         mode: BackwardPass.Mode = .gradient,
-                         pixelGradient: UnsafeMutableBufferPointer<Float>? = nil) {
+    public func backward(
+        _ network: Network, batchSize: Int, into parameterGradients: inout ParameterGradients,
+        mode: BackwardPass.Mode = .gradient,
+        pixelGradient: UnsafeMutableBufferPointer<Float>? = nil
+    ) {
         precondition(supportsBackward, "this workspace was made for inference only")
         for value in 0..<(shapes.count - 1) {
             let gradient = gradients[value]
@@ -72,16 +80,18 @@ extension NetworkWorkspace {
             let output = index + 1
             guard needed[output] else { continue }
             let inputs = inputValues[index].map { value -> UnsafeMutableBufferPointer<Float>? in
-                needed[value] ? UnsafeMutableBufferPointer(rebasing: gradients[value][0..<(batchSize * shapes[value].count)])
+                needed[value]
+                    ? UnsafeMutableBufferPointer(rebasing: gradients[value][0..<(batchSize * shapes[value].count)])
                     : nil
             }
             parameterGradients.weight[index].withUnsafeMutableBufferPointer { weightGradient in
                 parameterGradients.bias[index].withUnsafeMutableBufferPointer { biasGradient in
-                    network.nodes[index].operation.backward(BackwardPass(
-                        mode: mode, forward: forwardPass(node: index, batchSize: batchSize),
-                        outputGradient: UnsafeMutableBufferPointer(
-                            rebasing: gradients[output][0..<(batchSize * shapes[output].count)]),
-                        inputGradients: inputs, weightGradient: weightGradient, biasGradient: biasGradient))
+                    network.nodes[index].operation.backward(
+                        BackwardPass(
+                            mode: mode, forward: forwardPass(node: index, batchSize: batchSize),
+                            outputGradient: UnsafeMutableBufferPointer(
+                                rebasing: gradients[output][0..<(batchSize * shapes[output].count)]),
+                            inputGradients: inputs, weightGradient: weightGradient, biasGradient: biasGradient))
                 }
             }
         }
@@ -100,7 +110,8 @@ extension NetworkWorkspace {
         var reachesParameters = [Bool](repeating: false, count: shapes.count)
         reachesParameters[0] = pixels
         for (index, node) in network.nodes.enumerated() {
-            reachesParameters[index + 1] = node.operation is any CrossbarOperation
+            reachesParameters[index + 1] =
+                node.operation is any CrossbarOperation
                 || inputValues[index].contains { reachesParameters[$0] }
         }
         return reachesParameters

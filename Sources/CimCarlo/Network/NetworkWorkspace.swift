@@ -87,10 +87,16 @@ public final class NetworkWorkspace {
         var indices: [UnsafeMutableBufferPointer<Int32>] = []
         for (index, node) in network.nodes.enumerated() {
             let inputShapes = network.inputValues[index].map { shapes[$0] }
-            scratchCount = max(scratchCount, node.operation.scratchCount(
-                inputs: inputShapes, output: shapes[index + 1], batchSize: batchCapacity, backward: supportsBackward))
-            let count = supportsBackward ? node.operation.recordedIndexCount(output: shapes[index + 1],
-                                                                            batchSize: batchCapacity) : 0
+            scratchCount = max(
+                scratchCount,
+                node.operation.scratchCount(
+                    inputs: inputShapes, output: shapes[index + 1], batchSize: batchCapacity, backward: supportsBackward
+                ))
+            let count =
+                supportsBackward
+                ? node.operation.recordedIndexCount(
+                    output: shapes[index + 1],
+                    batchSize: batchCapacity) : 0
             let buffer = UnsafeMutableBufferPointer<Int32>.allocate(capacity: count)
             buffer.initialize(repeating: 0)
             indices.append(buffer)

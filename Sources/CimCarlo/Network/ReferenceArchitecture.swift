@@ -17,9 +17,10 @@ public enum ReferenceArchitecture: String, CaseIterable, Sendable {
     /// biases start at zero.
     public func makeNetwork<G: RandomNumberGenerator>(using generator: inout G) -> Network {
         func dense(_ name: String, _ inputs: Int, _ outputs: Int) -> Dense {
-            Dense(name: name, inputs: inputs, outputs: outputs,
-                  weight: heUniform(count: inputs * outputs, fanIn: inputs, using: &generator),
-                  bias: [Float](repeating: 0, count: outputs))
+            Dense(
+                name: name, inputs: inputs, outputs: outputs,
+                weight: heUniform(count: inputs * outputs, fanIn: inputs, using: &generator),
+                bias: [Float](repeating: 0, count: outputs))
         }
         func conv(_ name: String, _ inputs: Int, _ outputs: Int, kernel: Int, padding: Int) -> Convolution {
             let fanIn = inputs * kernel * kernel
@@ -40,8 +41,9 @@ public enum ReferenceArchitecture: String, CaseIterable, Sendable {
                 Flatten(), dense("fc1", 400, 120), ReLU(), dense("fc2", 120, 84), ReLU(), dense("fc3", 84, 10),
             ]
         }
-        return Network(inputShape: ActivationShape(height: 28, width: 28, channels: 1),
-                       inputMean: Self.fashionMNISTMean, inputStd: Self.fashionMNISTStd, layers: layers)
+        return Network(
+            inputShape: ActivationShape(height: 28, width: 28, channels: 1),
+            inputMean: Self.fashionMNISTMean, inputStd: Self.fashionMNISTStd, layers: layers)
     }
 }
 

@@ -56,8 +56,10 @@ extension NetworkWorkspace {
             images.labels.withUnsafeBufferPointer { labels in
                 for start in stride(from: 0, to: images.count, by: batchCapacity) {
                     let size = min(batchCapacity, images.count - start)
-                    let logits = forward(network, pixels: UnsafeBufferPointer(
-                        rebasing: pixels[(start * images.pixelsPerImage)...]), batchSize: size)
+                    let logits = forward(
+                        network,
+                        pixels: UnsafeBufferPointer(
+                            rebasing: pixels[(start * images.pixelsPerImage)...]), batchSize: size)
                     let result = SoftmaxCrossEntropy.evaluate(
                         logits: logits, labels: UnsafeBufferPointer(rebasing: labels[start..<(start + size)]),
                         batchSize: size, classCount: classCount)

@@ -21,7 +21,9 @@ extension ONNXGraphBuilder {
         case "Flatten": try flatten(node)
         case "Reshape": try reshape(node)
         default:
-            throw fail("op type \(node.opType) is not supported (supported: \(ONNXImporter.supportedOps.joined(separator: ", ")))")
+            throw fail(
+                "op type \(node.opType) is not supported (supported: \(ONNXImporter.supportedOps.joined(separator: ", ")))"
+            )
         }
     }
 
@@ -56,8 +58,10 @@ extension ONNXGraphBuilder {
     }
 
     /// Padding from `pads` or `auto_pad`: top, left, bottom, right.
-    private func padding(_ node: Onnx_NodeProto, input: ActivationShape, kernel: (Int, Int), stride: (Int, Int),
-                         dilation: (Int, Int)) throws -> [Int] {
+    private func padding(
+        _ node: Onnx_NodeProto, input: ActivationShape, kernel: (Int, Int), stride: (Int, Int),
+        dilation: (Int, Int)
+    ) throws -> [Int] {
         switch node.string("auto_pad", default: "NOTSET") {
         case "NOTSET":
             let pads = node.ints("pads") ?? [0, 0, 0, 0]
@@ -103,25 +107,31 @@ extension ONNXGraphBuilder {
         }
         let bias = try constant(2, of: node, "bias")?.floats ?? Array(repeating: 0, count: outputs)
         guard bias.count == outputs else { throw fail("bias has \(bias.count) values for \(outputs) output channels") }
-        let stride = try pair(node, "strides"), dilation = try pair(node, "dilations")
+        let stride = try pair(node, "strides")
+        let dilation = try pair(node, "dilations")
         let pads = try padding(node, input: shapes[input]!, kernel: kernel, stride: stride, dilation: dilation)
-        try append(Convolution(
-            name: nodeName(node), inputChannels: weight.dims[1] * groups, outputChannels: outputs,
-            kernelHeight: kernel.0, kernelWidth: kernel.1, strideHeight: stride.0, strideWidth: stride.1,
-            padTop: pads[0], padLeft: pads[1], padBottom: pads[2], padRight: pads[3],
-            dilationHeight: dilation.0, dilationWidth: dilation.1, groups: groups, weight: weight.floats, bias: bias),
-                   inputs: [input])
+        try append(
+            Convolution(
+                name: nodeName(node), inputChannels: weight.dims[1] * groups, outputChannels: outputs,
+                kernelHeight: kernel.0, kernelWidth: kernel.1, strideHeight: stride.0, strideWidth: stride.1,
+                padTop: pads[0], padLeft: pads[1], padBottom: pads[2], padRight: pads[3],
+                dilationHeight: dilation.0, dilationWidth: dilation.1, groups: groups, weight: weight.floats, bias: bias
+            ),
+            inputs: [input])
     }
 
     /// `Y = α · A · op(B) + β · C` with constant B and C: a dense node with `W = α · op(B)ᵀ`, `b = β · C`.
     private mutating func gemm(_ node: Onnx_NodeProto) throws {
         let input = try value(0, of: node)
-        guard node.int("transA", default: 0) == 0 else { throw fail("transA = 1 is not supported (the input must be [N, features])") }
+        guard node.int("transA", default: 0) == 0 else {
+            throw fail("transA = 1 is not supported (the input must be [N, features])")
+        }
         let b = try requiredConstant(1, of: node, "weight")
         guard b.dims.count == 2 else { throw fail("weight must be 2-D, has shape \(b.dims)") }
         let transposed = node.int("transB", default: 0) == 1
         let (inputs, outputs) = transposed ? (b.dims[1], b.dims[0]) : (b.dims[0], b.dims[1])
-        let alpha = Double(node.float("alpha", default: 1)), beta = Double(node.float("beta", default: 1))
+        let alpha = Double(node.float("alpha", default: 1))
+        let beta = Double(node.float("beta", default: 1))
         var weight = [Float](repeating: 0, count: inputs * outputs)
         for output in 0..<outputs {
             for inputIndex in 0..<inputs {
@@ -131,10 +141,13 @@ extension ONNXGraphBuilder {
         }
         var bias = [Float](repeating: 0, count: outputs)
         if let c = try constant(2, of: node, "bias") {
-            guard c.count == 1 || c.count == outputs else { throw fail("bias has \(c.count) values for \(outputs) outputs") }
+            guard c.count == 1 || c.count == outputs else {
+                throw fail("bias has \(c.count) values for \(outputs) outputs")
+            }
             bias = (0..<outputs).map { Float(beta * c.values[c.count == 1 ? 0 : $0]) }
         }
-        try append(Dense(name: nodeName(node), inputs: inputs, outputs: outputs, weight: weight, bias: bias), inputs: [input])
+        try append(
+            Dense(name: nodeName(node), inputs: inputs, outputs: outputs, weight: weight, bias: bias), inputs: [input])
     }
 
     /// `A · B` with constant `B [in, out]`: a dense node without bias (a following constant Add becomes its bias).
@@ -145,14 +158,20 @@ extension ONNXGraphBuilder {
         let (inputs, outputs) = (b.dims[0], b.dims[1])
         var weight = [Float](repeating: 0, count: inputs * outputs)
         for output in 0..<outputs {
-            for inputIndex in 0..<inputs { weight[output * inputs + inputIndex] = Float(b.values[inputIndex * outputs + output]) }
+            for inputIndex in 0..<inputs {
+                weight[output * inputs + inputIndex] = Float(b.values[inputIndex * outputs + output])
+            }
         }
-        try append(Dense(name: nodeName(node), inputs: inputs, outputs: outputs, weight: weight,
-                         bias: Array(repeating: 0, count: outputs)), inputs: [input])
+        try append(
+            Dense(
+                name: nodeName(node), inputs: inputs, outputs: outputs, weight: weight,
+                bias: Array(repeating: 0, count: outputs)), inputs: [input])
     }
 
     private mutating func batchNormalization(_ node: Onnx_NodeProto) throws {
-        guard node.int("training_mode", default: 0) == 0 else { throw fail("training_mode = 1 is not supported (inference only)") }
+        guard node.int("training_mode", default: 0) == 0 else {
+            throw fail("training_mode = 1 is not supported (inference only)")
+        }
         if node.output.dropFirst().contains(where: { !$0.isEmpty && readers[$0, default: 0] > 0 }) {
             throw fail("its running-statistics outputs are used; only inference is supported")
         }
@@ -161,19 +180,25 @@ extension ONNXGraphBuilder {
         var parameters: [[Float]] = []
         for (index, role) in ["scale", "bias", "mean", "variance"].enumerated() {
             let tensor = try requiredConstant(index + 1, of: node, role)
-            guard tensor.count == channels else { throw fail("\(role) has \(tensor.count) values for \(channels) channels") }
+            guard tensor.count == channels else {
+                throw fail("\(role) has \(tensor.count) values for \(channels) channels")
+            }
             parameters.append(tensor.floats)
         }
         guard parameters[3].allSatisfy({ $0 >= 0 }) else { throw fail("variance must be ≥ 0") }
-        try append(BatchNormalization(channels: channels, gamma: parameters[0], beta: parameters[1], mean: parameters[2],
-                                      variance: parameters[3], epsilon: node.float("epsilon", default: 1e-5)),
-                   inputs: [input])
+        try append(
+            BatchNormalization(
+                channels: channels, gamma: parameters[0], beta: parameters[1], mean: parameters[2],
+                variance: parameters[3], epsilon: node.float("epsilon", default: 1e-5)),
+            inputs: [input])
     }
 
     private mutating func clip(_ node: Onnx_NodeProto) throws {
         let input = try value(0, of: node)
-        let minimum = try constant(1, of: node, "min").map { Float($0.values[0]) } ?? node.float("min", default: -.infinity)
-        let maximum = try constant(2, of: node, "max").map { Float($0.values[0]) } ?? node.float("max", default: .infinity)
+        let minimum =
+            try constant(1, of: node, "min").map { Float($0.values[0]) } ?? node.float("min", default: -.infinity)
+        let maximum =
+            try constant(2, of: node, "max").map { Float($0.values[0]) } ?? node.float("max", default: .infinity)
         try append(Clip(minimum: minimum, maximum: maximum), inputs: [input])
     }
 
@@ -185,7 +210,8 @@ extension ONNXGraphBuilder {
         let constantOperands = operands.filter { constants[$0] != nil }
         if constantOperands.isEmpty {
             guard node.opType == "Add" || node.opType == "Sum" else {
-                throw fail("\(node.opType) of two computed tensors is not supported (only Add and Sum: residual connections)")
+                throw fail(
+                    "\(node.opType) of two computed tensors is not supported (only Add and Sum: residual connections)")
             }
             try append(Add(), inputs: try operands.indices.map { try value($0, of: node) })
             return
@@ -205,20 +231,25 @@ extension ONNXGraphBuilder {
             return
         }
         if node.opType == "Add", let index = nodes.lastIndex(where: { $0.name == operand }),
-           readOnce(node.input[dynamicIndex]), var operation = nodes[index].operation as? any CrossbarOperation,
-           let perOutput = tensor.perChannel(operation.outputCount) {
+            readOnce(node.input[dynamicIndex]), var operation = nodes[index].operation as? any CrossbarOperation,
+            let perOutput = tensor.perChannel(operation.outputCount)
+        {
             for output in 0..<operation.outputCount { operation.bias[output] += Float(perOutput[output]) }
             nodes[index].operation = operation
             values[node.output[0]] = operand
             return
         }
-        throw fail("a constant operand is supported only as input normalisation (on the graph input) or as a bias after Conv, Gemm or MatMul")
+        throw fail(
+            "a constant operand is supported only as input normalisation (on the graph input) or as a bias after Conv, Gemm or MatMul"
+        )
     }
 
     /// `x' = x · scale + shift` per channel, composed into the input transform.
     private mutating func foldIntoInputNormalization(_ opType: String, _ tensor: ONNXTensor) throws {
         guard let perChannel = tensor.perChannel(inputShape.channels) else {
-            throw fail("a normalisation constant must be a scalar or one value per channel ([C], [C,1,1] or [1,C,1,1]), has shape \(tensor.dims)")
+            throw fail(
+                "a normalisation constant must be a scalar or one value per channel ([C], [C,1,1] or [1,C,1,1]), has shape \(tensor.dims)"
+            )
         }
         for channel in 0..<inputShape.channels {
             let value = perChannel[channel]
@@ -257,14 +288,17 @@ extension ONNXGraphBuilder {
         let stride = try pair(node, "strides")
         guard try pair(node, "dilations") == (1, 1) else { throw fail("dilated pooling is not supported") }
         guard node.int("storage_order", default: 0) == 0 else { throw fail("storage_order 1 is not supported") }
-        let pads = try padding(node, input: shapes[input]!, kernel: (kernel[0], kernel[1]), stride: stride, dilation: (1, 1))
-        let window = PoolingWindow(kernelHeight: kernel[0], kernelWidth: kernel[1], strideHeight: stride.0,
-                                   strideWidth: stride.1, padTop: pads[0], padLeft: pads[1], padBottom: pads[2],
-                                   padRight: pads[3], ceilMode: node.int("ceil_mode", default: 0) == 1)
+        let pads = try padding(
+            node, input: shapes[input]!, kernel: (kernel[0], kernel[1]), stride: stride, dilation: (1, 1))
+        let window = PoolingWindow(
+            kernelHeight: kernel[0], kernelWidth: kernel[1], strideHeight: stride.0,
+            strideWidth: stride.1, padTop: pads[0], padLeft: pads[1], padBottom: pads[2],
+            padRight: pads[3], ceilMode: node.int("ceil_mode", default: 0) == 1)
         if node.opType == "MaxPool" {
             try append(MaxPool(window), inputs: [input])
         } else {
-            try append(AveragePool(window, countIncludePad: node.int("count_include_pad", default: 0) == 1), inputs: [input])
+            try append(
+                AveragePool(window, countIncludePad: node.int("count_include_pad", default: 0) == 1), inputs: [input])
         }
     }
 
@@ -283,7 +317,8 @@ extension ONNXGraphBuilder {
         let input = try value(0, of: node)
         let target = try requiredConstant(1, of: node, "shape").values.map { Int($0) }
         let features = shapes[input]!.count
-        let flattens = target.count == 2 && (target[1] == features || (target[1] == -1 && target[0] != -1))
+        let flattens =
+            target.count == 2 && (target[1] == features || (target[1] == -1 && target[0] != -1))
             && (target[0] == 0 || target[0] == -1 || target[0] >= 1)
         guard flattens else {
             throw fail("only a reshape to [N, features] is supported (here \(features) features), target is \(target)")

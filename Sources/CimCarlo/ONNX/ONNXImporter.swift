@@ -2,7 +2,8 @@ import Foundation
 import SwiftProtobuf
 
 /// An ONNX model cimcarlo cannot import, naming the file, the node and its op type.
-public struct ONNXImportError: Error, CustomStringConvertible, Equatable {
+public struct ONNXImportError: CimCarloError, Equatable {
+    public var exitCode: Int32 { ExitStatus.badInput }
     public var path: String
     /// The node's name and op type, when a node is at fault.
     public var node: String?
@@ -57,7 +58,8 @@ public enum ONNXImporter {
         do {
             model = try Onnx_ModelProto(serializedBytes: data)
         } catch {
-            throw ONNXImportError(path: path, reason: "not a valid ONNX model (the protobuf does not parse: truncated or another format)")
+            throw ONNXImportError(
+                path: path, reason: "not a valid ONNX model (the protobuf does not parse: truncated or another format)")
         }
         guard model.hasGraph, !model.graph.node.isEmpty else {
             throw ONNXImportError(path: path, reason: "not a valid ONNX model (no graph nodes)")
@@ -95,7 +97,11 @@ struct ONNXGraphBuilder {
             throw ONNXImportError(path: path, reason: "the model imports no opset of the default ONNX domain")
         }
         guard ONNXImporter.supportedOpsets.contains(opset) else {
-            throw ONNXImportError(path: path, reason: "opset \(opset) is not supported (cimcarlo reads opsets \(ONNXImporter.supportedOpsets.lowerBound) to \(ONNXImporter.supportedOpsets.upperBound))")
+            throw ONNXImportError(
+                path: path,
+                reason:
+                    "opset \(opset) is not supported (cimcarlo reads opsets \(ONNXImporter.supportedOpsets.lowerBound) to \(ONNXImporter.supportedOpsets.upperBound))"
+            )
         }
         self.opset = opset
         var constants: [String: ONNXTensor] = [:]
@@ -105,7 +111,11 @@ struct ONNXGraphBuilder {
         self.constants = constants
         let inputs = graph.input.filter { constants[$0.name] == nil }
         guard inputs.count == 1, let input = inputs.first else {
-            throw ONNXImportError(path: path, reason: "the graph must have one image input, has \(inputs.count) (\(inputs.map(\.name).joined(separator: ", ")))")
+            throw ONNXImportError(
+                path: path,
+                reason:
+                    "the graph must have one image input, has \(inputs.count) (\(inputs.map(\.name).joined(separator: ", ")))"
+            )
         }
         let dims = input.type.tensorType.shape.dim.map { dimension -> Int? in
             if case let .dimValue(value)? = dimension.value, value > 0 { return Int(value) }
@@ -114,7 +124,11 @@ struct ONNXGraphBuilder {
         switch dims.count {
         case 4:
             guard let channels = dims[1], let height = dims[2], let width = dims[3] else {
-                throw ONNXImportError(path: path, reason: "input `\(input.name)` must have fixed channels, height and width, has \(input.type.tensorType.shape.dim.map { $0.dimParam.isEmpty ? "\($0.dimValue)" : $0.dimParam })")
+                throw ONNXImportError(
+                    path: path,
+                    reason:
+                        "input `\(input.name)` must have fixed channels, height and width, has \(input.type.tensorType.shape.dim.map { $0.dimParam.isEmpty ? "\($0.dimValue)" : $0.dimParam })"
+                )
             }
             inputShape = ActivationShape(height: height, width: width, channels: channels)
         case 2:
@@ -123,7 +137,11 @@ struct ONNXGraphBuilder {
             }
             inputShape = ActivationShape(features: features)
         default:
-            throw ONNXImportError(path: path, reason: "input `\(input.name)` has rank \(dims.count); cimcarlo reads images [N, C, H, W] or flat features [N, F]")
+            throw ONNXImportError(
+                path: path,
+                reason:
+                    "input `\(input.name)` has rank \(dims.count); cimcarlo reads images [N, C, H, W] or flat features [N, F]"
+            )
         }
         values[input.name] = Network.inputName
         shapes[Network.inputName] = inputShape
@@ -155,7 +173,9 @@ struct ONNXGraphBuilder {
         guard index < node.input.count, !node.input[index].isEmpty else { throw fail("input \(index) is missing") }
         let name = node.input[index]
         if let value = values[name] { return value }
-        if constants[name] != nil { throw fail("input `\(name)` is a constant; cimcarlo expects a computed tensor there") }
+        if constants[name] != nil {
+            throw fail("input `\(name)` is a constant; cimcarlo expects a computed tensor there")
+        }
         throw fail("input `\(name)` is produced by no node before it")
     }
 
@@ -164,9 +184,13 @@ struct ONNXGraphBuilder {
         guard index < node.input.count, !node.input[index].isEmpty else { return nil }
         let name = node.input[index]
         guard let tensor = constants[name] else {
-            throw fail("its \(role) `\(name)` is computed at run time; cimcarlo maps only constant weights (initializers or Constant nodes)")
+            throw fail(
+                "its \(role) `\(name)` is computed at run time; cimcarlo maps only constant weights (initializers or Constant nodes)"
+            )
         }
-        guard tensor.values.allSatisfy(\.isFinite) else { throw fail("its \(role) `\(name)` holds NaN or infinite values") }
+        guard tensor.values.allSatisfy(\.isFinite) else {
+            throw fail("its \(role) `\(name)` holds NaN or infinite values")
+        }
         return tensor
     }
 
@@ -204,10 +228,12 @@ struct ONNXGraphBuilder {
         }
         current = nil
         guard graph.output.count == 1, let output = graph.output.first else {
-            throw ONNXImportError(path: path, reason: "the graph must have one output (the logits), has \(graph.output.count)")
+            throw ONNXImportError(
+                path: path, reason: "the graph must have one output (the logits), has \(graph.output.count)")
         }
         guard let last = values[output.name], last != Network.inputName else {
-            throw ONNXImportError(path: path, reason: "the graph output `\(output.name)` is not computed by any node cimcarlo maps")
+            throw ONNXImportError(
+                path: path, reason: "the graph output `\(output.name)` is not computed by any node cimcarlo maps")
         }
         // Keep the nodes the output depends on, with the output last.
         var needed: Set<String> = [last]
@@ -215,7 +241,8 @@ struct ONNXGraphBuilder {
         var kept = nodes.filter { needed.contains($0.name) && $0.name != last }
         kept.append(nodes.first { $0.name == last }!)
         guard inputScale.allSatisfy({ $0 > 0 }) else {
-            throw ONNXImportError(path: path, reason: "the input normalisation scales a channel by a non-positive factor")
+            throw ONNXImportError(
+                path: path, reason: "the input normalisation scales a channel by a non-positive factor")
         }
         do {
             let network = try Network(

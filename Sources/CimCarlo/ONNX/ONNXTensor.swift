@@ -18,7 +18,9 @@ struct ONNXTensor {
     /// Decodes a TensorProto; `describe` names it in errors.
     init(_ proto: Onnx_TensorProto, fail: (String) -> Error) throws {
         guard proto.dataLocation != .external else {
-            throw fail("tensor `\(proto.name)` keeps its data in an external file, which cimcarlo does not read (save the model with the weights inside)")
+            throw fail(
+                "tensor `\(proto.name)` keeps its data in an external file, which cimcarlo does not read (save the model with the weights inside)"
+            )
         }
         dims = proto.dims.map(Int.init)
         guard dims.allSatisfy({ $0 >= 0 }) else { throw fail("tensor `\(proto.name)` has a negative dimension") }
@@ -28,7 +30,9 @@ struct ONNXTensor {
             guard raw.count == count * MemoryLayout<T>.size else {
                 throw fail("tensor `\(proto.name)` holds \(raw.count) bytes for \(count) values")
             }
-            return raw.withUnsafeBytes { bytes in (0..<count).map { convert(bytes.loadUnaligned(fromByteOffset: $0 * MemoryLayout<T>.size, as: T.self)) } }
+            return raw.withUnsafeBytes { bytes in
+                (0..<count).map { convert(bytes.loadUnaligned(fromByteOffset: $0 * MemoryLayout<T>.size, as: T.self)) }
+            }
         }
         switch Onnx_TensorProto.DataType(rawValue: Int(proto.dataType)) {
         case .float?:
@@ -40,7 +44,9 @@ struct ONNXTensor {
         case .int32?:
             values = proto.hasRawData ? try decode(Int32.self) { Double($0) } : proto.int32Data.map(Double.init)
         default:
-            throw fail("tensor `\(proto.name)` has element type \(proto.dataType); cimcarlo reads float, double, int32 and int64")
+            throw fail(
+                "tensor `\(proto.name)` has element type \(proto.dataType); cimcarlo reads float, double, int32 and int64"
+            )
         }
         guard values.count == count else {
             throw fail("tensor `\(proto.name)` holds \(values.count) values for its shape \(dims)")

@@ -19,7 +19,8 @@ public struct Shard: Sendable, Equatable, CustomStringConvertible {
     public init?(parsing text: String) {
         let parts = text.split(separator: "/", omittingEmptySubsequences: false)
         guard parts.count == 2, let index = Int(parts[0]), let count = Int(parts[1]), count >= 1,
-              (0..<count).contains(index) else { return nil }
+            (0..<count).contains(index)
+        else { return nil }
         self.init(index: index, count: count)
     }
 

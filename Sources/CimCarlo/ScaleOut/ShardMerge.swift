@@ -16,18 +16,28 @@ public enum ShardMerge {
         var owner: [Int: String] = [:]
         for shard in shards {
             guard let part = shard.shard else {
-                throw ResultFileError(path: shard.path, reason: "not a shard file (it has no `shard` attribute; write shards with `cimcarlo run --shard k/N`)")
+                throw ResultFileError(
+                    path: shard.path,
+                    reason:
+                        "not a shard file (it has no `shard` attribute; write shards with `cimcarlo run --shard k/N`)")
             }
             if shard.plan.digest != plan.digest {
                 let field = shard.plan.firstDifference(from: plan) ?? "plan_digest"
-                throw ResultFileError(path: shard.path, reason: "comes from another study than \(firstPath): its `\(field)` differs")
+                throw ResultFileError(
+                    path: shard.path, reason: "comes from another study than \(firstPath): its `\(field)` differs")
             }
             guard shard.remainingInstances.isEmpty else {
-                throw ResultFileError(path: shard.path, reason: "shard \(part) is partial (\(shard.completedCount) of \(shard.instances.count) instances); finish it with `cimcarlo run … --shard \(part) --resume`")
+                throw ResultFileError(
+                    path: shard.path,
+                    reason:
+                        "shard \(part) is partial (\(shard.completedCount) of \(shard.instances.count) instances); finish it with `cimcarlo run … --shard \(part) --resume`"
+                )
             }
             for instance in shard.instances {
                 if let other = owner.updateValue(shard.path, forKey: instance) {
-                    throw ResultFileError(path: shard.path, reason: "holds instance \(instance), which \(other) holds too (the same shard given twice?)")
+                    throw ResultFileError(
+                        path: shard.path,
+                        reason: "holds instance \(instance), which \(other) holds too (the same shard given twice?)")
                 }
             }
         }
@@ -37,15 +47,18 @@ public enum ShardMerge {
             let described: String
             if counts.count == 1, let count = counts.first {
                 let absent = Set(missing.map { $0 % count }).sorted().map { "\($0)/\(count)" }
-                described = "shard\(absent.count == 1 ? "" : "s") \(absent.joined(separator: ", ")) (\(missing.count) instances)"
+                described =
+                    "shard\(absent.count == 1 ? "" : "s") \(absent.joined(separator: ", ")) (\(missing.count) instances)"
             } else {
                 described = "\(missing.count) instances, the first \(missing[0])"
             }
-            throw ResultFileError(path: output, reason: "cannot merge: missing \(described) of the \(plan.instances) the plan needs")
+            throw ResultFileError(
+                path: output, reason: "cannot merge: missing \(described) of the \(plan.instances) the plan needs")
         }
 
-        var merged = StudyResults(instances: Array(0..<plan.instances), policies: plan.policyLabels.count,
-                                  times: plan.timesSeconds.count)
+        var merged = StudyResults(
+            instances: Array(0..<plan.instances), policies: plan.policyLabels.count,
+            times: plan.timesSeconds.count)
         for shard in shards {
             let results = try shard.results()
             for row in results.instances.indices { merged.set(results.result(row: row), row: results.instances[row]) }
@@ -57,8 +70,9 @@ public enum ShardMerge {
         try? FileManager.default.removeItem(atPath: temporary)
         let summary = StudySummary(merged, threshold: plan.threshold)
         do {
-            let file = try ResultFile.create(path: temporary, plan: plan, tables: try shards[0].tables(),
-                                             instances: merged.instances, force: true)
+            let file = try ResultFile.create(
+                path: temporary, plan: plan, tables: try shards[0].tables(),
+                instances: merged.instances, force: true)
             try file.record(merged)
             try file.finish(summary: summary)
         } catch {

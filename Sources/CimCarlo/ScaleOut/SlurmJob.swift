@@ -20,12 +20,15 @@ public struct SlurmJob: Sendable {
     /// Further `cimcarlo run` options every shard gets (`--seed`, `--instances`).
     public var runArguments: [String]
 
-    public init(executable: String, specPath: String, output: String, shards: Int, cpusPerTask: Int,
-                partition: String? = nil, timeLimit: String? = nil, runArguments: [String] = []) {
+    public init(
+        executable: String, specPath: String, output: String, shards: Int, cpusPerTask: Int,
+        partition: String? = nil, timeLimit: String? = nil, runArguments: [String] = []
+    ) {
         func absolute(_ path: String) -> String {
-            path.hasPrefix("/") ? path
+            path.hasPrefix("/")
+                ? path
                 : URL(fileURLWithPath: path, relativeTo: URL(fileURLWithPath: FileManager.default.currentDirectoryPath))
-                .standardizedFileURL.path
+                    .standardizedFileURL.path
         }
         self.executable = absolute(executable)
         self.specPath = absolute(specPath)
@@ -57,8 +60,10 @@ public struct SlurmJob: Sendable {
 
     /// The job-array script.
     public var arrayScript: String {
-        var lines = ["--job-name=cimcarlo-\(name)", "--array=0-\(shards - 1)", "--ntasks=1",
-                     "--cpus-per-task=\(cpusPerTask)", "--output=\(scriptDirectory)/shard-%a.log"]
+        var lines = [
+            "--job-name=cimcarlo-\(name)", "--array=0-\(shards - 1)", "--ntasks=1",
+            "--cpus-per-task=\(cpusPerTask)", "--output=\(scriptDirectory)/shard-%a.log",
+        ]
         if let timeLimit { lines.append("--time=\(timeLimit)") }
         let run = ([executable, "run", specPath, "--output", output] + runArguments).map(Self.quoted)
             .joined(separator: " ")
@@ -79,8 +84,10 @@ public struct SlurmJob: Sendable {
 
     /// The merge job's script.
     public var mergeScript: String {
-        let lines = ["--job-name=cimcarlo-\(name)-merge", "--ntasks=1", "--cpus-per-task=1",
-                     "--output=\(scriptDirectory)/merge.log"]
+        let lines = [
+            "--job-name=cimcarlo-\(name)-merge", "--ntasks=1", "--cpus-per-task=1",
+            "--output=\(scriptDirectory)/merge.log",
+        ]
         let merge = ([executable, "merge"] + shardFiles + ["--output", output, "--force"]).map(Self.quoted)
             .joined(separator: " ")
         return """
@@ -108,13 +115,16 @@ public struct SlurmJob: Sendable {
                 try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: path)
             }
         } catch {
-            throw ResultFileError(path: scriptDirectory, reason: "cannot write the Slurm scripts (\(error.localizedDescription))")
+            throw ResultFileError(
+                path: scriptDirectory, reason: "cannot write the Slurm scripts (\(error.localizedDescription))",
+                exitCode: ExitStatus.runtimeFailure)
         }
     }
 
     /// `text` as one shell word (single-quoted unless it is plainly safe).
     static func quoted(_ text: String) -> String {
-        let safe = CharacterSet(charactersIn: "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789/._-+=:@%,")
+        let safe = CharacterSet(
+            charactersIn: "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789/._-+=:@%,")
         if !text.isEmpty && text.unicodeScalars.allSatisfy(safe.contains) { return text }
         return "'" + text.replacingOccurrences(of: "'", with: "'\\''") + "'"
     }

@@ -1,8 +1,11 @@
-import CHDF5
+internal import CHDF5
 import Foundation
 
 /// A failure reported by the HDF5 library, with the file and object it concerns.
-public struct HDF5Error: Error, CustomStringConvertible, Equatable {
+public struct HDF5Error: CimCarloError, Equatable {
+    /// A failing HDF5 call while running (reading a damaged input surfaces as that input's own
+    /// error instead).
+    public var exitCode: Int32 { ExitStatus.runtimeFailure }
     /// The file the operation touched.
     public var path: String
     /// What was being done, e.g. `read dataset /layers/00/weight`.
@@ -16,36 +19,26 @@ public struct HDF5Error: Error, CustomStringConvertible, Equatable {
 private let hdf5Lock = NSLock()
 
 /// A numeric element type that HDF5 stores natively.
-public protocol HDF5Element: Numeric, Sendable {
+protocol HDF5Element: Numeric, Sendable {
     /// The HDF5 in-memory type identifier (`H5T_NATIVE_*`).
     static var hdf5Type: hid_t { get }
 }
 
-extension Float: HDF5Element { public static var hdf5Type: hid_t { cim_H5T_NATIVE_FLOAT() } }
-extension Double: HDF5Element { public static var hdf5Type: hid_t { cim_H5T_NATIVE_DOUBLE() } }
-extension Int64: HDF5Element { public static var hdf5Type: hid_t { cim_H5T_NATIVE_INT64() } }
-extension Int32: HDF5Element { public static var hdf5Type: hid_t { cim_H5T_NATIVE_INT32() } }
-extension UInt8: HDF5Element { public static var hdf5Type: hid_t { cim_H5T_NATIVE_UINT8() } }
-
-/// An n-dimensional array read from or written to HDF5: row-major values and their shape.
-public struct HDF5Array<Element: HDF5Element>: Sendable, Equatable {
-    public var values: [Element]
-    public var shape: [Int]
-
-    public init(values: [Element], shape: [Int]) {
-        precondition(values.count == shape.reduce(1, *), "values do not fill the shape")
-        self.values = values
-        self.shape = shape
-    }
-}
+extension Float: HDF5Element { static var hdf5Type: hid_t { cim_H5T_NATIVE_FLOAT() } }
+extension Double: HDF5Element { static var hdf5Type: hid_t { cim_H5T_NATIVE_DOUBLE() } }
+extension Int64: HDF5Element { static var hdf5Type: hid_t { cim_H5T_NATIVE_INT64() } }
+extension Int32: HDF5Element { static var hdf5Type: hid_t { cim_H5T_NATIVE_INT32() } }
+extension UInt8: HDF5Element { static var hdf5Type: hid_t { cim_H5T_NATIVE_UINT8() } }
 
 /// An open HDF5 file. Closed when the last reference goes away.
 ///
 /// Object paths are absolute (`/layers/00/weight`); intermediate groups are
 /// created on write.
-public final class HDF5File: @unchecked Sendable {
+// Unchecked: every call into libhdf5 goes through `hdf5Lock`, and the only stored state is
+// immutable (the path and the file identifier), so sharing a handle across threads is safe.
+final class HDF5File: @unchecked Sendable {
     /// How to open a file.
-    public enum Mode: Sendable {
+    enum Mode: Sendable {
         /// Read only; the file must exist.
         case readOnly
         /// Read and write; the file must exist.
@@ -56,10 +49,10 @@ public final class HDF5File: @unchecked Sendable {
         case createTruncating
     }
 
-    public let path: String
+    let path: String
     private let fileID: hid_t
 
-    public init(path: String, mode: Mode) throws {
+    init(path: String, mode: Mode) throws {
         self.path = path
         let id: hid_t = hdf5Lock.withLock {
             // Errors surface as HDF5Error, not as HDF5's own stack dump on stderr.
@@ -80,7 +73,8 @@ public final class HDF5File: @unchecked Sendable {
             let what: String
             switch mode {
             case .readOnly, .readWrite:
-                what = FileManager.default.fileExists(atPath: path)
+                what =
+                    FileManager.default.fileExists(atPath: path)
                     ? "open it as HDF5 (not an HDF5 file, or damaged)" : "open it (no such file)"
             case .createExclusive, .createTruncating:
                 what = "create it"
@@ -120,7 +114,7 @@ public final class HDF5File: @unchecked Sendable {
     // MARK: - Structure
 
     /// Whether an object (group or dataset) exists at `objectPath`.
-    public func exists(_ objectPath: String) -> Bool {
+    func exists(_ objectPath: String) -> Bool {
         locked { existsUnlocked(objectPath) }
     }
 
@@ -134,7 +128,7 @@ public final class HDF5File: @unchecked Sendable {
     }
 
     /// Creates the group and any missing parents.
-    public func createGroup(_ groupPath: String) throws {
+    func createGroup(_ groupPath: String) throws {
         try locked { try createGroupsUnlocked(groupPath) }
     }
 
@@ -158,14 +152,14 @@ public final class HDF5File: @unchecked Sendable {
     }
 
     /// Writes buffered data to disk.
-    public func flush() throws {
+    func flush() throws {
         try locked { try check(H5Fflush(fileID, H5F_SCOPE_GLOBAL), "flush") }
     }
 
     // MARK: - Numeric datasets
 
     /// Writes a whole dataset, replacing nothing: the dataset must not exist yet.
-    public func write<T: HDF5Element>(_ array: HDF5Array<T>, to datasetPath: String) throws {
+    func write<T: HDF5Element>(_ array: ShapedArray<T>, to datasetPath: String) throws {
         try locked {
             try createParentsUnlocked(of: datasetPath)
             var dims = array.shape.map { hsize_t($0) }
@@ -178,8 +172,10 @@ public final class HDF5File: @unchecked Sendable {
                 "create dataset \(datasetPath)")
             defer { H5Dclose(dataset) }
             try array.values.withUnsafeBufferPointer { buffer in
-                try check(H5Dwrite(dataset, T.hdf5Type, cim_H5S_ALL(), cim_H5S_ALL(), cim_H5P_DEFAULT(),
-                                   buffer.baseAddress), "write dataset \(datasetPath)")
+                try check(
+                    H5Dwrite(
+                        dataset, T.hdf5Type, cim_H5S_ALL(), cim_H5S_ALL(), cim_H5P_DEFAULT(),
+                        buffer.baseAddress), "write dataset \(datasetPath)")
             }
         }
     }
@@ -187,8 +183,10 @@ public final class HDF5File: @unchecked Sendable {
     /// Creates a dataset of `shape` whose unwritten elements read as `fill`. With
     /// `growingRows`, the first dimension is unlimited (chunks of up to `growingRows` rows) and
     /// `extend(_:rows:)` can grow it later.
-    public func createDataset<T: HDF5Element>(_ datasetPath: String, shape: [Int], fill: T,
-                                              growingRows: Int? = nil) throws {
+    func createDataset<T: HDF5Element>(
+        _ datasetPath: String, shape: [Int], fill: T,
+        growingRows: Int? = nil
+    ) throws {
         try locked {
             try createParentsUnlocked(of: datasetPath)
             var dims = shape.map { hsize_t($0) }
@@ -204,7 +202,9 @@ public final class HDF5File: @unchecked Sendable {
                 try check(H5Pset_chunk(properties, Int32(chunk.count), &chunk), "set the chunks of \(datasetPath)")
             }
             try withUnsafeBytes(of: fill) { bytes in
-                try check(H5Pset_fill_value(properties, T.hdf5Type, bytes.baseAddress), "set the fill value of \(datasetPath)")
+                try check(
+                    H5Pset_fill_value(properties, T.hdf5Type, bytes.baseAddress), "set the fill value of \(datasetPath)"
+                )
             }
             let dataset = try check(
                 H5Dcreate2(fileID, datasetPath, T.hdf5Type, space, cim_H5P_DEFAULT(), properties, cim_H5P_DEFAULT()),
@@ -215,7 +215,7 @@ public final class HDF5File: @unchecked Sendable {
 
     /// Grows the first dimension of a dataset made with `growingRows` to `rows`; the new
     /// elements read as its fill value.
-    public func extend(_ datasetPath: String, rows: Int) throws {
+    func extend(_ datasetPath: String, rows: Int) throws {
         try locked {
             let dataset = try openDatasetUnlocked(datasetPath)
             defer { H5Dclose(dataset) }
@@ -226,7 +226,7 @@ public final class HDF5File: @unchecked Sendable {
     }
 
     /// Writes `values` into the block of an existing dataset that starts at `start` and spans `count`.
-    public func writeBlock<T: HDF5Element>(_ values: [T], to datasetPath: String, start: [Int], count: [Int]) throws {
+    func writeBlock<T: HDF5Element>(_ values: [T], to datasetPath: String, start: [Int], count: [Int]) throws {
         precondition(values.count == count.reduce(1, *), "values do not fill the block")
         try locked {
             let dataset = try openDatasetUnlocked(datasetPath)
@@ -235,13 +235,15 @@ public final class HDF5File: @unchecked Sendable {
             defer { H5Sclose(fileSpace) }
             var offsets = start.map { hsize_t($0) }
             var sizes = count.map { hsize_t($0) }
-            try check(H5Sselect_hyperslab(fileSpace, H5S_SELECT_SET, &offsets, nil, &sizes, nil),
-                      "select a block of \(datasetPath)")
+            try check(
+                H5Sselect_hyperslab(fileSpace, H5S_SELECT_SET, &offsets, nil, &sizes, nil),
+                "select a block of \(datasetPath)")
             let memorySpace = try check(H5Screate_simple(Int32(sizes.count), &sizes, nil), "describe a block")
             defer { H5Sclose(memorySpace) }
             try values.withUnsafeBufferPointer { buffer in
-                try check(H5Dwrite(dataset, T.hdf5Type, memorySpace, fileSpace, cim_H5P_DEFAULT(), buffer.baseAddress),
-                          "write a block of \(datasetPath)")
+                try check(
+                    H5Dwrite(dataset, T.hdf5Type, memorySpace, fileSpace, cim_H5P_DEFAULT(), buffer.baseAddress),
+                    "write a block of \(datasetPath)")
             }
         }
     }
@@ -249,7 +251,7 @@ public final class HDF5File: @unchecked Sendable {
     /// Makes a one-dimensional dataset a dimension scale named `name` and attaches it to
     /// dimension `dimension` of each dataset in `datasets` (HDF5 Dimension Scales, so that
     /// xarray and netCDF readers see named dimensions).
-    public func attachDimensionScale(_ scalePath: String, name: String, to datasets: [(path: String, dimension: Int)]) throws {
+    func attachDimensionScale(_ scalePath: String, name: String, to datasets: [(path: String, dimension: Int)]) throws {
         try locked {
             let scale = try openDatasetUnlocked(scalePath)
             defer { H5Dclose(scale) }
@@ -259,19 +261,20 @@ public final class HDF5File: @unchecked Sendable {
             for (path, dimension) in datasets {
                 let dataset = try openDatasetUnlocked(path)
                 defer { H5Dclose(dataset) }
-                try check(H5DSattach_scale(dataset, scale, UInt32(dimension)),
-                          "attach dimension scale \(scalePath) to \(path)")
+                try check(
+                    H5DSattach_scale(dataset, scale, UInt32(dimension)),
+                    "attach dimension scale \(scalePath) to \(path)")
             }
         }
     }
 
     /// Convenience for one-dimensional datasets.
-    public func write<T: HDF5Element>(_ values: [T], to datasetPath: String) throws {
-        try write(HDF5Array(values: values, shape: [values.count]), to: datasetPath)
+    func write<T: HDF5Element>(_ values: [T], to datasetPath: String) throws {
+        try write(ShapedArray(values: values, shape: [values.count]), to: datasetPath)
     }
 
     /// The shape of a dataset.
-    public func shape(of datasetPath: String) throws -> [Int] {
+    func shape(of datasetPath: String) throws -> [Int] {
         try locked {
             let dataset = try openDatasetUnlocked(datasetPath)
             defer { H5Dclose(dataset) }
@@ -297,7 +300,7 @@ public final class HDF5File: @unchecked Sendable {
     }
 
     /// Whether a dataset stores unsigned 8-bit integers (pixels in 0...255).
-    public func isUInt8(_ datasetPath: String) throws -> Bool {
+    func isUInt8(_ datasetPath: String) throws -> Bool {
         try locked {
             let dataset = try openDatasetUnlocked(datasetPath)
             defer { H5Dclose(dataset) }
@@ -309,7 +312,7 @@ public final class HDF5File: @unchecked Sendable {
     }
 
     /// Reads a whole numeric dataset, converting to `T` (HDF5 converts between numeric types).
-    public func read<T: HDF5Element>(_ datasetPath: String, as type: T.Type = T.self) throws -> HDF5Array<T> {
+    func read<T: HDF5Element>(_ datasetPath: String, as type: T.Type = T.self) throws -> ShapedArray<T> {
         try locked {
             let dataset = try openDatasetUnlocked(datasetPath)
             defer { H5Dclose(dataset) }
@@ -323,11 +326,13 @@ public final class HDF5File: @unchecked Sendable {
             var values = [T](repeating: 0, count: shape.reduce(1, *))
             if !values.isEmpty {
                 try values.withUnsafeMutableBufferPointer { buffer in
-                    try check(H5Dread(dataset, T.hdf5Type, cim_H5S_ALL(), cim_H5S_ALL(), cim_H5P_DEFAULT(),
-                                      buffer.baseAddress), "read dataset \(datasetPath)")
+                    try check(
+                        H5Dread(
+                            dataset, T.hdf5Type, cim_H5S_ALL(), cim_H5S_ALL(), cim_H5P_DEFAULT(),
+                            buffer.baseAddress), "read dataset \(datasetPath)")
                 }
             }
-            return HDF5Array(values: values, shape: shape)
+            return ShapedArray(values: values, shape: shape)
         }
     }
 
@@ -341,7 +346,7 @@ public final class HDF5File: @unchecked Sendable {
     }
 
     /// Writes a one-dimensional dataset of variable-length UTF-8 strings.
-    public func write(strings: [String], to datasetPath: String) throws {
+    func write(strings: [String], to datasetPath: String) throws {
         try locked {
             try createParentsUnlocked(of: datasetPath)
             let type = makeStringType()
@@ -356,14 +361,15 @@ public final class HDF5File: @unchecked Sendable {
                 "create dataset \(datasetPath)")
             defer { H5Dclose(dataset) }
             try withCStringPointers(strings) { pointers in
-                try check(H5Dwrite(dataset, type, cim_H5S_ALL(), cim_H5S_ALL(), cim_H5P_DEFAULT(), pointers),
-                          "write dataset \(datasetPath)")
+                try check(
+                    H5Dwrite(dataset, type, cim_H5S_ALL(), cim_H5S_ALL(), cim_H5P_DEFAULT(), pointers),
+                    "write dataset \(datasetPath)")
             }
         }
     }
 
     /// Reads a one-dimensional dataset of strings (variable or fixed length).
-    public func readStrings(_ datasetPath: String) throws -> [String] {
+    func readStrings(_ datasetPath: String) throws -> [String] {
         try locked {
             let dataset = try openDatasetUnlocked(datasetPath)
             defer { H5Dclose(dataset) }
@@ -414,7 +420,7 @@ public final class HDF5File: @unchecked Sendable {
     // MARK: - Attributes
 
     /// Sets a string attribute on a group or dataset (replacing an existing one).
-    public func setAttribute(_ name: String, _ value: String, on objectPath: String = "/") throws {
+    func setAttribute(_ name: String, _ value: String, on objectPath: String = "/") throws {
         try locked {
             let type = makeStringType()
             defer { H5Tclose(type) }
@@ -429,7 +435,7 @@ public final class HDF5File: @unchecked Sendable {
     }
 
     /// Sets an attribute holding a one-dimensional array of strings (replacing an existing one).
-    public func setAttribute(_ name: String, strings: [String], on objectPath: String = "/") throws {
+    func setAttribute(_ name: String, strings: [String], on objectPath: String = "/") throws {
         try locked {
             let type = makeStringType()
             defer { H5Tclose(type) }
@@ -445,33 +451,39 @@ public final class HDF5File: @unchecked Sendable {
     }
 
     /// Sets a numeric attribute: a scalar when `values` has one element and `asArray` is false.
-    public func setAttribute<T: HDF5Element>(_ name: String, _ values: [T], asArray: Bool = true,
-                                             on objectPath: String = "/") throws {
+    func setAttribute<T: HDF5Element>(
+        _ name: String, _ values: [T], asArray: Bool = true,
+        on objectPath: String = "/"
+    ) throws {
         try locked {
             var dims = [hsize_t(values.count)]
             let space = asArray ? H5Screate_simple(1, &dims, nil) : H5Screate(H5S_SCALAR)
             defer { H5Sclose(space) }
             try withAttributeUnlocked(name, on: objectPath, type: T.hdf5Type, space: space) { attribute in
                 try values.withUnsafeBufferPointer { buffer in
-                    try check(H5Awrite(attribute, T.hdf5Type, buffer.baseAddress),
-                              "write attribute \(name) on \(objectPath)")
+                    try check(
+                        H5Awrite(attribute, T.hdf5Type, buffer.baseAddress),
+                        "write attribute \(name) on \(objectPath)")
                 }
             }
         }
     }
 
     /// Sets a numeric scalar attribute.
-    public func setAttribute<T: HDF5Element>(_ name: String, _ value: T, on objectPath: String = "/") throws {
+    func setAttribute<T: HDF5Element>(_ name: String, _ value: T, on objectPath: String = "/") throws {
         try setAttribute(name, [value], asArray: false, on: objectPath)
     }
 
-    private func withAttributeUnlocked(_ name: String, on objectPath: String, type: hid_t, space: hid_t,
-                                       _ body: (hid_t) throws -> Void) throws {
+    private func withAttributeUnlocked(
+        _ name: String, on objectPath: String, type: hid_t, space: hid_t,
+        _ body: (hid_t) throws -> Void
+    ) throws {
         if H5Aexists_by_name(fileID, objectPath, name, cim_H5P_DEFAULT()) > 0 {
             // Same type and shape: overwrite the value in place, so a counter updated after every
             // instance never leaves the object header half rewritten if the process dies.
-            let existing = try check(H5Aopen_by_name(fileID, objectPath, name, cim_H5P_DEFAULT(), cim_H5P_DEFAULT()),
-                                     "open attribute \(name) on \(objectPath)")
+            let existing = try check(
+                H5Aopen_by_name(fileID, objectPath, name, cim_H5P_DEFAULT(), cim_H5P_DEFAULT()),
+                "open attribute \(name) on \(objectPath)")
             let existingType = H5Aget_type(existing)
             let existingSpace = H5Aget_space(existing)
             let sameType = H5Tequal(existingType, type) > 0
@@ -484,12 +496,14 @@ public final class HDF5File: @unchecked Sendable {
                 return
             }
             H5Aclose(existing)
-            try check(H5Adelete_by_name(fileID, objectPath, name, cim_H5P_DEFAULT()),
-                      "replace attribute \(name) on \(objectPath)")
+            try check(
+                H5Adelete_by_name(fileID, objectPath, name, cim_H5P_DEFAULT()),
+                "replace attribute \(name) on \(objectPath)")
         }
         let attribute = try check(
-            H5Acreate_by_name(fileID, objectPath, name, type, space,
-                              cim_H5P_DEFAULT(), cim_H5P_DEFAULT(), cim_H5P_DEFAULT()),
+            H5Acreate_by_name(
+                fileID, objectPath, name, type, space,
+                cim_H5P_DEFAULT(), cim_H5P_DEFAULT(), cim_H5P_DEFAULT()),
             "create attribute \(name) on \(objectPath)")
         defer { H5Aclose(attribute) }
         try body(attribute)
@@ -499,12 +513,13 @@ public final class HDF5File: @unchecked Sendable {
         guard existsUnlocked(objectPath), H5Aexists_by_name(fileID, objectPath, name, cim_H5P_DEFAULT()) > 0 else {
             throw HDF5Error(path: path, operation: "find attribute \(name) on \(objectPath)")
         }
-        return try check(H5Aopen_by_name(fileID, objectPath, name, cim_H5P_DEFAULT(), cim_H5P_DEFAULT()),
-                         "open attribute \(name) on \(objectPath)")
+        return try check(
+            H5Aopen_by_name(fileID, objectPath, name, cim_H5P_DEFAULT(), cim_H5P_DEFAULT()),
+            "open attribute \(name) on \(objectPath)")
     }
 
     /// Reads a string attribute (one string).
-    public func stringAttribute(_ name: String, on objectPath: String = "/") throws -> String {
+    func stringAttribute(_ name: String, on objectPath: String = "/") throws -> String {
         let values = try stringsAttribute(name, on: objectPath)
         guard values.count == 1 else {
             throw HDF5Error(path: path, operation: "read attribute \(name) on \(objectPath) as one string")
@@ -513,7 +528,7 @@ public final class HDF5File: @unchecked Sendable {
     }
 
     /// Reads a string attribute, scalar or array, as an array of strings.
-    public func stringsAttribute(_ name: String, on objectPath: String = "/") throws -> [String] {
+    func stringsAttribute(_ name: String, on objectPath: String = "/") throws -> [String] {
         try locked {
             let attribute = try openAttributeUnlocked(name, on: objectPath)
             defer { H5Aclose(attribute) }
@@ -525,22 +540,27 @@ public final class HDF5File: @unchecked Sendable {
             let space = H5Aget_space(attribute)
             defer { H5Sclose(space) }
             let count = Int(H5Sget_simple_extent_npoints(space))
-            return try readStringsUnlocked(count: count, fileType: fileType,
-                                           what: "read attribute \(name) on \(objectPath)") { memType, buffer in
+            return try readStringsUnlocked(
+                count: count, fileType: fileType,
+                what: "read attribute \(name) on \(objectPath)"
+            ) { memType, buffer in
                 H5Aread(attribute, memType, buffer)
             }
         }
     }
 
     /// Whether `objectPath` carries attribute `name`.
-    public func hasAttribute(_ name: String, on objectPath: String = "/") -> Bool {
-        (try? locked { existsUnlocked(objectPath) && H5Aexists_by_name(fileID, objectPath, name, cim_H5P_DEFAULT()) > 0 })
-            ?? false
+    func hasAttribute(_ name: String, on objectPath: String = "/") -> Bool {
+        locked {
+            existsUnlocked(objectPath) && H5Aexists_by_name(fileID, objectPath, name, cim_H5P_DEFAULT()) > 0
+        }
     }
 
     /// Reads a numeric attribute (scalar or array) as an array.
-    public func numericAttribute<T: HDF5Element>(_ name: String, on objectPath: String = "/",
-                                                 as type: T.Type = T.self) throws -> [T] {
+    func numericAttribute<T: HDF5Element>(
+        _ name: String, on objectPath: String = "/",
+        as type: T.Type = T.self
+    ) throws -> [T] {
         try locked {
             let attribute = try openAttributeUnlocked(name, on: objectPath)
             defer { H5Aclose(attribute) }
@@ -554,16 +574,19 @@ public final class HDF5File: @unchecked Sendable {
             defer { H5Sclose(space) }
             var values = [T](repeating: 0, count: Int(H5Sget_simple_extent_npoints(space)))
             try values.withUnsafeMutableBufferPointer { buffer in
-                try check(H5Aread(attribute, T.hdf5Type, buffer.baseAddress),
-                          "read attribute \(name) on \(objectPath)")
+                try check(
+                    H5Aread(attribute, T.hdf5Type, buffer.baseAddress),
+                    "read attribute \(name) on \(objectPath)")
             }
             return values
         }
     }
 
     /// Reads a numeric scalar attribute.
-    public func scalarAttribute<T: HDF5Element>(_ name: String, on objectPath: String = "/",
-                                                as type: T.Type = T.self) throws -> T {
+    func scalarAttribute<T: HDF5Element>(
+        _ name: String, on objectPath: String = "/",
+        as type: T.Type = T.self
+    ) throws -> T {
         let values: [T] = try numericAttribute(name, on: objectPath)
         guard values.count == 1 else {
             throw HDF5Error(path: path, operation: "read attribute \(name) on \(objectPath) as one number")
@@ -573,8 +596,10 @@ public final class HDF5File: @unchecked Sendable {
 }
 
 /// Calls `body` with a C array of pointers to NUL-terminated copies of `strings`.
-private func withCStringPointers<R>(_ strings: [String],
-                                    _ body: (UnsafeRawPointer) throws -> R) rethrows -> R {
+private func withCStringPointers<R>(
+    _ strings: [String],
+    _ body: (UnsafeRawPointer) throws -> R
+) rethrows -> R {
     let copies = strings.map { strdup($0) }
     defer { copies.forEach { free($0) } }
     return try copies.withUnsafeBufferPointer { try body(UnsafeRawPointer($0.baseAddress!)) }

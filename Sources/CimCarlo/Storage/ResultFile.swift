@@ -1,9 +1,12 @@
 import Foundation
 
 /// A result file that cannot be created, resumed, merged or read.
-public struct ResultFileError: Error, CustomStringConvertible, Equatable {
+public struct ResultFileError: CimCarloError, Equatable {
     public var path: String
     public var reason: String
+    /// Bad input (a file that exists, is damaged or belongs to another study) unless set to
+    /// `ExitStatus.runtimeFailure` (a file or directory that cannot be created).
+    public var exitCode: Int32 = ExitStatus.badInput
     public var description: String { "\(path): \(reason)" }
 }
 
@@ -51,11 +54,15 @@ public final class ResultFile: ResultSink {
 
     /// Creates a result file for `instances` of `plan` (all of them, a shard's, or the first
     /// checkpoint's). Refuses to replace an existing file unless `force`.
-    public static func create(path: String, plan: StudyPlan, tables: ResultTables, instances: [Int],
-                              shard: Shard? = nil, force: Bool) throws -> ResultFile {
+    public static func create(
+        path: String, plan: StudyPlan, tables: ResultTables, instances: [Int],
+        shard: Shard? = nil, force: Bool
+    ) throws -> ResultFile {
         if FileManager.default.fileExists(atPath: path) {
             guard force else {
-                throw ResultFileError(path: path, reason: "already exists (use --force to overwrite it, or --resume to complete a partial run)")
+                throw ResultFileError(
+                    path: path,
+                    reason: "already exists (use --force to overwrite it, or --resume to complete a partial run)")
             }
             try FileManager.default.removeItem(atPath: path)
         }
@@ -64,14 +71,18 @@ public final class ResultFile: ResultSink {
             do {
                 try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
             } catch {
-                throw ResultFileError(path: path, reason: "cannot create its directory \(directory)")
+                throw ResultFileError(
+                    path: path, reason: "cannot create its directory \(directory)",
+                    exitCode: ExitStatus.runtimeFailure)
             }
         }
         let file: HDF5File
         do {
             file = try HDF5File(path: path, mode: .createExclusive)
         } catch {
-            throw ResultFileError(path: path, reason: "cannot create it (is the directory writable?)")
+            throw ResultFileError(
+                path: path, reason: "cannot create it (is the directory writable?)",
+                exitCode: ExitStatus.runtimeFailure)
         }
         let (n, p, t) = (instances.count, plan.policyLabels.count, plan.timesSeconds.count)
         try file.setAttribute("format", format)
@@ -119,14 +130,21 @@ public final class ResultFile: ResultSink {
         }
         try tables.write(to: file)
 
-        try file.attachDimensionScale("/instance", name: "instance", to: [
-            ("/accuracy", 0), ("/loss", 0), ("/completed", 0)] + perPolicy.map { ($0, 0) })
-        try file.attachDimensionScale("/policy", name: "policy", to: [
-            ("/accuracy", 1), ("/loss", 1), ("/policy_budget", 0)] + perPolicy.map { ($0, 1) })
+        try file.attachDimensionScale(
+            "/instance", name: "instance",
+            to: [
+                ("/accuracy", 0), ("/loss", 0), ("/completed", 0),
+            ] + perPolicy.map { ($0, 0) })
+        try file.attachDimensionScale(
+            "/policy", name: "policy",
+            to: [
+                ("/accuracy", 1), ("/loss", 1), ("/policy_budget", 0),
+            ] + perPolicy.map { ($0, 1) })
         try file.attachDimensionScale("/time", name: "time", to: [("/accuracy", 2), ("/loss", 2)])
         try file.flush()
-        return ResultFile(path: path, file: file, plan: plan, shard: shard, instances: instances,
-                          completed: Array(repeating: false, count: n))
+        return ResultFile(
+            path: path, file: file, plan: plan, shard: shard, instances: instances,
+            completed: Array(repeating: false, count: n))
     }
 
     // MARK: - Opening
@@ -143,7 +161,8 @@ public final class ResultFile: ResultSink {
             throw ResultFileError(path: path, reason: "not a readable HDF5 file")
         }
         guard (try? file.stringAttribute("format")) == format else {
-            throw ResultFileError(path: path, reason: "not a cimcarlo result file (attribute `format` must be \"\(format)\")")
+            throw ResultFileError(
+                path: path, reason: "not a cimcarlo result file (attribute `format` must be \"\(format)\")")
         }
         do {
             let shard: Shard?
@@ -160,11 +179,13 @@ public final class ResultFile: ResultSink {
             let instances = try file.read("/instance", as: Int64.self).values.map { Int($0) }
             let completed = try file.read("/completed", as: UInt8.self).values.map { $0 != 0 }
             guard instances.count == completed.count, Set(instances).count == instances.count,
-                  instances.allSatisfy({ (0..<plan.instances).contains($0) }) else {
+                instances.allSatisfy({ (0..<plan.instances).contains($0) })
+            else {
                 throw ResultFileError(path: path, reason: "damaged result file (`/instance` and `/completed` disagree)")
             }
-            return ResultFile(path: path, file: file, plan: plan, shard: shard, instances: instances,
-                              completed: completed)
+            return ResultFile(
+                path: path, file: file, plan: plan, shard: shard, instances: instances,
+                completed: completed)
         } catch let error as HDF5Error {
             throw ResultFileError(path: path, reason: "damaged result file (cannot \(error.operation))")
         }
@@ -184,10 +205,15 @@ public final class ResultFile: ResultSink {
             throw ResultFileError(path: path, reason: "cannot resume: " + error.reason)
         }
         if let field = result.plan.firstDifference(from: plan) {
-            throw ResultFileError(path: path, reason: "cannot resume: its `\(field)` differs from this run's (use --force to start over)")
+            throw ResultFileError(
+                path: path, reason: "cannot resume: its `\(field)` differs from this run's (use --force to start over)")
         }
         guard result.shard == shard else {
-            throw ResultFileError(path: path, reason: "cannot resume: it holds shard \(result.shard?.description ?? "none"), not \(shard?.description ?? "the whole study")")
+            throw ResultFileError(
+                path: path,
+                reason:
+                    "cannot resume: it holds shard \(result.shard?.description ?? "none"), not \(shard?.description ?? "the whole study")"
+            )
         }
         return result
     }
@@ -196,11 +222,13 @@ public final class ResultFile: ResultSink {
     private static func readPlan(_ file: HDF5File) throws -> StudyPlan {
         let policies = try file.readStrings("/policy")
         let sequential = file.hasAttribute("stopping") ? try file.stringAttribute("stopping") == "target_ci" : false
-        let stopping: StudyPlan.Stopping = sequential
+        let stopping: StudyPlan.Stopping =
+            sequential
             ? .targetHalfWidth(try file.scalarAttribute("target_ci95_half_width", as: Double.self)) : .fixed
         let plan = StudyPlan(
             specText: try file.stringAttribute("spec"), deviceModelText: try file.stringAttribute("device_model"),
-            modelSHA256: try file.stringAttribute("model_sha256"), datasetSHA256: try file.stringAttribute("dataset_sha256"),
+            modelSHA256: try file.stringAttribute("model_sha256"),
+            datasetSHA256: try file.stringAttribute("dataset_sha256"),
             seed: UInt64(bitPattern: try file.scalarAttribute("seed", as: Int64.self)),
             instances: Int(try file.scalarAttribute("instances_requested", as: Int64.self)), stopping: stopping,
             testImages: Int(try file.scalarAttribute("test_images", as: Int64.self)),
@@ -214,7 +242,8 @@ public final class ResultFile: ResultSink {
         if file.hasAttribute("plan_digest") {
             let stored = try file.stringAttribute("plan_digest")
             guard stored == plan.digest else {
-                throw ResultFileError(path: file.path, reason: "damaged result file (its contents do not match its `plan_digest`)")
+                throw ResultFileError(
+                    path: file.path, reason: "damaged result file (its contents do not match its `plan_digest`)")
             }
         }
         return plan
@@ -243,8 +272,9 @@ public final class ResultFile: ResultSink {
         try file.writeBlock(result.writeCycles, to: "/write_cycles", start: [row, 0], count: [1, p])
         try file.writeBlock(result.programmingTimeSeconds, to: "/programming_time_s", start: [row, 0], count: [1, p])
         if let energy = plan.energyPerPulseJoules {
-            try file.writeBlock(result.writeCycles.map { $0 * energy }, to: "/programming_energy_j", start: [row, 0],
-                                count: [1, p])
+            try file.writeBlock(
+                result.writeCycles.map { $0 * energy }, to: "/programming_energy_j", start: [row, 0],
+                count: [1, p])
         }
         try file.writeBlock([UInt8(1)], to: "/completed", start: [row], count: [1])
         completed[row] = true
@@ -261,8 +291,9 @@ public final class ResultFile: ResultSink {
         try file.writeBlock(results.writeCycles, to: "/write_cycles", start: [0, 0], count: [n, p])
         try file.writeBlock(results.programmingTimeSeconds, to: "/programming_time_s", start: [0, 0], count: [n, p])
         if let energy = plan.energyPerPulseJoules {
-            try file.writeBlock(results.writeCycles.map { $0 * energy }, to: "/programming_energy_j", start: [0, 0],
-                                count: [n, p])
+            try file.writeBlock(
+                results.writeCycles.map { $0 * energy }, to: "/programming_energy_j", start: [0, 0],
+                count: [n, p])
         }
         try file.writeBlock(Array(repeating: UInt8(1), count: n), to: "/completed", start: [0], count: [n])
         completed = Array(repeating: true, count: n)
@@ -284,8 +315,9 @@ public final class ResultFile: ResultSink {
 
     /// The recorded rows.
     public func results() throws -> StudyResults {
-        var results = StudyResults(instances: instances, policies: plan.policyLabels.count,
-                                   times: plan.timesSeconds.count)
+        var results = StudyResults(
+            instances: instances, policies: plan.policyLabels.count,
+            times: plan.timesSeconds.count)
         do {
             results.accuracy = try file.read("/accuracy", as: Float.self).values
             results.loss = try file.read("/loss", as: Float.self).values
@@ -295,7 +327,8 @@ public final class ResultFile: ResultSink {
             throw ResultFileError(path: path, reason: "damaged result file (cannot \(error.operation))")
         }
         guard results.accuracy.count == instances.count * results.policies * results.times,
-              results.writeCycles.count == instances.count * results.policies else {
+            results.writeCycles.count == instances.count * results.policies
+        else {
             throw ResultFileError(path: path, reason: "damaged result file (its datasets disagree with `/instance`)")
         }
         results.completed = completed
@@ -319,8 +352,10 @@ public final class ResultFile: ResultSink {
             try writeSummary(name, summary.cells.flatMap { row in row.map { $0.named[index].1 } })
         }
         let baseline = plan.policyLabels[0]
-        for (name, value) in [("diff_mean", { (s: SummaryStatistics) in s.mean }),
-                              ("diff_ci95_low", { $0.ci95Low }), ("diff_ci95_high", { $0.ci95High })] {
+        for (name, value) in [
+            ("diff_mean", { (s: SummaryStatistics) in s.mean }),
+            ("diff_ci95_low", { $0.ci95Low }), ("diff_ci95_high", { $0.ci95High }),
+        ] {
             try writeSummary(name, summary.differences.flatMap { row in row.map(value) }, baseline: baseline)
         }
         if let stoppingReason { try file.setAttribute("stopping_reason", stoppingReason) }
@@ -337,7 +372,7 @@ public final class ResultFile: ResultSink {
             try file.writeBlock(values, to: dataset, start: [0, 0], count: [p, t])
             return
         }
-        try file.write(HDF5Array(values: values, shape: [p, t]), to: dataset)
+        try file.write(ShapedArray(values: values, shape: [p, t]), to: dataset)
         try file.attachDimensionScale("/policy", name: "policy", to: [(dataset, 0)])
         try file.attachDimensionScale("/time", name: "time", to: [(dataset, 1)])
         if let baseline { try file.setAttribute("baseline", baseline, on: dataset) }
@@ -349,7 +384,8 @@ extension StudyPlan {
     func firstDifference(from other: StudyPlan) -> String? {
         let checks: [(String, Bool)] = [
             ("spec", specText == other.specText), ("device_model", deviceModelText == other.deviceModelText),
-            ("model_sha256", modelSHA256 == other.modelSHA256), ("dataset_sha256", datasetSHA256 == other.datasetSHA256),
+            ("model_sha256", modelSHA256 == other.modelSHA256),
+            ("dataset_sha256", datasetSHA256 == other.datasetSHA256),
             ("seed", seed == other.seed), ("instances_requested", instances == other.instances),
             ("stopping", stopping == other.stopping), ("test_images", testImages == other.testImages),
             ("accuracy_threshold", accuracyThreshold == other.accuracyThreshold),

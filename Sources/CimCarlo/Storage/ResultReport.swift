@@ -60,8 +60,10 @@ public struct ResultReport: Sendable {
             text.count >= width ? text : String(repeating: " ", count: width - text.count) + text
         }
         func percent(_ value: Double) -> String { String(format: "%.2f", 100 * value) }
-        let header = [("policy", 14), ("time", 8), ("mean %", 8), ("95% CI", 15), ("std", 6), ("p01", 7), ("p05", 7),
-                      ("p50", 7), ("yield (95% CI)", 21), ("Δ vs \(policies[0]) (95% CI)", 24), ("cycles", 11), ("speed-up", 9)]
+        let header = [
+            ("policy", 14), ("time", 8), ("mean %", 8), ("95% CI", 15), ("std", 6), ("p01", 7), ("p05", 7),
+            ("p50", 7), ("yield (95% CI)", 21), ("Δ vs \(policies[0]) (95% CI)", 24), ("cycles", 11), ("speed-up", 9),
+        ]
         let held = shard.map { "shard \($0), " } ?? ""
         var lines = [
             "\(path): \(held)\(status), \(instancesCompleted) of \(instancesRequested) instances; yield at accuracy ≥ \(percent(accuracyThreshold)) %",
@@ -75,10 +77,13 @@ public struct ResultReport: Sendable {
                     policy, Self.formatTime(time), percent(s.mean), "\(percent(s.ci95Low))–\(percent(s.ci95High))",
                     percent(s.std), percent(s.p01), percent(s.p05), percent(s.p50),
                     String(format: "%.3f (%.3f–%.3f)", s.yield, s.yieldLow, s.yieldHigh),
-                    policyIndex == 0 ? "-" : {
-                        let d = summary.differences[policyIndex][timeIndex]
-                        return String(format: "%+.2f (%+.2f–%+.2f)", 100 * d.mean, 100 * d.ci95Low, 100 * d.ci95High)
-                    }(),
+                    policyIndex == 0
+                        ? "-"
+                        : {
+                            let d = summary.differences[policyIndex][timeIndex]
+                            return String(
+                                format: "%+.2f (%+.2f–%+.2f)", 100 * d.mean, 100 * d.ci95Low, 100 * d.ci95High)
+                        }(),
                     String(format: "%.4g", meanWriteCycles[policyIndex]),
                     speedUps[policyIndex].map { String(format: "%.2fx", $0) } ?? "-",
                 ]
@@ -94,11 +99,15 @@ public struct ResultReport: Sendable {
         var rows: [[String: Any]] = []
         for (policyIndex, policy) in policies.enumerated() {
             for (timeIndex, time) in timesSeconds.enumerated() {
-                var row: [String: Any] = ["policy": policy, "budget": budgets[policyIndex], "time_s": time,
-                                          "mean_write_cycles": meanWriteCycles[policyIndex],
-                                          "mean_programming_time_s": summary.meanProgrammingTimeSeconds[policyIndex],
-                                          "count": summary.cells[policyIndex][timeIndex].count]
-                for (name, value) in summary.cells[policyIndex][timeIndex].named { row[name] = value.isFinite ? value : nil }
+                var row: [String: Any] = [
+                    "policy": policy, "budget": budgets[policyIndex], "time_s": time,
+                    "mean_write_cycles": meanWriteCycles[policyIndex],
+                    "mean_programming_time_s": summary.meanProgrammingTimeSeconds[policyIndex],
+                    "count": summary.cells[policyIndex][timeIndex].count,
+                ]
+                for (name, value) in summary.cells[policyIndex][timeIndex].named {
+                    row[name] = value.isFinite ? value : nil
+                }
                 if policyIndex > 0 {
                     let d = summary.differences[policyIndex][timeIndex]
                     row["diff_vs"] = policies[0]
@@ -110,9 +119,11 @@ public struct ResultReport: Sendable {
                 rows.append(row)
             }
         }
-        var object: [String: Any] = ["file": path, "status": status, "instances_completed": instancesCompleted,
-                                     "instances_requested": instancesRequested, "accuracy_threshold": accuracyThreshold,
-                                     "rows": rows]
+        var object: [String: Any] = [
+            "file": path, "status": status, "instances_completed": instancesCompleted,
+            "instances_requested": instancesRequested, "accuracy_threshold": accuracyThreshold,
+            "rows": rows,
+        ]
         if let shard { object["shard"] = shard.description }
         if let stoppingReason { object["stopping_reason"] = stoppingReason }
         let data = try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys])
@@ -126,8 +137,10 @@ public struct ResultReport: Sendable {
             for (policyIndex, policy) in report.policies.enumerated() {
                 for (timeIndex, time) in report.timesSeconds.enumerated() {
                     let s = report.summary.cells[policyIndex][timeIndex]
-                    lines.append(String(format: "%@  %@ @ %@  %.2f (%.2f–%.2f)  %.3f", label, policy, formatTime(time),
-                                        100 * s.mean, 100 * s.ci95Low, 100 * s.ci95High, s.yield))
+                    lines.append(
+                        String(
+                            format: "%@  %@ @ %@  %.2f (%.2f–%.2f)  %.3f", label, policy, formatTime(time),
+                            100 * s.mean, 100 * s.ci95Low, 100 * s.ci95High, s.yield))
                 }
             }
         }

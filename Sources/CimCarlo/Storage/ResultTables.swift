@@ -29,9 +29,9 @@ public struct ResultTables: Sendable, Equatable {
     public var digitalBatchNormalizations: [String]
     /// Per budgeted policy (by label), per layer: 1 where the weight is write-verified, in the
     /// layer's weight shape.
-    public var selections: [(policy: String, layers: [HDF5Array<UInt8>])]
+    public var selections: [(policy: String, layers: [ShapedArray<UInt8>])]
     /// The score sensitivity-based policies ranked by, per layer, and its formula.
-    public var sensitivity: (formula: String, layers: [HDF5Array<Float>])?
+    public var sensitivity: (formula: String, layers: [ShapedArray<Float>])?
 
     public static func == (lhs: ResultTables, rhs: ResultTables) -> Bool {
         lhs.mapping == rhs.mapping && lhs.weightBits == rhs.weightBits && lhs.cellBits == rhs.cellBits
@@ -39,18 +39,22 @@ public struct ResultTables: Sendable, Equatable {
             && lhs.arrayColumns == rhs.arrayColumns && lhs.batchNormalization == rhs.batchNormalization
             && lhs.digitalBatchNormalizations == rhs.digitalBatchNormalizations
             && lhs.selections.elementsEqual(rhs.selections) { $0.policy == $1.policy && $0.layers == $1.layers }
-            && lhs.sensitivity?.formula == rhs.sensitivity?.formula && lhs.sensitivity?.layers == rhs.sensitivity?.layers
+            && lhs.sensitivity?.formula == rhs.sensitivity?.formula
+            && lhs.sensitivity?.layers == rhs.sensitivity?.layers
     }
 
     /// The tables of a study: `policies` with their selections made, and the sensitivity
     /// scores when a policy ranked by them.
-    public init(mapping: CrossbarMapping, network: Network, policies: [WriteVerifyPolicy],
-                sensitivity: (kind: WriteVerifyPolicy.Kind, scores: [[Float]])?) {
+    public init(
+        mapping: CrossbarMapping, network: Network, policies: [WriteVerifyPolicy],
+        sensitivity: (kind: WriteVerifyPolicy.Kind, scores: [[Float]])?
+    ) {
         let layers = mapping.layers
         self.mapping = layers.map {
-            MappingRow(name: $0.name, rows: $0.rows, columns: $0.columns, slices: $0.slices,
-                       physicalColumns: $0.physicalColumns, arrays: $0.arrays, devices: $0.devices,
-                       utilization: $0.utilization)
+            MappingRow(
+                name: $0.name, rows: $0.rows, columns: $0.columns, slices: $0.slices,
+                physicalColumns: $0.physicalColumns, arrays: $0.arrays, devices: $0.devices,
+                utilization: $0.utilization)
         }
         let configuration = mapping.configuration
         weightBits = configuration.weightBits
@@ -65,7 +69,10 @@ public struct ResultTables: Sendable, Equatable {
             network.crossbarOperation(ofNode: layer.nodeIndex)?.weightShape ?? [layer.columns, layer.rows]
         }
         selections = policies.filter(\.kind.isBudgeted).map { policy in
-            (policy.description, layers.indices.map { HDF5Array(values: policy.selection[$0], shape: shape(layers[$0])) })
+            (
+                policy.description,
+                layers.indices.map { ShapedArray(values: policy.selection[$0], shape: shape(layers[$0])) }
+            )
         }
         self.sensitivity = sensitivity.map { kind, scores in
             let formula: String
@@ -74,7 +81,7 @@ public struct ResultTables: Sendable, Equatable {
             case .gradient: formula = "gradient: |grad|, per-layer max|W| units"
             default: formula = "variance: S × variance removed by write-verify, per-layer max|W| units"
             }
-            return (formula, layers.indices.map { HDF5Array(values: scores[$0], shape: shape(layers[$0])) })
+            return (formula, layers.indices.map { ShapedArray(values: scores[$0], shape: shape(layers[$0])) })
         }
     }
 
@@ -121,8 +128,9 @@ public struct ResultTables: Sendable, Equatable {
         try file.setAttribute("array_cols", Int64(arrayColumns), on: "/mapping")
         try file.setAttribute("batchnorm", batchNormalization, on: "/mapping")
         try file.setAttribute("batchnorm_digital", strings: digitalBatchNormalizations, on: "/mapping")
-        try file.attachDimensionScale("/mapping/name", name: "layer",
-                                      to: (columns.map(\.0) + ["utilization"]).map { ("/mapping/" + $0, 0) })
+        try file.attachDimensionScale(
+            "/mapping/name", name: "layer",
+            to: (columns.map(\.0) + ["utilization"]).map { ("/mapping/" + $0, 0) })
         for (policy, layers) in selections {
             for (row, layer) in zip(mapping, layers) { try file.write(layer, to: "/selection/\(policy)/\(row.name)") }
         }
@@ -135,16 +143,23 @@ public struct ResultTables: Sendable, Equatable {
     /// Reads the tables of a result file whose policies are `policyLabels`.
     init(readingFrom file: HDF5File, policyLabels: [String]) throws {
         let names = try file.readStrings("/mapping/name")
-        func integers(_ name: String) throws -> [Int] { try file.read("/mapping/" + name, as: Int64.self).values.map { Int($0) } }
+        func integers(_ name: String) throws -> [Int] {
+            try file.read("/mapping/" + name, as: Int64.self).values.map { Int($0) }
+        }
         let (rows, columns, slices) = (try integers("rows"), try integers("cols"), try integers("slices"))
-        let (physical, arrays, devices) = (try integers("physical_cols"), try integers("arrays"), try integers("devices"))
+        let (physical, arrays, devices) = (
+            try integers("physical_cols"), try integers("arrays"), try integers("devices")
+        )
         let utilization = try file.read("/mapping/utilization", as: Double.self).values
         mapping = names.indices.map {
-            MappingRow(name: names[$0], rows: rows[$0], columns: columns[$0], slices: slices[$0],
-                       physicalColumns: physical[$0], arrays: arrays[$0], devices: devices[$0],
-                       utilization: utilization[$0])
+            MappingRow(
+                name: names[$0], rows: rows[$0], columns: columns[$0], slices: slices[$0],
+                physicalColumns: physical[$0], arrays: arrays[$0], devices: devices[$0],
+                utilization: utilization[$0])
         }
-        func integer(_ name: String) throws -> Int { Int(try file.scalarAttribute(name, on: "/mapping", as: Int64.self)) }
+        func integer(_ name: String) throws -> Int {
+            Int(try file.scalarAttribute(name, on: "/mapping", as: Int64.self))
+        }
         weightBits = try integer("weight_bits")
         cellBits = try integer("cell_bits")
         sign = try file.stringAttribute("sign", on: "/mapping")
@@ -152,16 +167,21 @@ public struct ResultTables: Sendable, Equatable {
         arrayRows = try integer("array_rows")
         arrayColumns = try integer("array_cols")
         // Files written before graph networks have no batch normalisation attributes.
-        batchNormalization = file.hasAttribute("batchnorm", on: "/mapping")
+        batchNormalization =
+            file.hasAttribute("batchnorm", on: "/mapping")
             ? try file.stringAttribute("batchnorm", on: "/mapping") : "digital"
-        digitalBatchNormalizations = file.hasAttribute("batchnorm_digital", on: "/mapping")
+        digitalBatchNormalizations =
+            file.hasAttribute("batchnorm_digital", on: "/mapping")
             ? try file.stringsAttribute("batchnorm_digital", on: "/mapping") : []
         selections = try policyLabels.filter { file.exists("/selection/\($0)") }.map { policy in
             (policy, try names.map { try file.read("/selection/\(policy)/\($0)", as: UInt8.self) })
         }
-        sensitivity = file.exists("/sensitivity")
-            ? (try file.stringAttribute("score", on: "/sensitivity"),
-               try names.map { try file.read("/sensitivity/\($0)", as: Float.self) })
+        sensitivity =
+            file.exists("/sensitivity")
+            ? (
+                try file.stringAttribute("score", on: "/sensitivity"),
+                try names.map { try file.read("/sensitivity/\($0)", as: Float.self) }
+            )
             : nil
     }
 }

@@ -1,7 +1,12 @@
 /// SHA-256 (FIPS 180-4), for the model and dataset fingerprints stored in result files.
-public struct SHA256 {
-    private var state: [UInt32] = [0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19]
-    private var pending: [UInt8] = []
+struct SHA256 {
+    private var state: [UInt32] = [
+        0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19,
+    ]
+    /// Bytes of the present, unfinished 64-byte block (the first `pendingCount` are in use).
+    private var pending = [UInt8](repeating: 0, count: 64)
+    private var pendingCount = 0
+    /// Bytes hashed so far.
     private var length: UInt64 = 0
 
     private static let roundConstants: [UInt32] = [
@@ -15,30 +20,50 @@ public struct SHA256 {
         0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2,
     ]
 
-    public init() {}
+    init() {}
 
-    public mutating func update<Bytes: Sequence>(_ bytes: Bytes) where Bytes.Element == UInt8 {
-        pending.append(contentsOf: bytes)
-        let blocks = pending.count / 64
-        guard blocks > 0 else { return }
-        length &+= UInt64(blocks * 64)
-        pending.withUnsafeBufferPointer { buffer in
-            for block in 0..<blocks { compress(buffer, offset: block * 64) }
+    /// Adds `bytes` to the message. Work and memory are proportional to the bytes added, not
+    /// to the bytes hashed before: full blocks are compressed straight from the input, and at
+    /// most 63 bytes wait for the next call.
+    mutating func update<Bytes: Sequence>(_ bytes: Bytes) where Bytes.Element == UInt8 {
+        let contiguous: Void? = bytes.withContiguousStorageIfAvailable { update(buffer: $0) }
+        if contiguous == nil { Array(bytes).withUnsafeBufferPointer { update(buffer: $0) } }
+    }
+
+    private mutating func update(buffer: UnsafeBufferPointer<UInt8>) {
+        length &+= UInt64(buffer.count)
+        var index = 0
+        if pendingCount > 0 {
+            let taken = min(64 - pendingCount, buffer.count)
+            for offset in 0..<taken { pending[pendingCount + offset] = buffer[offset] }
+            pendingCount += taken
+            index = taken
+            guard pendingCount == 64 else { return }
+            let block = pending
+            block.withUnsafeBufferPointer { compress($0, offset: 0) }
+            pendingCount = 0
         }
-        pending.removeFirst(blocks * 64)
+        while buffer.count - index >= 64 {
+            compress(buffer, offset: index)
+            index += 64
+        }
+        for offset in index..<buffer.count { pending[offset - index] = buffer[offset] }
+        pendingCount = buffer.count - index
     }
 
     /// The digest as 64 lowercase hex digits.
-    public mutating func finalizeHex() -> String {
-        let totalBits = (length &+ UInt64(pending.count)) &* 8
-        var tail = pending
+    mutating func finalizeHex() -> String {
+        let totalBits = length &* 8
+        var tail = Array(pending[0..<pendingCount])
         tail.append(0x80)
         while tail.count % 64 != 56 { tail.append(0) }
-        for shift in stride(from: 56, through: 0, by: -8) { tail.append(UInt8(truncatingIfNeeded: totalBits >> UInt64(shift))) }
+        for shift in stride(from: 56, through: 0, by: -8) {
+            tail.append(UInt8(truncatingIfNeeded: totalBits >> UInt64(shift)))
+        }
         tail.withUnsafeBufferPointer { buffer in
             for block in 0..<(tail.count / 64) { compress(buffer, offset: block * 64) }
         }
-        pending = []
+        pendingCount = 0
         return state.map { word in
             let hex = String(word, radix: 16)
             return String(repeating: "0", count: 8 - hex.count) + hex
@@ -46,17 +71,26 @@ public struct SHA256 {
     }
 
     /// The hex digest of `bytes`.
-    public static func hex<Bytes: Sequence>(_ bytes: Bytes) -> String where Bytes.Element == UInt8 {
+    static func hex<Bytes: Sequence>(_ bytes: Bytes) -> String where Bytes.Element == UInt8 {
         var hasher = SHA256()
         hasher.update(bytes)
         return hasher.finalizeHex()
     }
 
     private mutating func compress(_ data: UnsafeBufferPointer<UInt8>, offset: Int) {
-        var w = [UInt32](repeating: 0, count: 64)
+        withUnsafeTemporaryAllocation(of: UInt32.self, capacity: 64) { schedule in
+            compress(data, offset: offset, schedule: schedule)
+        }
+    }
+
+    private mutating func compress(
+        _ data: UnsafeBufferPointer<UInt8>, offset: Int, schedule w: UnsafeMutableBufferPointer<UInt32>
+    ) {
         for i in 0..<16 {
             let base = offset + 4 * i
-            w[i] = UInt32(data[base]) << 24 | UInt32(data[base + 1]) << 16 | UInt32(data[base + 2]) << 8 | UInt32(data[base + 3])
+            w[i] =
+                UInt32(data[base]) << 24 | UInt32(data[base + 1]) << 16 | UInt32(data[base + 2]) << 8
+                | UInt32(data[base + 3])
         }
         func rotate(_ x: UInt32, _ n: UInt32) -> UInt32 { (x >> n) | (x << (32 - n)) }
         for i in 16..<64 {
@@ -74,7 +108,13 @@ public struct SHA256 {
             let temp2 = s0 &+ majority
             (h, g, f, e, d, c, b, a) = (g, f, e, d &+ temp1, c, b, a, temp1 &+ temp2)
         }
-        state[0] &+= a; state[1] &+= b; state[2] &+= c; state[3] &+= d
-        state[4] &+= e; state[5] &+= f; state[6] &+= g; state[7] &+= h
+        state[0] &+= a
+        state[1] &+= b
+        state[2] &+= c
+        state[3] &+= d
+        state[4] &+= e
+        state[5] &+= f
+        state[6] &+= g
+        state[7] &+= h
     }
 }

@@ -22,16 +22,20 @@ struct AdamOptimizer {
         let stepSize = learningRate * correction2.squareRoot() / correction1
         for index in network.weightNodeIndices {
             network.modifyParameters(ofNode: index) { weight, bias in
-                update(&weight, gradient: gradients.weight[index],
-                       first: &firstMoment.weight[index], second: &secondMoment.weight[index], stepSize: stepSize)
-                update(&bias, gradient: gradients.bias[index],
-                       first: &firstMoment.bias[index], second: &secondMoment.bias[index], stepSize: stepSize)
+                update(
+                    &weight, gradient: gradients.weight[index],
+                    first: &firstMoment.weight[index], second: &secondMoment.weight[index], stepSize: stepSize)
+                update(
+                    &bias, gradient: gradients.bias[index],
+                    first: &firstMoment.bias[index], second: &secondMoment.bias[index], stepSize: stepSize)
             }
         }
     }
 
-    private func update(_ parameters: inout [Float], gradient: [Float], first: inout [Float], second: inout [Float],
-                        stepSize: Float) {
+    private func update(
+        _ parameters: inout [Float], gradient: [Float], first: inout [Float], second: inout [Float],
+        stepSize: Float
+    ) {
         parameters.withUnsafeMutableBufferPointer { parameters in
             gradient.withUnsafeBufferPointer { gradient in
                 first.withUnsafeMutableBufferPointer { first in

@@ -11,8 +11,10 @@ public struct TrainingConfiguration: Sendable {
     /// Train on the first `trainingLimit` images only (for quick checks); nil for all.
     public var trainingLimit: Int?
 
-    public init(epochs: Int = 15, batchSize: Int = 128, learningRate: Float = 1e-3, seed: UInt64 = 1,
-                trainingLimit: Int? = nil) {
+    public init(
+        epochs: Int = 15, batchSize: Int = 128, learningRate: Float = 1e-3, seed: UInt64 = 1,
+        trainingLimit: Int? = nil
+    ) {
         self.epochs = epochs
         self.batchSize = batchSize
         self.learningRate = learningRate
@@ -36,9 +38,11 @@ public struct EpochReport: Sendable {
 /// Trains a network by mini-batch Adam (Kingma & Ba, 2015) on softmax cross-entropy.
 public enum Trainer {
     /// Trains `network` in place and reports after every epoch.
-    public static func train(_ network: inout Network, on training: LabeledImages, test: LabeledImages?,
-                             configuration: TrainingConfiguration,
-                             report: (EpochReport) -> Void = { _ in }) throws {
+    public static func train(
+        _ network: inout Network, on training: LabeledImages, test: LabeledImages?,
+        configuration: TrainingConfiguration,
+        report: (EpochReport) -> Void = { _ in }
+    ) throws {
         let training = training.prefix(configuration.trainingLimit)
         let workspace = try NetworkWorkspace(network: network, batchCapacity: configuration.batchSize)
         let evaluator = try NetworkWorkspace(network: network, batchCapacity: 500)
@@ -85,9 +89,11 @@ public enum Trainer {
                 optimizer.step(&network, gradients: gradients, learningRate: rate)
             }
             let test = test.map { evaluator.evaluate(network, on: $0) }
-            report(EpochReport(epoch: epoch, trainLoss: lossSum / Double(training.count),
-                               trainAccuracy: Double(correct) / Double(training.count),
-                               test: test, seconds: Date().timeIntervalSince(started)))
+            report(
+                EpochReport(
+                    epoch: epoch, trainLoss: lossSum / Double(training.count),
+                    trainAccuracy: Double(correct) / Double(training.count),
+                    test: test, seconds: Date().timeIntervalSince(started)))
         }
     }
 }

@@ -45,12 +45,15 @@ public struct BudgetSearch {
     }
 
     /// Runs the search; the last step that reached the target (if any) is the answer.
-    public func run(instances: Int, threads: Int, report: (Step) -> Void = { _ in }) throws -> (answer: Step?, steps: [Step]) {
+    public func run(instances: Int, threads: Int, report: (Step) -> Void = { _ in }) throws -> (
+        answer: Step?, steps: [Step]
+    ) {
         var steps: [Step] = []
         func evaluate(_ budget: Double) throws -> Step {
             let policy = study.selector.select(WriteVerifyPolicy(kind: kind, budget: budget))
-            let collector = ResultCollector(instances: Array(0..<instances), policies: 1,
-                                            times: study.spec.timesSeconds.count)
+            let collector = ResultCollector(
+                instances: Array(0..<instances), policies: 1,
+                times: study.spec.timesSeconds.count)
             try study.simulate(instances: Array(0..<instances), policies: [policy], into: collector, threads: threads)
             let results = StudySummary(collector.results, threshold: study.plan.threshold)
             let summary = results.cells[0][study.spec.timesSeconds.count - 1]
@@ -59,8 +62,9 @@ public struct BudgetSearch {
             case let .mean(value): reached = summary.mean >= value
             case let .yield(value): reached = summary.yield >= value
             }
-            let step = Step(budget: budget, verifiedFraction: policy.verifiedFraction, summary: summary,
-                            meanWriteCycles: results.meanWriteCycles[0], reached: reached)
+            let step = Step(
+                budget: budget, verifiedFraction: policy.verifiedFraction, summary: summary,
+                meanWriteCycles: results.meanWriteCycles[0], reached: reached)
             steps.append(step)
             report(step)
             return step

@@ -15,8 +15,10 @@ public struct PolicySelector {
     /// Needed by the gradient, swim and variance kinds.
     public let sensitivity: WeightSensitivity?
 
-    public init(network: Network, mapping: CrossbarMapping, device: DeviceModel, seed: UInt64, scope: Scope,
-                sensitivity: WeightSensitivity?) {
+    public init(
+        network: Network, mapping: CrossbarMapping, device: DeviceModel, seed: UInt64, scope: Scope,
+        sensitivity: WeightSensitivity?
+    ) {
         self.network = network
         self.mapping = mapping
         self.device = device
@@ -85,9 +87,10 @@ public struct PolicySelector {
         }
         switch scope {
         case .global:
-            choose(scores.enumerated().flatMap { layer, values in
-                values.enumerated().map { (layer, $0.offset, $0.element) }
-            })
+            choose(
+                scores.enumerated().flatMap { layer, values in
+                    values.enumerated().map { (layer, $0.offset, $0.element) }
+                })
         case .layer:
             for (layer, values) in scores.enumerated() {
                 choose(values.enumerated().map { (layer, $0.offset, $0.element) })

@@ -18,7 +18,9 @@ public struct WeightSensitivity: Sendable {
     public var sampleCount: Int
 
     /// Runs the pass over `images` (NHWC, the training split or a subset).
-    public static func compute(network: Network, images: LabeledImages, batchSize: Int = 128) throws -> WeightSensitivity {
+    public static func compute(network: Network, images: LabeledImages, batchSize: Int = 128) throws
+        -> WeightSensitivity
+    {
         let workspace = try NetworkWorkspace(network: network, batchCapacity: batchSize)
         var curvature = ParameterGradients(zeroFor: network)
         var gradient = ParameterGradients(zeroFor: network)
@@ -27,10 +29,12 @@ public struct WeightSensitivity: Sendable {
             images.labels.withUnsafeBufferPointer { labels in
                 for start in stride(from: 0, to: images.count, by: batchSize) {
                     let size = min(batchSize, images.count - start)
-                    workspace.forward(network, pixels: UnsafeBufferPointer(rebasing: pixels[(start * images.pixelsPerImage)...]),
-                                      batchSize: size)
-                    _ = workspace.crossEntropyGradient(labels: UnsafeBufferPointer(rebasing: labels[start..<(start + size)]),
-                                                       batchSize: size)
+                    workspace.forward(
+                        network, pixels: UnsafeBufferPointer(rebasing: pixels[(start * images.pixelsPerImage)...]),
+                        batchSize: size)
+                    _ = workspace.crossEntropyGradient(
+                        labels: UnsafeBufferPointer(rebasing: labels[start..<(start + size)]),
+                        batchSize: size)
                     workspace.backward(network, batchSize: size, into: &scratch)
                     accumulate(scratch.weight, into: &gradient.weight)
                     workspace.setLogitCurvature(batchSize: size)

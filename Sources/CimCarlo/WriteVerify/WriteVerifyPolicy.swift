@@ -87,6 +87,7 @@ public struct WriteVerifyPolicy: Sendable, Equatable, CustomStringConvertible {
     public var verifiesAnything: Bool { kind == .all || (kind.isBudgeted && budget > 0) }
 
     /// The names a run spec may use.
-    public static let allowedNames = "none, all, or KIND@FRACTION with KIND one of "
+    public static let allowedNames =
+        "none, all, or KIND@FRACTION with KIND one of "
         + Kind.allCases.filter(\.isBudgeted).map(\.rawValue).joined(separator: ", ")
 }

@@ -23,9 +23,10 @@ func runCimcarlo(_ arguments: [String], environment: [String: String] = [:]) thr
     let errorData = Data.readAll(error)
     let outputData = output.fileHandleForReading.readDataToEndOfFile()
     process.waitUntilExit()
-    return CommandResult(status: process.terminationStatus,
-                         standardOutput: String(decoding: outputData, as: UTF8.self),
-                         standardError: String(decoding: errorData.wait(), as: UTF8.self))
+    return CommandResult(
+        status: process.terminationStatus,
+        standardOutput: String(decoding: outputData, as: UTF8.self),
+        standardError: String(decoding: errorData.wait(), as: UTF8.self))
 }
 
 /// Runs `python3` with `arguments` (the analysis scripts), stdout and stderr together.
@@ -39,8 +40,10 @@ func runShell(_ command: String, environment: [String: String] = [:]) throws -> 
 }
 
 /// Runs `executable` with `arguments`, stdout and stderr together.
-func runProgram(_ executable: String, _ arguments: [String],
-                environment: [String: String] = [:]) throws -> (status: Int32, output: String) {
+func runProgram(
+    _ executable: String, _ arguments: [String],
+    environment: [String: String] = [:]
+) throws -> (status: Int32, output: String) {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: executable)
     process.arguments = arguments
@@ -54,9 +57,9 @@ func runProgram(_ executable: String, _ arguments: [String],
     return (process.terminationStatus, text)
 }
 
-private extension Data {
+extension Data {
     /// Reads a pipe on a background thread; `wait()` returns everything it delivered.
-    final class Pending: @unchecked Sendable {
+    fileprivate final class Pending: @unchecked Sendable {
         private var data = Data()
         private let done = DispatchSemaphore(value: 0)
         init(_ pipe: Pipe) {
@@ -71,5 +74,5 @@ private extension Data {
         }
     }
 
-    static func readAll(_ pipe: Pipe) -> Pending { Pending(pipe) }
+    fileprivate static func readAll(_ pipe: Pipe) -> Pending { Pending(pipe) }
 }

@@ -7,7 +7,8 @@ public struct Add: NetworkOperation, Equatable {
     public func outputShape(for inputs: [ActivationShape]) throws(OperationShapeError) -> ActivationShape {
         guard inputs.count >= 2 else { throw OperationShapeError("needs at least two inputs, has \(inputs.count)") }
         guard inputs.allSatisfy({ $0 == inputs[0] }) else {
-            throw OperationShapeError("inputs must have one shape, have \(inputs.map(\.description).joined(separator: ", "))")
+            throw OperationShapeError(
+                "inputs must have one shape, have \(inputs.map(\.description).joined(separator: ", "))")
         }
         return inputs[0]
     }

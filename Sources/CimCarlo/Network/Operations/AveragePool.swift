@@ -23,14 +23,18 @@ public struct AveragePool: NetworkOperation, Equatable {
 
     /// Calls `body(outputIndex, windowBounds, 1/divisor)` for every output pixel of every image.
     @inline(__always)
-    private func forEachWindow(_ inShape: ActivationShape, _ outShape: ActivationShape, batchSize: Int,
-                               _ body: (Int, Int, (top: Int, bottom: Int, left: Int, right: Int, paddedCount: Int), Float) -> Void) {
+    private func forEachWindow(
+        _ inShape: ActivationShape, _ outShape: ActivationShape, batchSize: Int,
+        _ body: (Int, Int, (top: Int, bottom: Int, left: Int, right: Int, paddedCount: Int), Float) -> Void
+    ) {
         var out = 0
         for image in 0..<batchSize {
             for oy in 0..<outShape.height {
                 for ox in 0..<outShape.width {
                     let bounds = window.window(oy: oy, ox: ox, input: inShape)
-                    let count = countIncludePad ? bounds.paddedCount : (bounds.bottom - bounds.top) * (bounds.right - bounds.left)
+                    let count =
+                        countIncludePad
+                        ? bounds.paddedCount : (bounds.bottom - bounds.top) * (bounds.right - bounds.left)
                     body(out, image * inShape.count, bounds, count > 0 ? 1 / Float(count) : 0)
                     out += inShape.channels
                 }
@@ -58,12 +62,15 @@ public struct AveragePool: NetworkOperation, Equatable {
         guard let inputGradient = pass.inputGradients[0] else { return }
         let inShape = pass.forward.inputShape
         let channels = inShape.channels
-        forEachWindow(inShape, pass.forward.outputShape, batchSize: pass.forward.batchSize) { out, imageBase, bounds, scale in
+        forEachWindow(inShape, pass.forward.outputShape, batchSize: pass.forward.batchSize) {
+            out, imageBase, bounds, scale in
             let factor = pass.mode == .curvature ? scale * scale : scale
             for row in bounds.top..<bounds.bottom {
                 for column in bounds.left..<bounds.right {
                     let base = imageBase + (row * inShape.width + column) * channels
-                    for channel in 0..<channels { inputGradient[base + channel] += pass.outputGradient[out + channel] * factor }
+                    for channel in 0..<channels {
+                        inputGradient[base + channel] += pass.outputGradient[out + channel] * factor
+                    }
                 }
             }
         }

@@ -14,7 +14,9 @@ public struct BatchNormalization: NetworkOperation, Equatable {
     public var epsilon: Float
 
     public init(channels: Int, gamma: [Float], beta: [Float], mean: [Float], variance: [Float], epsilon: Float = 1e-5) {
-        precondition([gamma, beta, mean, variance].allSatisfy { $0.count == channels }, "batch-norm parameters need one value per channel")
+        precondition(
+            [gamma, beta, mean, variance].allSatisfy { $0.count == channels },
+            "batch-norm parameters need one value per channel")
         self.channels = channels
         self.gamma = gamma
         self.beta = beta
@@ -67,9 +69,10 @@ public struct BatchNormalization: NetworkOperation, Equatable {
 extension BatchNormalization: ModelFileCodable {
     init(modelFile node: ModelFileNode, name: String) throws {
         let channels = try node.integer("channels")
-        self.init(channels: channels, gamma: try node.parameters("gamma", shape: [channels]),
-                  beta: try node.parameters("beta", shape: [channels]), mean: try node.parameters("mean", shape: [channels]),
-                  variance: try node.parameters("variance", shape: [channels]), epsilon: try node.float("epsilon"))
+        self.init(
+            channels: channels, gamma: try node.parameters("gamma", shape: [channels]),
+            beta: try node.parameters("beta", shape: [channels]), mean: try node.parameters("mean", shape: [channels]),
+            variance: try node.parameters("variance", shape: [channels]), epsilon: try node.float("epsilon"))
         guard variance.allSatisfy({ $0 >= 0 }), epsilon >= 0, epsilon.isFinite else {
             throw node.fail("variance and epsilon must be ≥ 0")
         }

@@ -16,7 +16,8 @@ public struct Clip: PointwiseActivation, Equatable {
 
 extension Clip: ModelFileCodable {
     init(modelFile node: ModelFileNode, name: String) throws {
-        self.init(minimum: try node.float("min", default: -.infinity), maximum: try node.float("max", default: .infinity))
+        self.init(
+            minimum: try node.float("min", default: -.infinity), maximum: try node.float("max", default: .infinity))
     }
 
     func write(modelFile node: ModelFileNode) throws {

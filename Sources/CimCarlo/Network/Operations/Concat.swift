@@ -9,8 +9,9 @@ public struct Concat: NetworkOperation, Equatable {
             throw OperationShapeError(
                 "inputs must share height and width, have \(inputs.map(\.description).joined(separator: ", "))")
         }
-        return ActivationShape(height: inputs[0].height, width: inputs[0].width,
-                               channels: inputs.reduce(0) { $0 + $1.channels })
+        return ActivationShape(
+            height: inputs[0].height, width: inputs[0].width,
+            channels: inputs.reduce(0) { $0 + $1.channels })
     }
 
     /// Calls `body(input, offset)` with each input's channel offset in the output.
@@ -28,7 +29,8 @@ public struct Concat: NetworkOperation, Equatable {
             let channels = pass.inputShapes[index].channels
             let input = pass.inputs[index]
             for pixel in 0..<(pass.batchSize * pass.outputShape.pixels) {
-                let from = pixel * channels, to = pixel * outputChannels + offset
+                let from = pixel * channels
+                let to = pixel * outputChannels + offset
                 for channel in 0..<channels { pass.output[to + channel] = input[from + channel] }
             }
         }
@@ -40,7 +42,8 @@ public struct Concat: NetworkOperation, Equatable {
             guard let inputGradient = pass.inputGradients[index] else { return }
             let channels = pass.forward.inputShapes[index].channels
             for pixel in 0..<(pass.forward.batchSize * pass.forward.outputShape.pixels) {
-                let to = pixel * channels, from = pixel * outputChannels + offset
+                let to = pixel * channels
+                let from = pixel * outputChannels + offset
                 for channel in 0..<channels { inputGradient[to + channel] += pass.outputGradient[from + channel] }
             }
         }

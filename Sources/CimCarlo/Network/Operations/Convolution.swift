@@ -24,10 +24,12 @@ public struct Convolution: CrossbarOperation, Equatable {
     /// `[outputChannels]`.
     public var bias: [Float]
 
-    public init(name: String, inputChannels: Int, outputChannels: Int, kernelHeight: Int, kernelWidth: Int,
-                strideHeight: Int = 1, strideWidth: Int = 1,
-                padTop: Int = 0, padLeft: Int = 0, padBottom: Int = 0, padRight: Int = 0,
-                dilationHeight: Int = 1, dilationWidth: Int = 1, groups: Int = 1, weight: [Float], bias: [Float]) {
+    public init(
+        name: String, inputChannels: Int, outputChannels: Int, kernelHeight: Int, kernelWidth: Int,
+        strideHeight: Int = 1, strideWidth: Int = 1,
+        padTop: Int = 0, padLeft: Int = 0, padBottom: Int = 0, padRight: Int = 0,
+        dilationHeight: Int = 1, dilationWidth: Int = 1, groups: Int = 1, weight: [Float], bias: [Float]
+    ) {
         self.name = name
         self.inputChannels = inputChannels
         self.outputChannels = outputChannels
@@ -47,11 +49,14 @@ public struct Convolution: CrossbarOperation, Equatable {
     }
 
     /// A square-stride, symmetrically padded, ungrouped convolution.
-    public init(name: String, inputChannels: Int, outputChannels: Int, kernelHeight: Int, kernelWidth: Int,
-                stride: Int = 1, padding: Int = 0, weight: [Float], bias: [Float]) {
-        self.init(name: name, inputChannels: inputChannels, outputChannels: outputChannels, kernelHeight: kernelHeight,
-                  kernelWidth: kernelWidth, strideHeight: stride, strideWidth: stride, padTop: padding,
-                  padLeft: padding, padBottom: padding, padRight: padding, weight: weight, bias: bias)
+    public init(
+        name: String, inputChannels: Int, outputChannels: Int, kernelHeight: Int, kernelWidth: Int,
+        stride: Int = 1, padding: Int = 0, weight: [Float], bias: [Float]
+    ) {
+        self.init(
+            name: name, inputChannels: inputChannels, outputChannels: outputChannels, kernelHeight: kernelHeight,
+            kernelWidth: kernelWidth, strideHeight: stride, strideWidth: stride, padTop: padding,
+            padLeft: padding, padBottom: padding, padRight: padding, weight: weight, bias: bias)
     }
 
     public static let kind = "conv2d"
@@ -73,25 +78,30 @@ public struct Convolution: CrossbarOperation, Equatable {
         guard inputs.count == 1 else { throw OperationShapeError("takes one input, has \(inputs.count)") }
         let input = inputs[0]
         guard groups >= 1, inputChannels % groups == 0, outputChannels % groups == 0 else {
-            throw OperationShapeError("groups (\(groups)) must divide input (\(inputChannels)) and output (\(outputChannels)) channels")
+            throw OperationShapeError(
+                "groups (\(groups)) must divide input (\(inputChannels)) and output (\(outputChannels)) channels")
         }
         guard input.channels == inputChannels else {
             throw OperationShapeError("`\(name)` expects \(inputChannels) input channels, gets \(input.channels)")
         }
         guard min(strideHeight, strideWidth, dilationHeight, dilationWidth, kernelHeight, kernelWidth) >= 1,
-              min(padTop, padLeft, padBottom, padRight) >= 0 else {
+            min(padTop, padLeft, padBottom, padRight) >= 0
+        else {
             throw OperationShapeError("`\(name)` needs kernel, stride and dilation ≥ 1 and padding ≥ 0")
         }
         guard weight.count == outputChannels * fanIn, bias.count == outputChannels else {
             throw OperationShapeError("`\(name)` parameters do not fit its shape \(weightShape)")
         }
-        let spanHeight = (kernelHeight - 1) * dilationHeight + 1, spanWidth = (kernelWidth - 1) * dilationWidth + 1
-        let paddedHeight = input.height + padTop + padBottom, paddedWidth = input.width + padLeft + padRight
+        let spanHeight = (kernelHeight - 1) * dilationHeight + 1
+        let spanWidth = (kernelWidth - 1) * dilationWidth + 1
+        let paddedHeight = input.height + padTop + padBottom
+        let paddedWidth = input.width + padLeft + padRight
         guard paddedHeight >= spanHeight, paddedWidth >= spanWidth else {
             throw OperationShapeError("`\(name)` kernel is larger than its padded input \(input)")
         }
-        return ActivationShape(height: (paddedHeight - spanHeight) / strideHeight + 1,
-                               width: (paddedWidth - spanWidth) / strideWidth + 1, channels: outputChannels)
+        return ActivationShape(
+            height: (paddedHeight - spanHeight) / strideHeight + 1,
+            width: (paddedWidth - spanWidth) / strideWidth + 1, channels: outputChannels)
     }
 
     // Scratch layout: padded input | patches | permuted weights, then for backward passes
@@ -99,22 +109,27 @@ public struct Convolution: CrossbarOperation, Equatable {
     private func layout(input: ActivationShape, output: ActivationShape, batchSize: Int)
         -> (padded: Int, patches: Int, weights: Int)
     {
-        (Im2col.paddedCount(self, input: input, batchSize: batchSize),
-         isPointwise ? 0 : batchSize * output.pixels * fanIn, weight.count)
+        (
+            Im2col.paddedCount(self, input: input, batchSize: batchSize),
+            isPointwise ? 0 : batchSize * output.pixels * fanIn, weight.count
+        )
     }
 
-    public func scratchCount(inputs: [ActivationShape], output: ActivationShape, batchSize: Int, backward: Bool) -> Int {
+    public func scratchCount(inputs: [ActivationShape], output: ActivationShape, batchSize: Int, backward: Bool) -> Int
+    {
         let (padded, patches, weights) = layout(input: inputs[0], output: output, batchSize: batchSize)
         let forward = padded + patches + weights
         return backward ? forward + batchSize * output.pixels * fanIn + weights + padded : forward
     }
 
     private struct Scratch {
-        var padded, patches, permuted, patchGradient, permutedGradient, paddedGradient: UnsafeMutableBufferPointer<Float>
+        var padded, patches, permuted, patchGradient, permutedGradient,
+            paddedGradient: UnsafeMutableBufferPointer<Float>
     }
 
     private func scratch(_ pass: ForwardPass, backward: Bool) -> Scratch {
-        let (padded, patches, weights) = layout(input: pass.inputShape, output: pass.outputShape, batchSize: pass.batchSize)
+        let (padded, patches, weights) = layout(
+            input: pass.inputShape, output: pass.outputShape, batchSize: pass.batchSize)
         var offset = 0
         func take(_ count: Int) -> UnsafeMutableBufferPointer<Float> {
             defer { offset += count }
@@ -122,11 +137,15 @@ public struct Convolution: CrossbarOperation, Equatable {
         }
         let empty = UnsafeMutableBufferPointer<Float>(start: nil, count: 0)
         let forward = (take(padded), take(patches), take(weights))
-        guard backward else { return Scratch(padded: forward.0, patches: forward.1, permuted: forward.2,
-                                             patchGradient: empty, permutedGradient: empty, paddedGradient: empty) }
-        return Scratch(padded: forward.0, patches: forward.1, permuted: forward.2,
-                       patchGradient: take(pass.batchSize * pass.outputShape.pixels * fanIn), permutedGradient: take(weights),
-                       paddedGradient: take(padded))
+        guard backward else {
+            return Scratch(
+                padded: forward.0, patches: forward.1, permuted: forward.2,
+                patchGradient: empty, permutedGradient: empty, paddedGradient: empty)
+        }
+        return Scratch(
+            padded: forward.0, patches: forward.1, permuted: forward.2,
+            patchGradient: take(pass.batchSize * pass.outputShape.pixels * fanIn), permutedGradient: take(weights),
+            paddedGradient: take(padded))
     }
 
     /// Group `group`'s patch matrix: gathered into scratch, or the input itself for pointwise convolutions.
@@ -134,8 +153,9 @@ public struct Convolution: CrossbarOperation, Equatable {
         -> UnsafeMutableBufferPointer<Float>
     {
         guard !isPointwise else { return pass.input }
-        Im2col.gather(self, group: group, source: source, shape: pass.inputShape, output: pass.outputShape,
-                      batchSize: pass.batchSize, into: scratch.patches)
+        Im2col.gather(
+            self, group: group, source: source, shape: pass.inputShape, output: pass.outputShape,
+            batchSize: pass.batchSize, into: scratch.patches)
         return scratch.patches
     }
 
@@ -143,8 +163,9 @@ public struct Convolution: CrossbarOperation, Equatable {
         let scratch = scratch(pass, backward: false)
         let rows = pass.batchSize * pass.outputShape.pixels
         pass.output.fillRows(rows, with: bias)
-        let source = Im2col.source(self, input: pass.input, shape: pass.inputShape, batchSize: pass.batchSize,
-                                   padded: scratch.padded)
+        let source = Im2col.source(
+            self, input: pass.input, shape: pass.inputShape, batchSize: pass.batchSize,
+            padded: scratch.padded)
         if pass.matrixProduct == nil {
             weight.withUnsafeBufferPointer { Im2col.permuteWeights($0, order: productRowOrder, into: scratch.permuted) }
         }
@@ -155,10 +176,11 @@ public struct Convolution: CrossbarOperation, Equatable {
                 product(pass.node, group, patches.baseAddress!, rows, fanIn, output, groupOutputs, outputChannels)
                 continue
             }
-            BLAS.gemm(transposeB: true, m: rows, n: groupOutputs, k: fanIn,
-                      a: patches.baseAddress!, lda: fanIn,
-                      b: scratch.permuted.baseAddress! + group * groupOutputs * fanIn, ldb: fanIn,
-                      beta: 1, c: output, ldc: outputChannels)
+            BLAS.gemm(
+                transposeB: true, m: rows, n: groupOutputs, k: fanIn,
+                a: patches.baseAddress!, lda: fanIn,
+                b: scratch.permuted.baseAddress! + group * groupOutputs * fanIn, ldb: fanIn,
+                beta: 1, c: output, ldc: outputChannels)
         }
     }
 
@@ -170,8 +192,9 @@ public struct Convolution: CrossbarOperation, Equatable {
         let curvature = pass.mode == .curvature
         let rows = forward.batchSize * forward.outputShape.pixels
         let order = productRowOrder
-        let source = Im2col.source(self, input: forward.input, shape: forward.inputShape, batchSize: forward.batchSize,
-                                   padded: scratch.padded)
+        let source = Im2col.source(
+            self, input: forward.input, shape: forward.inputShape, batchSize: forward.batchSize,
+            padded: scratch.padded)
         let inputGradient = pass.inputGradients[0]
         if inputGradient != nil {
             weight.withUnsafeBufferPointer {
@@ -191,33 +214,39 @@ public struct Convolution: CrossbarOperation, Equatable {
             }
             let outputGradient = pass.outputGradient.baseAddress! + group * groupOutputs
             let groupWeights = group * groupOutputs * fanIn
-            BLAS.gemm(transposeA: true, m: groupOutputs, n: fanIn, k: rows,
-                      a: outputGradient, lda: outputChannels, b: patches.baseAddress!, ldb: fanIn,
-                      c: scratch.permutedGradient.baseAddress! + groupWeights, ldc: fanIn)
+            BLAS.gemm(
+                transposeA: true, m: groupOutputs, n: fanIn, k: rows,
+                a: outputGradient, lda: outputChannels, b: patches.baseAddress!, ldb: fanIn,
+                c: scratch.permutedGradient.baseAddress! + groupWeights, ldc: fanIn)
             guard let inputGradient else { continue }
             let patchGradient = isPointwise ? inputGradient : scratch.patchGradient
-            BLAS.gemm(m: rows, n: fanIn, k: groupOutputs,
-                      a: outputGradient, lda: outputChannels,
-                      b: scratch.permuted.baseAddress! + groupWeights, ldb: fanIn,
-                      beta: isPointwise ? 1 : 0, c: patchGradient.baseAddress!, ldc: fanIn)
+            BLAS.gemm(
+                m: rows, n: fanIn, k: groupOutputs,
+                a: outputGradient, lda: outputChannels,
+                b: scratch.permuted.baseAddress! + groupWeights, ldb: fanIn,
+                beta: isPointwise ? 1 : 0, c: patchGradient.baseAddress!, ldc: fanIn)
             if !isPointwise {
-                Im2col.scatterAdd(self, group: group, patchGradient: patchGradient, shape: forward.inputShape,
-                                  output: forward.outputShape, batchSize: forward.batchSize,
-                                  into: hasPadding ? scratch.paddedGradient.baseAddress! : inputGradient.baseAddress!)
+                Im2col.scatterAdd(
+                    self, group: group, patchGradient: patchGradient, shape: forward.inputShape,
+                    output: forward.outputShape, batchSize: forward.batchSize,
+                    into: hasPadding ? scratch.paddedGradient.baseAddress! : inputGradient.baseAddress!)
             }
         }
         Im2col.unpermuteWeights(UnsafeBufferPointer(scratch.permutedGradient), order: order, into: pass.weightGradient)
         sumRows(pass.outputGradient, rows: rows, columns: outputChannels, into: pass.biasGradient)
         if let inputGradient, hasPadding {
-            Im2col.addInterior(self, paddedGradient: scratch.paddedGradient, shape: forward.inputShape,
-                               batchSize: forward.batchSize, into: inputGradient)
+            Im2col.addInterior(
+                self, paddedGradient: scratch.paddedGradient, shape: forward.inputShape,
+                batchSize: forward.batchSize, into: inputGradient)
         }
     }
 }
 
 /// `sums[c] = Σ_r matrix[r, c]`.
-func sumRows(_ matrix: UnsafeMutableBufferPointer<Float>, rows: Int, columns: Int,
-             into sums: UnsafeMutableBufferPointer<Float>) {
+func sumRows(
+    _ matrix: UnsafeMutableBufferPointer<Float>, rows: Int, columns: Int,
+    into sums: UnsafeMutableBufferPointer<Float>
+) {
     for column in 0..<columns { sums[column] = 0 }
     for row in 0..<rows {
         let base = row * columns
@@ -237,10 +266,11 @@ extension Convolution: ModelFileCodable {
         let (strideHeight, strideWidth) = try node.pair("stride")
         let (dilationHeight, dilationWidth) = try node.pair("dilation", default: 1)
         let pads = try node.padding()
-        self.init(name: name, inputChannels: inputs, outputChannels: outputs, kernelHeight: kernel[0],
-                  kernelWidth: kernel[1], strideHeight: strideHeight, strideWidth: strideWidth, padTop: pads.top,
-                  padLeft: pads.left, padBottom: pads.bottom, padRight: pads.right, dilationHeight: dilationHeight,
-                  dilationWidth: dilationWidth, groups: groups, weight: [], bias: [])
+        self.init(
+            name: name, inputChannels: inputs, outputChannels: outputs, kernelHeight: kernel[0],
+            kernelWidth: kernel[1], strideHeight: strideHeight, strideWidth: strideWidth, padTop: pads.top,
+            padLeft: pads.left, padBottom: pads.bottom, padRight: pads.right, dilationHeight: dilationHeight,
+            dilationWidth: dilationWidth, groups: groups, weight: [], bias: [])
         weight = try node.parameters("weight", shape: weightShape)
         bias = try node.parameters("bias", shape: [outputs])
     }

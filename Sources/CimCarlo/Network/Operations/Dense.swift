@@ -41,20 +41,24 @@ public struct Dense: CrossbarOperation, Equatable {
     }
 
     /// Curvature passes square the inputs (batch × inputs) and the weights.
-    public func scratchCount(inputs: [ActivationShape], output: ActivationShape, batchSize: Int, backward: Bool) -> Int {
+    public func scratchCount(inputs: [ActivationShape], output: ActivationShape, batchSize: Int, backward: Bool) -> Int
+    {
         backward ? batchSize * self.inputs + weight.count : 0
     }
 
     public func forward(_ pass: ForwardPass) {
         pass.output.fillRows(pass.batchSize, with: bias)
         if let product = pass.matrixProduct {
-            product(pass.node, 0, pass.input.baseAddress!, pass.batchSize, inputs, pass.output.baseAddress!, outputs, outputs)
+            product(
+                pass.node, 0, pass.input.baseAddress!, pass.batchSize, inputs, pass.output.baseAddress!, outputs,
+                outputs)
             return
         }
         weight.withUnsafeBufferPointer { weight in
-            BLAS.gemm(transposeB: true, m: pass.batchSize, n: outputs, k: inputs,
-                      a: pass.input.baseAddress!, lda: inputs, b: weight.baseAddress!, ldb: inputs,
-                      beta: 1, c: pass.output.baseAddress!, ldc: outputs)
+            BLAS.gemm(
+                transposeB: true, m: pass.batchSize, n: outputs, k: inputs,
+                a: pass.input.baseAddress!, lda: inputs, b: weight.baseAddress!, ldb: inputs,
+                beta: 1, c: pass.output.baseAddress!, ldc: outputs)
         }
     }
 
@@ -69,9 +73,10 @@ public struct Dense: CrossbarOperation, Equatable {
             for element in 0..<squaredInput.count { squaredInput[element] = input[element] * input[element] }
             input = UnsafePointer(squaredInput.baseAddress!)
         }
-        BLAS.gemm(transposeA: true, m: outputs, n: inputs, k: batchSize,
-                  a: pass.outputGradient.baseAddress!, lda: outputs, b: input, ldb: inputs,
-                  c: pass.weightGradient.baseAddress!, ldc: inputs)
+        BLAS.gemm(
+            transposeA: true, m: outputs, n: inputs, k: batchSize,
+            a: pass.outputGradient.baseAddress!, lda: outputs, b: input, ldb: inputs,
+            c: pass.weightGradient.baseAddress!, ldc: inputs)
         sumRows(pass.outputGradient, rows: batchSize, columns: outputs, into: pass.biasGradient)
         guard let inputGradient = pass.inputGradients[0] else { return }
         weight.withUnsafeBufferPointer { weight in
@@ -80,9 +85,10 @@ public struct Dense: CrossbarOperation, Equatable {
                 for element in 0..<weight.count { squaredWeight[element] = weight[element] * weight[element] }
                 matrix = UnsafePointer(squaredWeight.baseAddress!)
             }
-            BLAS.gemm(m: batchSize, n: inputs, k: outputs,
-                      a: pass.outputGradient.baseAddress!, lda: outputs, b: matrix, ldb: inputs,
-                      beta: 1, c: inputGradient.baseAddress!, ldc: inputs)
+            BLAS.gemm(
+                m: batchSize, n: inputs, k: outputs,
+                a: pass.outputGradient.baseAddress!, lda: outputs, b: matrix, ldb: inputs,
+                beta: 1, c: inputGradient.baseAddress!, ldc: inputs)
         }
     }
 }
@@ -92,9 +98,10 @@ extension Dense: ModelFileCodable {
         // Version 1 wrote `inputs` and `outputs`; version 2 PyTorch's names (`inputs` lists graph inputs).
         let inputs = try node.integer(node.has("in_features") ? "in_features" : "inputs")
         let outputs = try node.integer(node.has("out_features") ? "out_features" : "outputs")
-        self.init(name: name, inputs: inputs, outputs: outputs,
-                  weight: try node.parameters("weight", shape: [outputs, inputs]),
-                  bias: try node.parameters("bias", shape: [outputs]))
+        self.init(
+            name: name, inputs: inputs, outputs: outputs,
+            weight: try node.parameters("weight", shape: [outputs, inputs]),
+            bias: try node.parameters("bias", shape: [outputs]))
     }
 
     func write(modelFile node: ModelFileNode) throws {

@@ -29,8 +29,8 @@ public struct Flatten: NetworkOperation, Equatable {
             let base = image * shape.count
             for pixel in 0..<shape.pixels {
                 for channel in 0..<shape.channels {
-                    inputGradient[base + pixel * shape.channels + channel]
-                        += pass.outputGradient[base + channel * shape.pixels + pixel]
+                    inputGradient[base + pixel * shape.channels + channel] +=
+                        pass.outputGradient[base + channel * shape.pixels + pixel]
                 }
             }
         }

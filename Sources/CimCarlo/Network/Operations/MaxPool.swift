@@ -37,7 +37,8 @@ public struct MaxPool: NetworkOperation, Equatable {
                             let base = imageBase &+ (row &* inShape.width &+ column) &* channels
                             let from = input + base
                             if record {
-                                for channel in 0..<channels where from[channel] > out[channel] || winners![channel] < 0 {
+                                for channel in 0..<channels where from[channel] > out[channel] || winners![channel] < 0
+                                {
                                     out[channel] = from[channel]
                                     winners![channel] = Int32(base + channel)
                                 }

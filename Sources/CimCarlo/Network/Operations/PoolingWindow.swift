@@ -14,8 +14,10 @@ public struct PoolingWindow: Sendable, Equatable {
     /// ONNX's `ceil_mode`; a window that would start in the bottom or right padding is dropped.
     public var ceilMode: Bool
 
-    public init(kernelHeight: Int, kernelWidth: Int, strideHeight: Int, strideWidth: Int,
-                padTop: Int = 0, padLeft: Int = 0, padBottom: Int = 0, padRight: Int = 0, ceilMode: Bool = false) {
+    public init(
+        kernelHeight: Int, kernelWidth: Int, strideHeight: Int, strideWidth: Int,
+        padTop: Int = 0, padLeft: Int = 0, padBottom: Int = 0, padRight: Int = 0, ceilMode: Bool = false
+    ) {
         self.kernelHeight = kernelHeight
         self.kernelWidth = kernelWidth
         self.strideHeight = strideHeight
@@ -29,7 +31,8 @@ public struct PoolingWindow: Sendable, Equatable {
 
     /// A square window, stride defaulting to the kernel, no padding.
     public init(kernel: Int, stride: Int? = nil) {
-        self.init(kernelHeight: kernel, kernelWidth: kernel, strideHeight: stride ?? kernel, strideWidth: stride ?? kernel)
+        self.init(
+            kernelHeight: kernel, kernelWidth: kernel, strideHeight: stride ?? kernel, strideWidth: stride ?? kernel)
     }
 
     private func outputLength(_ input: Int, kernel: Int, stride: Int, padBefore: Int, padAfter: Int) -> Int {
@@ -41,7 +44,8 @@ public struct PoolingWindow: Sendable, Equatable {
 
     func outputShape(for input: ActivationShape) throws(OperationShapeError) -> ActivationShape {
         guard kernelHeight >= 1, kernelWidth >= 1, strideHeight >= 1, strideWidth >= 1,
-              min(padTop, padLeft, padBottom, padRight) >= 0 else {
+            min(padTop, padLeft, padBottom, padRight) >= 0
+        else {
             throw OperationShapeError("needs kernel ≥ 1, stride ≥ 1, padding ≥ 0")
         }
         guard padTop < kernelHeight, padBottom < kernelHeight, padLeft < kernelWidth, padRight < kernelWidth else {
@@ -51,8 +55,10 @@ public struct PoolingWindow: Sendable, Equatable {
             throw OperationShapeError("window \(kernelHeight)×\(kernelWidth) is larger than its padded input \(input)")
         }
         return ActivationShape(
-            height: outputLength(input.height, kernel: kernelHeight, stride: strideHeight, padBefore: padTop, padAfter: padBottom),
-            width: outputLength(input.width, kernel: kernelWidth, stride: strideWidth, padBefore: padLeft, padAfter: padRight),
+            height: outputLength(
+                input.height, kernel: kernelHeight, stride: strideHeight, padBefore: padTop, padAfter: padBottom),
+            width: outputLength(
+                input.width, kernel: kernelWidth, stride: strideWidth, padBefore: padLeft, padAfter: padRight),
             channels: input.channels)
     }
 
@@ -63,11 +69,14 @@ public struct PoolingWindow: Sendable, Equatable {
     func window(oy: Int, ox: Int, input: ActivationShape)
         -> (top: Int, bottom: Int, left: Int, right: Int, paddedCount: Int)
     {
-        let rowStart = oy * strideHeight - padTop, columnStart = ox * strideWidth - padLeft
+        let rowStart = oy * strideHeight - padTop
+        let columnStart = ox * strideWidth - padLeft
         let rowEnd = min(rowStart + kernelHeight, input.height + padBottom)
         let columnEnd = min(columnStart + kernelWidth, input.width + padRight)
-        return (max(rowStart, 0), min(rowEnd, input.height), max(columnStart, 0), min(columnEnd, input.width),
-                (rowEnd - rowStart) * (columnEnd - columnStart))
+        return (
+            max(rowStart, 0), min(rowEnd, input.height), max(columnStart, 0), min(columnEnd, input.width),
+            (rowEnd - rowStart) * (columnEnd - columnStart)
+        )
     }
 }
 
@@ -76,9 +85,10 @@ extension PoolingWindow {
         let (kernelHeight, kernelWidth) = try node.pair("kernel")
         let (strideHeight, strideWidth) = try node.pair("stride", default: nil)
         let pads = try node.padding()
-        self.init(kernelHeight: kernelHeight, kernelWidth: kernelWidth, strideHeight: strideHeight,
-                  strideWidth: strideWidth, padTop: pads.top, padLeft: pads.left, padBottom: pads.bottom,
-                  padRight: pads.right, ceilMode: try node.flag("ceil_mode"))
+        self.init(
+            kernelHeight: kernelHeight, kernelWidth: kernelWidth, strideHeight: strideHeight,
+            strideWidth: strideWidth, padTop: pads.top, padLeft: pads.left, padBottom: pads.bottom,
+            padRight: pads.right, ceilMode: try node.flag("ceil_mode"))
     }
 
     func write(modelFile node: ModelFileNode) throws {
