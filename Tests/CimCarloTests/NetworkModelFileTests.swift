@@ -26,6 +26,41 @@ import Testing
             Set(loaded.nodes.map(\.operation.kind)) == ["conv2d", "relu", "maxpool2d", "avgpool2d", "flatten", "dense"])
     }
 
+    /// `analysis/write_model.py` (the PyTorch users' path in) writes a file whose network gives
+    /// NumPy's logits: PyTorch weight layouts, flatten order and input normalisation agree.
+    @Test func writeModelScriptRoundTripsThroughTheReader() throws {
+        let directory = TemporaryDirectory()
+        let (model, imagesPath, logitsPath) = (
+            directory.file("net.h5"), directory.file("x.f32"), directory.file("y.f32")
+        )
+        let script = try runPython([
+            repositoryRoot + "/Tests/Scripts/write_model_reference.py", model, imagesPath, logitsPath,
+        ])
+        try #require(script.status == 0, "\(script.output)")
+        func floats(_ path: String) throws -> [Float] {
+            let data = try Data(contentsOf: URL(fileURLWithPath: path))
+            return data.withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }
+        }
+        let (pixels, expected) = (try floats(imagesPath), try floats(logitsPath))
+        let network = try Network.load(from: model)
+        let workspace = try NetworkWorkspace(network: network, batchCapacity: 5)
+        let logits = pixels.withUnsafeBufferPointer { Array(workspace.forward(network, pixels: $0, batchSize: 5)) }
+        try #require(logits.count == expected.count)
+        for (value, reference) in zip(logits, expected) {
+            #expect(abs(value - reference) <= 1e-5 * max(1, abs(reference)), "\(value) vs \(reference)")
+        }
+        // `cimcarlo eval` on the same images, labelled with NumPy's predictions, is right on all.
+        let labels: [Int32] = (0..<5).map { row in
+            let scores = Array(expected[(row * 4)..<(row * 4 + 4)])
+            return Int32(scores.indices.max { scores[$0] < scores[$1] } ?? 0)
+        }
+        let data = directory.file("data.h5")
+        try writeHDF5Dataset(LabeledImages(pixels: pixels, labels: labels, height: 6, width: 6, channels: 1), to: data)
+        let eval = try runCimcarlo(["eval", "--model", model, "--dataset", data])
+        #expect(eval.status == 0, "\(eval.standardError)")
+        #expect(eval.standardOutput.contains("accuracy 100.00 %"), "\(eval.standardOutput)")
+    }
+
     @Test func referenceNetworksHaveTheDocumentedShapes() throws {
         var generator = SplitMix64(seed: 1)
         #expect(
