@@ -126,6 +126,37 @@ import Testing
         #expect(abs(parallel - ideal) < abs(coarse - ideal) / 4, "8-bit \(parallel), 2-bit \(coarse), ideal \(ideal)")
     }
 
+    /// The three ADC ranges: `fixed` is the array's full scale, rows × input range (every row at
+    /// the largest input and conductance); `calibrated` is one range per layer; `column` one
+    /// per column, whose extremes are the layer's calibrated range.
+    @Test func adcRangesFollowTheirDefinitions() throws {
+        var generator = SplitMix64(seed: 17)
+        let weights = (0..<2000).map { _ in Float(generator.nextStandardNormal()) }
+        let network = makeSingleLayerNetwork(inputs: 40, outputs: 50, weights: weights)
+        let mapping = CrossbarMapping(network: network, configuration: MappingConfiguration(weightBits: 8), cellBits: 2)
+        let images = makeRandomImages(for: network, count: 64, seed: 18)
+        func calibrated(_ range: PeripheryConfiguration.ADCRange) throws -> TileSimulator {
+            let periphery = PeripheryConfiguration(fidelity: .tile, adcBits: 8, adcPlacement: .slice, adcRange: range)
+            let tiles = try TileSimulator(network: network, mapping: mapping, periphery: periphery, batchCapacity: 64)
+            tiles.calibrate(
+                network: network, workspace: try NetworkWorkspace(network: network, batchCapacity: 64), images: images)
+            return tiles
+        }
+        let fixed = try calibrated(.fixed)
+        // Inputs are the pixels themselves (no normalisation): the range is the largest one.
+        #expect(fixed.inputRange[0] == images.pixels.max())
+        for (low, high) in zip(fixed.adcLow[0], fixed.adcHigh[0]) {
+            #expect(high == 40 * fixed.inputRange[0] && low == -high)
+        }
+        let layer = try calibrated(.calibrated)
+        let column = try calibrated(.column)
+        #expect(Set(layer.adcLow[0]).count == 1 && Set(layer.adcHigh[0]).count == 1)
+        #expect(column.adcLow[0].min() == layer.adcLow[0][0] && column.adcHigh[0].max() == layer.adcHigh[0][0])
+        #expect(Set(column.adcHigh[0]).count > 25)  // columns differ
+        #expect(zip(column.adcLow[0], column.adcHigh[0]).allSatisfy { $0 < $1 })
+        #expect(layer.adcHigh[0][0] < fixed.adcHigh[0][0])  // real partial sums stay below full scale
+    }
+
     @Test func driftCompensationRestoresTheMeanOutputScale() throws {
         var device = try preset("pcm-aihwkit")
         device.readNoise = nil

@@ -106,6 +106,37 @@ import Testing
         }
     }
 
+    /// The `variance` score is the curvature times the variance write-verify removes:
+    /// per device `σ²_d2d + σ²_prog − min(σ²_d2d + σ²_prog, tolerance²/3)`, times `c_d²/m²`.
+    /// Unquantised differential pairs have `c = ±m`, so every weight removes twice that.
+    @Test func varianceScoresAreCurvatureTimesTheRemovedVariance() throws {
+        let network = makeTinyNetwork(seed: 5)
+        let images = makeRandomImages(for: network, count: 20, seed: 6)
+        let mapping = CrossbarMapping(
+            network: network, configuration: MappingConfiguration(weightBits: 0, signEncoding: .differential),
+            cellBits: 1)
+        var device = DeviceModel.ideal
+        device.deviceToDevice = Variation(sigma: 0.02)
+        device.programming = Variation(sigma: 0.05)
+        device.writeVerify = WriteVerify(tolerance: 0.02)
+        let sensitivity = try WeightSensitivity.compute(network: network, images: images)
+        let selector = PolicySelector(
+            network: network, mapping: mapping, device: device, seed: 1, scope: .global, sensitivity: sensitivity)
+        // 0.02² + 0.05² = 0.0029 one-shot; 0.02²/3 = 1.333e-4 left after verifying.
+        let removedPerWeight = 2 * (0.0029 - 0.0004 / 3)
+        let scores = selector.scores(.variance)
+        for (index, layer) in mapping.layers.enumerated() {
+            let m = network.weights(ofNode: layer.nodeIndex).map { abs($0) }.max() ?? 0
+            for removed in selector.removedVariance(layer, scale: m) {
+                #expect(abs(Double(removed) - removedPerWeight) < 1e-6, "\(layer.name)")
+            }
+            let curvature = sensitivity.normalizedCurvature(network: network, node: layer.nodeIndex)
+            for (score, c) in zip(scores[index], curvature) {
+                #expect(abs(Double(score) - Double(c) * removedPerWeight) <= 1e-5 * max(1e-12, abs(Double(c))))
+            }
+        }
+    }
+
     @Test func selectionTakesTheHighestScores() throws {
         let network = makeTinyNetwork(seed: 5)
         let mapping = CrossbarMapping(network: network, configuration: MappingConfiguration(), cellBits: 2)

@@ -32,10 +32,10 @@ final class TileSimulator {
     /// Drift compensation per mapped layer and column (1 = none), set before each pass.
     var compensation: [[Float]]
     /// Calibrated input range per mapped layer (max |input|).
-    private var inputRange: [Float]
+    private(set) var inputRange: [Float]
     /// ADC range per mapped layer and column: low and high.
-    private var adcLow: [[Float]]
-    private var adcHigh: [[Float]]
+    private(set) var adcLow: [[Float]]
+    private(set) var adcHigh: [[Float]]
     /// Whether passes record ranges (calibration) instead of converting.
     private var calibrating = false
     private var plane: UnsafeMutableBufferPointer<Float>

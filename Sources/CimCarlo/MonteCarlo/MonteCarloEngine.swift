@@ -90,6 +90,9 @@ public enum MonteCarloEngine {
                 Progress(
                     done: done, total: instances.count, elapsedSeconds: Date().timeIntervalSince(started),
                     runningMean: running.mean, runningHalfWidth: running.ci95HalfWidth))
+            // A stop request seen here hands out no more instances: at most one per worker is
+            // still in flight, and it is recorded when it arrives.
+            if shouldStop() { queue.stop() }
         }
         if let error = queue.firstError { throw error }
     }
@@ -102,6 +105,7 @@ public enum MonteCarloEngine {
             var finished: [InstanceResult] = []
             var runningWorkers: Int
             var error: (any Error)?
+            var stopped = false
         }
 
         private let instances: [Int]
@@ -117,7 +121,7 @@ public enum MonteCarloEngine {
         /// The next instance to simulate; nil when all are handed out or a worker failed.
         func next() -> Int? {
             state.withLock { state in
-                guard state.error == nil, state.position < instances.count else { return nil }
+                guard state.error == nil, !state.stopped, state.position < instances.count else { return nil }
                 defer { state.position += 1 }
                 return instances[state.position]
             }
@@ -132,6 +136,11 @@ public enum MonteCarloEngine {
             state.withLock { state in
                 if state.error == nil { state.error = error }
             }
+        }
+
+        /// Hands out no more instances.
+        func stop() {
+            state.withLock { $0.stopped = true }
         }
 
         func workerFinished() {
