@@ -157,7 +157,9 @@ import Testing
         #expect(layer.adcHigh[0][0] < fixed.adcHigh[0][0])  // real partial sums stay below full scale
     }
 
-    @Test func driftCompensationRestoresTheMeanOutputScale() throws {
+    /// PCM with drift alone (no programming or read noise) under a random 40 → 50 dense
+    /// layer, unquantised on 1-bit cells, and 64 random images.
+    private func driftFixture() throws -> (DeviceModel, Network, CrossbarMapping, LabeledImages) {
         var device = try preset("pcm-aihwkit")
         device.readNoise = nil
         device.programming = .none
@@ -165,7 +167,11 @@ import Testing
         let weights = (0..<2000).map { _ in Float(generator.nextStandardNormal()) }
         let network = makeSingleLayerNetwork(inputs: 40, outputs: 50, weights: weights)
         let mapping = CrossbarMapping(network: network, configuration: MappingConfiguration(weightBits: 0), cellBits: 1)
-        let images = makeRandomImages(for: network, count: 64, seed: 8)
+        return (device, network, mapping, makeRandomImages(for: network, count: 64, seed: 8))
+    }
+
+    @Test func driftCompensationRestoresTheMeanOutputScale() throws {
+        let (device, network, mapping, images) = try driftFixture()
         func meanAbsoluteOutput(_ compensation: PeripheryConfiguration.DriftCompensation) throws -> Double {
             let simulator = try ChipSimulator(
                 network: network, mapping: mapping, device: device,
@@ -192,14 +198,7 @@ import Testing
     /// drift changes the loss of a one-layer network (its logits shrink), and global
     /// compensation brings it back to the loss at 1 s.
     @Test func driftCompensationWorksInTileMode() throws {
-        var device = try preset("pcm-aihwkit")
-        device.readNoise = nil
-        device.programming = .none
-        var generator = SplitMix64(seed: 7)
-        let weights = (0..<2000).map { _ in Float(generator.nextStandardNormal()) }
-        let network = makeSingleLayerNetwork(inputs: 40, outputs: 50, weights: weights)
-        let mapping = CrossbarMapping(network: network, configuration: MappingConfiguration(weightBits: 0), cellBits: 1)
-        let images = makeRandomImages(for: network, count: 64, seed: 8)
+        let (device, network, mapping, images) = try driftFixture()
         func losses(_ compensation: PeripheryConfiguration.DriftCompensation) throws -> [Float] {
             let simulator = try ChipSimulator(
                 network: network, mapping: mapping, device: device, policies: [WriteVerifyPolicy(kind: .none)],
