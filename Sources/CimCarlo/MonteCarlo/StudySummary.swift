@@ -90,8 +90,6 @@ public struct StudyResults: Sendable, Equatable {
             writeCycles: Array(writeCycles[row * policies..<(row + 1) * policies]),
             programmingTimeSeconds: Array(programmingTimeSeconds[row * policies..<(row + 1) * policies]))
     }
-
-    public var completedCount: Int { completed.lazy.filter { $0 }.count }
 }
 
 /// The statistics of a study — per (policy, time) over the finished instances — computed

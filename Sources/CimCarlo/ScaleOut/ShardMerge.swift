@@ -71,7 +71,7 @@ public enum ShardMerge {
         let summary = StudySummary(merged, threshold: plan.threshold)
         do {
             let file = try ResultFile.create(
-                path: temporary, plan: plan, tables: try shards[0].tables(),
+                path: temporary, plan: plan, tables: shards[0].tables,
                 instances: merged.instances, force: true)
             try file.record(merged)
             try file.finish(summary: summary)

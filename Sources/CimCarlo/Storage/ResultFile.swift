@@ -28,6 +28,8 @@ public final class ResultFile: ResultSink {
     public let path: String
     private let file: HDF5File
     public let plan: StudyPlan
+    /// The file's mapping, selection and sensitivity tables.
+    public let tables: ResultTables
     /// The shard this file holds, nil for a whole study.
     public let shard: Shard?
     /// The instance of each row.
@@ -35,10 +37,14 @@ public final class ResultFile: ResultSink {
     private var rowOfInstance: [Int: Int]
     public private(set) var completed: [Bool]
 
-    private init(path: String, file: HDF5File, plan: StudyPlan, shard: Shard?, instances: [Int], completed: [Bool]) {
+    private init(
+        path: String, file: HDF5File, plan: StudyPlan, tables: ResultTables, shard: Shard?, instances: [Int],
+        completed: [Bool]
+    ) {
         self.path = path
         self.file = file
         self.plan = plan
+        self.tables = tables
         self.shard = shard
         self.instances = instances
         self.completed = completed
@@ -143,7 +149,7 @@ public final class ResultFile: ResultSink {
         try file.attachDimensionScale("/time", name: "time", to: [("/accuracy", 2), ("/loss", 2)])
         try file.flush()
         return ResultFile(
-            path: path, file: file, plan: plan, shard: shard, instances: instances,
+            path: path, file: file, plan: plan, tables: tables, shard: shard, instances: instances,
             completed: Array(repeating: false, count: n))
     }
 
@@ -175,7 +181,9 @@ public final class ResultFile: ResultSink {
             } else {
                 shard = nil
             }
-            let plan = try readPlan(file)
+            let policies = try file.readStrings("/policy")
+            let tables = try ResultTables(readingFrom: file, policyLabels: policies)
+            let plan = try readPlan(file, policies: policies, tables: tables)
             let instances = try file.read("/instance", as: Int64.self).values.map { Int($0) }
             let completed = try file.read("/completed", as: UInt8.self).values.map { $0 != 0 }
             guard instances.count == completed.count, Set(instances).count == instances.count,
@@ -184,7 +192,7 @@ public final class ResultFile: ResultSink {
                 throw ResultFileError(path: path, reason: "damaged result file (`/instance` and `/completed` disagree)")
             }
             return ResultFile(
-                path: path, file: file, plan: plan, shard: shard, instances: instances,
+                path: path, file: file, plan: plan, tables: tables, shard: shard, instances: instances,
                 completed: completed)
         } catch let error as HDF5Error {
             throw ResultFileError(path: path, reason: "damaged result file (cannot \(error.operation))")
@@ -218,9 +226,9 @@ public final class ResultFile: ResultSink {
         return result
     }
 
-    /// The plan a file records; its digest must match the stored `plan_digest`.
-    private static func readPlan(_ file: HDF5File) throws -> StudyPlan {
-        let policies = try file.readStrings("/policy")
+    /// The plan a file with `policies` and `tables` records; its digest must match the stored
+    /// `plan_digest`.
+    private static func readPlan(_ file: HDF5File, policies: [String], tables: ResultTables) throws -> StudyPlan {
         let sequential = file.hasAttribute("stopping") ? try file.stringAttribute("stopping") == "target_ci" : false
         let stopping: StudyPlan.Stopping =
             sequential
@@ -238,7 +246,7 @@ public final class ResultFile: ResultSink {
             periphery: try file.stringAttribute("periphery"),
             energyPerPulseJoules: file.exists("/programming_energy_j")
                 ? try file.scalarAttribute("energy_per_pulse_j", on: "/programming_energy_j", as: Double.self) : nil,
-            selectionsSHA256: try ResultTables(readingFrom: file, policyLabels: policies).sha256)
+            selectionsSHA256: tables.sha256)
         if file.hasAttribute("plan_digest") {
             let stored = try file.stringAttribute("plan_digest")
             guard stored == plan.digest else {
@@ -247,11 +255,6 @@ public final class ResultFile: ResultSink {
             }
         }
         return plan
-    }
-
-    /// The file's mapping, selection and sensitivity tables.
-    public func tables() throws -> ResultTables {
-        try ResultTables(readingFrom: file, policyLabels: plan.policyLabels)
     }
 
     // MARK: - Instances
