@@ -1,7 +1,7 @@
 import Foundation
 
-/// The performance measurements of `cimcarlo bench`: this machine's sgemm rate,
-/// the engine's Gaussian rate, and Monte-Carlo throughput against the floor they imply.
+/// The performance measurements of `cimcarlo bench`: this machine's sgemm rate, the engine's
+/// Gaussian rate, and Monte-Carlo throughput of realistic studies against their GEMM floor.
 public enum Benchmark {
     /// One measured workload; its field names in snake case (`JSONEncoder.KeyEncodingStrategy
     /// .convertToSnakeCase`: `secondsPerInstance` → `seconds_per_instance`) are the JSON contract.
@@ -10,71 +10,81 @@ public enum Benchmark {
         public var instances: Int
         public var threads: Int
         public var secondsPerInstance: Double
-        /// Forward-pass GEMM FLOPs ÷ sgemm rate + device samples ÷ Gaussian rate, per instance,
-        /// divided by the threads.
+        /// The GEMM time of the instance's forward passes (policies × evaluated times × test set)
+        /// at the sgemm rate on `threads` threads — nothing else (BRIEF §8).
         public var floorSecondsPerInstance: Double
         /// floor ÷ measured (1 = at the floor).
         public var fractionOfFloor: Double
-        /// Single-thread sgemm rate used for the floor (each worker runs single-threaded BLAS).
+        /// sgemm rate on `threads` OpenBLAS threads, the floor's rate.
         public var sgemmGflops: Double
-        /// All-thread sgemm rate, for reference.
-        public var sgemmGflopsAllThreads: Double
+        /// Standard normal draws per second of the engine's sampler, one thread.
         public var gaussianPerSecond: Double
         /// (seconds per instance at 1 thread) ÷ (threads × seconds per instance here).
         public var parallelEfficiency: Double
         public var peakRssBytes: Int
-        public var forwardGflopPerInstance: Double
-        public var deviceSamplesPerInstance: Double
+        /// GEMM FLOPs of one instance: every forward pass it runs.
+        public var gemmGflopPerInstance: Double
+        /// Forward passes over the test set per instance (policies × evaluated time points).
+        public var passesPerInstance: Int
     }
 
     /// The machine's rates the floor is computed from.
     public struct Rates: Sendable {
-        public var sgemmGigaflopsOneThread: Double
-        public var sgemmGigaflopsAllThreads: Double
+        /// sgemm GFLOP/s by thread count (1 and the bench's thread count).
+        public var sgemmGigaflops: [Int: Double]
         public var gaussiansPerSecond: Double
 
-        /// Measures all three (`threads` for the all-thread sgemm).
+        /// Measures sgemm at 1 and `threads` threads, and the sampler's Gaussian rate.
         public static func measure(threads: Int) -> Rates {
-            Rates(
-                sgemmGigaflopsOneThread: sgemmGigaflops(threads: 1),
-                sgemmGigaflopsAllThreads: sgemmGigaflops(threads: threads),
-                gaussiansPerSecond: gaussianRate())
+            var sgemm: [Int: Double] = [:]
+            for count in Set([1, threads]) { sgemm[count] = Benchmark.sgemmGigaflops(threads: count) }
+            return Rates(sgemmGigaflops: sgemm, gaussiansPerSecond: gaussianRate())
         }
     }
 
-    /// Monte-Carlo of `network` with `device` (8-bit sign-magnitude mapping, policy none, one
-    /// time point; effective-weight unless `periphery` says tile) at 1 thread and at `threads`, `instancesPerThread` instances
-    /// per worker; one measurement per thread count.
-    public static func measureWorkload(
-        _ name: String, network: Network, device: DeviceModel, test: LabeledImages,
-        instancesPerThread: Int, threads: Int, rates: Rates,
-        periphery: PeripheryConfiguration = PeripheryConfiguration()
+    /// Monte-Carlo of `study` (its policies, times, periphery and test set; `instancesPerThread`
+    /// instances per worker) at 1 thread and at `threads`; one measurement per thread count.
+    public static func measure(
+        _ name: String, study: Study, instancesPerThread: Int, threads: Int, rates: Rates
     ) throws -> [Measurement] {
-        let mapping = CrossbarMapping(
-            network: network,
-            configuration: MappingConfiguration(
-                weightBits: 8, signEncoding: .signMagnitude), cellBits: device.cellBits)
-        let flops = try forwardFlops(network, images: test.count)
-        let samples = deviceSamples(mapping: mapping, device: device, times: 1)
-        let floor = flops / (rates.sgemmGigaflopsOneThread * 1e9) + samples / rates.gaussiansPerSecond
+        let passes = study.policies.count * (study.device.isStatic ? 1 : study.spec.timesSeconds.count)
+        let flops = try gemmFlopsPerPass(study) * Double(passes)
         var single = 0.0
         return try Set([1, threads]).sorted().map { workers in
-            let seconds = try secondsPerInstance(
-                network: network, mapping: mapping, device: device, test: test,
-                instances: instancesPerThread * workers, threads: workers,
-                periphery: periphery)
+            let instances = Array(0..<(instancesPerThread * workers))
+            let collector = ResultCollector(
+                instances: instances, policies: study.policies.count, times: study.spec.timesSeconds.count)
+            let started = DispatchTime.now().uptimeNanoseconds
+            try study.simulate(instances: instances, into: collector, threads: workers)
+            let seconds = Double(DispatchTime.now().uptimeNanoseconds - started) * 1e-9 / Double(instances.count)
             if workers == 1 { single = seconds }
+            let rate = rates.sgemmGigaflops[workers]!
+            let floor = flops / (rate * 1e9)
             return Measurement(
-                workload: name, instances: instancesPerThread * workers, threads: workers,
-                secondsPerInstance: seconds,
-                floorSecondsPerInstance: floor / Double(workers),
-                fractionOfFloor: floor / Double(workers) / seconds,
-                sgemmGflops: rates.sgemmGigaflopsOneThread, sgemmGflopsAllThreads: rates.sgemmGigaflopsAllThreads,
+                workload: name, instances: instances.count, threads: workers, secondsPerInstance: seconds,
+                floorSecondsPerInstance: floor, fractionOfFloor: floor / seconds, sgemmGflops: rate,
                 gaussianPerSecond: rates.gaussiansPerSecond,
                 parallelEfficiency: single / (Double(workers) * seconds),
-                peakRssBytes: peakResidentBytes(), forwardGflopPerInstance: flops / 1e9,
-                deviceSamplesPerInstance: samples)
+                peakRssBytes: peakResidentBytes(), gemmGflopPerInstance: flops / 1e9, passesPerInstance: passes)
         }
+    }
+
+    /// GEMM FLOPs of one forward pass of `study` over its test set: the network's products
+    /// (2·M·N·K each), times the products per weight that tile mode runs for each layer
+    /// (one per slice, side and input plane).
+    public static func gemmFlopsPerPass(_ study: Study) throws -> Double {
+        let network = study.network
+        let shapes = try network.activationShapes()
+        var flops = 0.0
+        for layer in study.mapping.layers {
+            let operation = network.crossbarOperation(ofNode: layer.nodeIndex)!
+            let products =
+                study.spec.periphery.fidelity == .tile
+                ? TileSimulator.productsPerWeight(
+                    layer, configuration: study.mapping.configuration, periphery: study.spec.periphery) : 1
+            flops += 2 * Double(operation.multiplyAccumulates(output: shapes[layer.nodeIndex + 1]) * products)
+        }
+        return flops * Double(study.test.count)
     }
 
     /// sgemm GFLOP/s on an `n × n` product with `threads` OpenBLAS threads (best of `repeats`).
@@ -101,35 +111,20 @@ public enum Benchmark {
         return 2 * pow(Double(n), 3) / best * 1e-9
     }
 
-    /// Standard normal draws per second of the engine's generator (`CounterRandom.normal`), one thread.
-    public static func gaussianRate(count: Int = 20_000_000) -> Double {
+    /// Standard normal draws per second of the engine's sampler (`CounterRandom.fillNormals`),
+    /// one thread, best of 3.
+    public static func gaussianRate(count: Int = 1 << 24) -> Double {
         let stream = CounterRandom(seed: 1, instance: 0, purpose: .programming)
-        var sink = 0.0
-        let started = DispatchTime.now().uptimeNanoseconds
-        for counter in 0..<count { sink += stream.normal(counter) }
-        let seconds = Double(DispatchTime.now().uptimeNanoseconds - started) * 1e-9
-        precondition(sink.isFinite)
-        return Double(count) / seconds
-    }
-
-    /// FLOPs of the GEMMs of one forward pass over `images` test images (2·M·N·K per product).
-    public static func forwardFlops(_ network: Network, images: Int) throws -> Double {
-        let shapes = try network.activationShapes()
-        var flops = 0.0
-        for index in network.weightNodeIndices {
-            flops +=
-                2 * Double(network.crossbarOperation(ofNode: index)!.multiplyAccumulates(output: shapes[index + 1]))
+        let buffer = UnsafeMutableBufferPointer<Float>.allocate(capacity: count)
+        defer { buffer.deallocate() }
+        var best = Double.infinity
+        for round in 0..<3 {
+            let started = DispatchTime.now().uptimeNanoseconds
+            stream.fillNormals(buffer, firstCounter: round * count)
+            best = min(best, Double(DispatchTime.now().uptimeNanoseconds - started) * 1e-9)
         }
-        return flops * Double(images)
-    }
-
-    /// Standard normal draws the engine makes per instance for one policy without write-verify
-    /// and one time point: one per device per enabled source.
-    public static func deviceSamples(mapping: CrossbarMapping, device: DeviceModel, times: Int) -> Double {
-        let perDevice =
-            (device.deviceToDevice.isNone ? 0 : 1) + (device.programming.isNone ? 0 : 1)
-            + (device.drift == nil ? 0 : 1) + (device.readNoise == nil ? 0 : times)
-        return Double(mapping.deviceCount * perDevice)
+        precondition(buffer.allSatisfy(\.isFinite))
+        return Double(count) / best
     }
 
     /// Peak resident set size of this process so far, bytes.
@@ -137,25 +132,5 @@ public enum Benchmark {
         var usage = rusage()
         getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &usage)
         return usage.ru_maxrss * 1024
-    }
-
-    /// Seconds per instance of effective-weight Monte-Carlo (policy `none`, one time point)
-    /// with `threads` workers over `instances` instances.
-    public static func secondsPerInstance(
-        network: Network, mapping: CrossbarMapping, device: DeviceModel,
-        test: LabeledImages, instances: Int, threads: Int,
-        periphery: PeripheryConfiguration = PeripheryConfiguration()
-    ) throws -> Double {
-        let started = DispatchTime.now().uptimeNanoseconds
-        try MonteCarloEngine.run(
-            instances: Array(0..<instances), threads: threads,
-            makeSimulator: {
-                try ChipSimulator(
-                    network: network, mapping: mapping, device: device,
-                    policies: [WriteVerifyPolicy(kind: .none)], timesSeconds: [0], seed: 1, test: test,
-                    periphery: periphery)
-            },
-            sink: ResultCollector(instances: Array(0..<instances), policies: 1, times: 1))
-        return Double(DispatchTime.now().uptimeNanoseconds - started) * 1e-9 / Double(instances)
     }
 }

@@ -161,6 +161,22 @@ final class TileSimulator {
         return rows * range * shifts * Float(mapping.configuration.sides)
     }
 
+    /// Bit-serial input cycles per sign: ⌈dacBits / dacBitsPerCycle⌉ (1 without a DAC).
+    static func dacCycles(_ periphery: PeripheryConfiguration) -> Int {
+        guard periphery.dacBits > 0 else { return 1 }
+        let perCycle =
+            periphery.dacBitsPerCycle == 0 ? periphery.dacBits : min(periphery.dacBitsPerCycle, periphery.dacBits)
+        return (periphery.dacBits + perCycle - 1) / perCycle
+    }
+
+    /// Crossbar products per weight of `layer` in one pass: one per slice and side of the pair
+    /// and per input plane (both signs of every DAC cycle).
+    static func productsPerWeight(
+        _ layer: LayerMapping, configuration: MappingConfiguration, periphery: PeripheryConfiguration
+    ) -> Int {
+        layer.slices * configuration.sides * (periphery.dacBits == 0 ? 1 : 2 * dacCycles(periphery))
+    }
+
     /// The product of group `group` of node `node`, added into `output` (`NetworkWorkspace.matrixProduct`):
     /// the group's outputs are columns `group · outputs ..< (group + 1) · outputs` of the layer.
     func product(
@@ -184,7 +200,7 @@ final class TileSimulator {
             planes = [(1, 0, 1, 1)]
         } else {
             let perCycle = periphery.dacBitsPerCycle == 0 ? dacBits : min(periphery.dacBitsPerCycle, dacBits)
-            let cycles = (dacBits + perCycle - 1) / perCycle
+            let cycles = Self.dacCycles(periphery)
             let step = inputRange[index] / Float(levels)
             for sign: Float in [1, -1] {
                 for cycle in 0..<cycles {

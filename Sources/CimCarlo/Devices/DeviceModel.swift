@@ -39,6 +39,8 @@ public struct DeviceModel: Sendable, Equatable {
     public var conductanceRange: Double { maximumConductance - minimumConductance }
     /// Levels per device, `2^cellBits`.
     public var levelCount: Int { 1 << cellBits }
+    /// Whether a programmed conductance reads the same at every time (no drift, no read noise).
+    public var isStatic: Bool { drift == nil && readNoise == nil }
 
     /// A device with no variation at all.
     public static let ideal = DeviceModel(

@@ -127,7 +127,7 @@ public final class ChipSimulator {
             loss: Array(repeating: Array(repeating: .nan, count: timesSeconds.count), count: policies.count),
             writeCycles: Array(repeating: 0, count: policies.count),
             programmingTimeSeconds: Array(repeating: 0, count: policies.count))
-        let timeIndependent = device.drift == nil && device.readNoise == nil
+        let timeIndependent = device.isStatic
         for (policyIndex, policy) in policies.enumerated() {
             let cycles = program(instance: instance, policy: policy)
             let baseline = periphery.driftCompensation == .none ? nil : readout(programmed)

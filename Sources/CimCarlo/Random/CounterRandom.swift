@@ -58,4 +58,8 @@ public struct CounterRandom: Sendable {
         let radius = (-2 * log(uniform(2 &* counter))).squareRoot()
         return radius * cos(2 * Double.pi * uniform(2 &* counter &+ 1))
     }
+
+    public func fillNormals(_ buffer: UnsafeMutableBufferPointer<Float>, firstCounter: Int) {
+        for index in buffer.indices { buffer[index] = Float(normal(firstCounter + index)) }
+    }
 }
