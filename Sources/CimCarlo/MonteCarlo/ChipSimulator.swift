@@ -40,6 +40,8 @@ public final class ChipSimulator {
     public let seed: UInt64
     private let test: LabeledImages
     private var network: Network
+    /// The networks of passes evaluated together (one per policy and time point, up to 8).
+    private var passNetworks: [Network]
     private let workspace: NetworkWorkspace
 
     /// First global device index of each mapped layer (the counter of its draws).
@@ -70,6 +72,9 @@ public final class ChipSimulator {
     ) throws {
         self.periphery = periphery
         self.network = network
+        passNetworks = Array(
+            repeating: network,
+            count: periphery.fidelity == .tile ? 0 : min(8, policies.count * (device.isStatic ? 1 : timesSeconds.count)))
         self.mapping = mapping
         self.device = device
         self.policies = policies
@@ -128,22 +133,47 @@ public final class ChipSimulator {
             writeCycles: Array(repeating: 0, count: policies.count),
             programmingTimeSeconds: Array(repeating: 0, count: policies.count))
         let timeIndependent = device.isStatic
+        // Passes waiting for evaluation: (policy, time) and the network as read. Effective-weight
+        // passes are evaluated together (`NetworkWorkspace.evaluate(_:on:)` shares the first
+        // layer's input work), at most `passNetworks.count` at a time.
+        var pending: [(policy: Int, time: Int)] = []
+        func evaluatePending() {
+            let evaluations = workspace.evaluate(passNetworks[0..<pending.count], on: test)
+            for ((policyIndex, timeIndex), evaluation) in zip(pending, evaluations) {
+                result.accuracy[policyIndex][timeIndex] = Float(evaluation.accuracy)
+                result.loss[policyIndex][timeIndex] = Float(evaluation.meanLoss)
+            }
+            pending.removeAll(keepingCapacity: true)
+        }
         for (policyIndex, policy) in policies.enumerated() {
             let cycles = program(instance: instance, policy: policy)
             let baseline = periphery.driftCompensation == .none ? nil : readout(programmed)
             result.writeCycles[policyIndex] = cycles
             result.programmingTimeSeconds[policyIndex] = cycles * device.writeVerify.pulseTimeSeconds
-            for (timeIndex, time) in timesSeconds.enumerated() {
-                if timeIndependent && timeIndex > 0 {
-                    result.accuracy[policyIndex][timeIndex] = result.accuracy[policyIndex][0]
-                    result.loss[policyIndex][timeIndex] = result.loss[policyIndex][0]
-                    continue
-                }
+            for (timeIndex, time) in timesSeconds.enumerated() where !timeIndependent || timeIndex == 0 {
                 let conductances =
                     timeIndependent ? programmed : readAt(time: time, timeIndex: timeIndex, instance: instance)
-                let evaluation = evaluate(conductances, baseline: baseline)
-                result.accuracy[policyIndex][timeIndex] = Float(evaluation.accuracy)
-                result.loss[policyIndex][timeIndex] = Float(evaluation.meanLoss)
+                let factors = baseline.map { compensationFactors(baseline: $0, current: readout(conductances)) }
+                if let tiles {
+                    tiles.load(conductances)
+                    tiles.compensation = factors ?? mapping.layers.map { Array(repeating: 1, count: $0.columns) }
+                    let evaluation = workspace.evaluate(network, on: test)
+                    result.accuracy[policyIndex][timeIndex] = Float(evaluation.accuracy)
+                    result.loss[policyIndex][timeIndex] = Float(evaluation.meanLoss)
+                    continue
+                }
+                foldWeights(conductances, scaledBy: factors, into: &passNetworks[pending.count])
+                pending.append((policyIndex, timeIndex))
+                if pending.count == passNetworks.count { evaluatePending() }
+            }
+        }
+        if !pending.isEmpty { evaluatePending() }
+        if timeIndependent {
+            for policyIndex in policies.indices {
+                for timeIndex in timesSeconds.indices.dropFirst() {
+                    result.accuracy[policyIndex][timeIndex] = result.accuracy[policyIndex][0]
+                    result.loss[policyIndex][timeIndex] = result.loss[policyIndex][0]
+                }
             }
         }
         return result
@@ -303,23 +333,14 @@ public final class ChipSimulator {
         return read
     }
 
-    /// Runs the test set on the chip as read: effective weights folded into the network, or the
-    /// conductances loaded into the tile simulator; with drift compensation, each layer's
-    /// outputs scaled by baseline ÷ current read-out.
-    private func evaluate(_ conductances: [UnsafeMutableBufferPointer<Float>], baseline: [[Float]]?) -> Evaluation {
-        let factors = baseline.map { compensationFactors(baseline: $0, current: readout(conductances)) }
-        if let tiles {
-            tiles.load(conductances)
-            tiles.compensation = factors ?? mapping.layers.map { Array(repeating: 1, count: $0.columns) }
-        } else {
-            foldWeights(conductances, scaledBy: factors)
-        }
-        return workspace.evaluate(network, on: test)
-    }
-
-    private func foldWeights(_ conductances: [UnsafeMutableBufferPointer<Float>], scaledBy factors: [[Float]]? = nil) {
+    /// Folds `conductances` into the weights of `target` (default: the simulator's own copy of
+    /// the network), each column scaled by its drift-compensation factor when given.
+    private func foldWeights(
+        _ conductances: [UnsafeMutableBufferPointer<Float>], scaledBy factors: [[Float]]? = nil,
+        into target: inout Network
+    ) {
         for (layerIndex, layer) in mapping.layers.enumerated() {
-            network.modifyParameters(ofNode: layer.nodeIndex) { weight, _ in
+            target.modifyParameters(ofNode: layer.nodeIndex) { weight, _ in
                 weight.withUnsafeMutableBufferPointer { weights in
                     CrossbarMapping.fold(
                         layer, conductances: UnsafeBufferPointer(conductances[layerIndex]), into: weights)
@@ -331,6 +352,10 @@ public final class ChipSimulator {
                 }
             }
         }
+    }
+
+    private func foldWeights(_ conductances: [UnsafeMutableBufferPointer<Float>], scaledBy factors: [[Float]]? = nil) {
+        foldWeights(conductances, scaledBy: factors, into: &network)
     }
 
     /// The read-out of a reference input per layer and output column: with one-hot inputs

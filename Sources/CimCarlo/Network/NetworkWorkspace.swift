@@ -35,6 +35,10 @@ public final class NetworkWorkspace {
     /// refreshed each pass.
     private let normalizationScale: UnsafeMutableBufferPointer<Float>
     private let normalizationShift: UnsafeMutableBufferPointer<Float>
+    /// Buffers of multi-network passes (`evaluate(_:on:)` on several networks), grown on demand.
+    private var passBuffers: [PassBuffer: UnsafeMutableBufferPointer<Float>] = [:]
+
+    enum PassBuffer { case stackedWeights, wideProduct }
 
     /// Buffers for `network`'s shape. Throws if its nodes do not fit together. Inference-only
     /// workspaces (`supportsBackward: false`) share buffers by liveness and record nothing.
@@ -115,6 +119,15 @@ public final class NetworkWorkspace {
         normalizationShift.deallocate()
         recordedIndices.forEach { $0.deallocate() }
         gradients.forEach { $0.deallocate() }
+        passBuffers.values.forEach { $0.deallocate() }
+    }
+
+    /// Pass buffer `kind` with room for at least `count` floats (reallocated only to grow).
+    func passBuffer(_ kind: PassBuffer, count: Int) -> UnsafeMutableBufferPointer<Float> {
+        if let buffer = passBuffers[kind], buffer.count >= count { return buffer }
+        passBuffers[kind]?.deallocate()
+        passBuffers[kind] = .allocateZeroed(count)
+        return passBuffers[kind]!
     }
 
     /// Number of classes the network scores.
@@ -154,6 +167,15 @@ public final class NetworkWorkspace {
     public func forward(_ network: Network, pixels: UnsafeBufferPointer<Float>, batchSize: Int)
         -> UnsafeBufferPointer<Float>
     {
+        loadInput(network, pixels: pixels, batchSize: batchSize)
+        for (index, node) in network.nodes.enumerated() {
+            node.operation.forward(forwardPass(node: index, batchSize: batchSize))
+        }
+        return UnsafeBufferPointer(buffer(ofValue: shapes.count - 1, batchSize: batchSize))
+    }
+
+    /// Writes the normalised images into the input value: `(pixel − mean) / std` per channel.
+    func loadInput(_ network: Network, pixels: UnsafeBufferPointer<Float>, batchSize: Int) {
         precondition(batchSize <= batchCapacity && pixels.count >= batchSize * shapes[0].count)
         let input = buffer(ofValue: 0, batchSize: batchSize)
         let channels = shapes[0].channels
@@ -169,10 +191,6 @@ public final class NetworkWorkspace {
                 element += 1
             }
         }
-        for (index, node) in network.nodes.enumerated() {
-            node.operation.forward(forwardPass(node: index, batchSize: batchSize))
-        }
-        return UnsafeBufferPointer(buffer(ofValue: shapes.count - 1, batchSize: batchSize))
     }
 }
 

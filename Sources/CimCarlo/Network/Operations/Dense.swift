@@ -111,3 +111,13 @@ extension Dense: ModelFileCodable {
         try node.write("bias", bias, shape: [outputs])
     }
 }
+
+extension Dense: SingleProductOperation {
+    func productInput(_ pass: ForwardPass) -> (matrix: UnsafePointer<Float>, rows: Int) {
+        (UnsafePointer(pass.input.baseAddress!), pass.batchSize)
+    }
+
+    func productWeights(into weights: UnsafeMutableBufferPointer<Float>) {
+        _ = weights.update(fromContentsOf: weight)
+    }
+}
