@@ -45,20 +45,37 @@ public final class ChipSimulator {
     private let workspace: NetworkWorkspace
 
     /// First global device index of each mapped layer (the counter of its draws).
-    private let deviceOffsets: [Int]
-    /// Per device: error of the first programming pulse (D2D + C2C), units of the range.
-    private var oneShotError: [UnsafeMutableBufferPointer<Float>]
-    /// Per device: 0 healthy, 1 stuck at g_min (SA0), 2 stuck at g_max (SA1).
-    private var stuck: [UnsafeMutableBufferPointer<UInt8>]
-    /// Per device: drift exponent ν.
-    private var driftExponent: [UnsafeMutableBufferPointer<Float>]
-    /// Per device: normalised conductance after programming under the current policy.
-    private var programmed: [UnsafeMutableBufferPointer<Float>]
-    /// Per device: normalised conductance read at the current time point.
-    private var read: [UnsafeMutableBufferPointer<Float>]
+    let deviceOffsets: [Int]
+    // Per mapped layer and device (each buffer padded to whole SIMD lanes):
+    /// error of the first programming pulse (D2D + C2C), units of the range;
+    var oneShotError: [UnsafeMutableBufferPointer<Float>]
+    /// 0 healthy, 1 stuck at g_min (SA0), 2 stuck at g_max (SA1);
+    var stuck: [UnsafeMutableBufferPointer<UInt8>]
+    /// drift exponent ν;
+    var driftExponent: [UnsafeMutableBufferPointer<Float>]
+    /// normalised conductance after programming under the current policy;
+    var programmed: [UnsafeMutableBufferPointer<Float>]
+    /// normalised conductance read at the current time point;
+    var read: [UnsafeMutableBufferPointer<Float>]
+    /// the draws' parameters, fixed by the targets.
+    let tables: [LayerTables]
+
+    /// A mapped layer's per-device draw parameters.
+    struct LayerTables {
+        var deviceToDevice: VariationTable?
+        var programming: VariationTable?
+        /// Mean and standard deviation of the drift exponent (empty without drift).
+        var driftMean: UnsafeMutableBufferPointer<Float>
+        var driftStd: UnsafeMutableBufferPointer<Float>
+    }
+
+    /// Scratch: one chunk of draws, and the devices still being verified with their counters.
+    let draws: UnsafeMutableBufferPointer<Float>
+    let retrying: UnsafeMutableBufferPointer<Int32>
+    let counters: UnsafeMutableBufferPointer<Int>
 
     /// g_min in units of the range: a device's conductance is `(x + offset) · (g_max − g_min)`.
-    private let conductanceOffset: Double
+    let conductanceOffset: Double
 
     public let periphery: PeripheryConfiguration
     /// Tile-accurate arithmetic (tile fidelity only).
@@ -92,20 +109,43 @@ public final class ChipSimulator {
             total += layer.targets.count
         }
         deviceOffsets = offsets
-        let counts = mapping.layers.map(\.targets.count)
+        let counts = mapping.layers.map { VectorMath.paddedCount($0.targets.count) }
         func floats(_ needed: Bool) -> [UnsafeMutableBufferPointer<Float>] {
             counts.map { .allocateZeroed(needed ? $0 : 0) }
         }
         oneShotError = floats(true)
         driftExponent = floats(device.drift != nil)
         programmed = floats(true)
-        read = floats(device.drift != nil || device.readNoise != nil)
+        read = floats(!device.isStatic)
         let hasStuck = device.stuckAtZeroRate + device.stuckAtOneRate > 0
         stuck = counts.map { count in
             let buffer = UnsafeMutableBufferPointer<UInt8>.allocate(capacity: hasStuck ? count : 0)
             buffer.initialize(repeating: 0)
             return buffer
         }
+        tables = mapping.layers.map { layer in
+            let drift = device.drift
+            let padded = drift == nil ? 0 : VectorMath.paddedCount(layer.targets.count)
+            let tables = LayerTables(
+                deviceToDevice: device.deviceToDevice.isNone
+                    ? nil : VariationTable(device.deviceToDevice, targets: layer.targets, device: device),
+                programming: device.programming.isNone
+                    ? nil : VariationTable(device.programming, targets: layer.targets, device: device),
+                driftMean: .allocateZeroed(padded), driftStd: .allocateZeroed(padded))
+            if let drift {
+                for (index, target) in layer.targets.enumerated() {
+                    tables.driftMean[index] = Float(drift.exponentMean.value(at: Double(target)))
+                    tables.driftStd[index] = Float(drift.exponentStd.value(at: Double(target)))
+                }
+            }
+            return tables
+        }
+        let largestLayer = mapping.layers.map(\.targets.count).max() ?? 0
+        draws = .allocateZeroed(Self.chunkSize)
+        retrying = .allocate(capacity: largestLayer)
+        retrying.initialize(repeating: 0)
+        counters = .allocate(capacity: Self.chunkSize)
+        counters.initialize(repeating: 0)
         if periphery.fidelity == .tile {
             let tiles = try TileSimulator(
                 network: network, mapping: mapping, periphery: periphery,
@@ -121,6 +161,15 @@ public final class ChipSimulator {
     deinit {
         for buffers in [oneShotError, driftExponent, programmed, read] { buffers.forEach { $0.deallocate() } }
         stuck.forEach { $0.deallocate() }
+        for layer in tables {
+            layer.deviceToDevice?.deallocate()
+            layer.programming?.deallocate()
+            layer.driftMean.deallocate()
+            layer.driftStd.deallocate()
+        }
+        draws.deallocate()
+        retrying.deallocate()
+        counters.deallocate()
     }
 
     /// Simulates instance `instance`: the result depends only on (seed, instance).
@@ -192,145 +241,6 @@ public final class ChipSimulator {
         let factors = baseline.map { compensationFactors(baseline: $0, current: readout(conductances)) }
         foldWeights(conductances, scaledBy: factors)
         return network
-    }
-
-    // MARK: - Sampling
-
-    /// Draws what is fixed for the chip: stuck-at faults, the first-pulse error, drift exponents.
-    private func sampleStaticState(instance: Int) {
-        let d2dStream = CounterRandom(seed: seed, instance: instance, purpose: .deviceToDevice)
-        let programmingStream = CounterRandom(seed: seed, instance: instance, purpose: .programming)
-        let stuckStream = CounterRandom(seed: seed, instance: instance, purpose: .stuckAt)
-        let driftStream = CounterRandom(seed: seed, instance: instance, purpose: .driftExponent)
-        let hasD2D = !device.deviceToDevice.isNone
-        let hasProgramming = !device.programming.isNone
-        let sa0 = device.stuckAtZeroRate
-        let sa01 = device.stuckAtZeroRate + device.stuckAtOneRate
-        for (layerIndex, layer) in mapping.layers.enumerated() {
-            let offset = deviceOffsets[layerIndex]
-            let errors = oneShotError[layerIndex]
-            let faults = stuck[layerIndex]
-            let exponents = driftExponent[layerIndex]
-            layer.targets.withUnsafeBufferPointer { targets in
-                for index in 0..<targets.count {
-                    let counter = offset + index
-                    let x = Double(targets[index])
-                    var error = 0.0
-                    if hasD2D {
-                        let variation = device.deviceToDevice
-                        error += variation.deviation(
-                            at: x, standardNormal: d2dStream.normal(counter), device: device,
-                            sigma: variation.sigma(at: x, device: device))
-                    }
-                    if hasProgramming {
-                        let variation = device.programming
-                        error += variation.deviation(
-                            at: x, standardNormal: programmingStream.normal(counter),
-                            device: device, sigma: variation.sigma(at: x, device: device))
-                    }
-                    errors[index] = Float(error)
-                    if sa01 > 0 {
-                        let draw = stuckStream.uniform(counter)
-                        faults[index] = draw < sa0 ? 1 : (draw < sa01 ? 2 : 0)
-                    }
-                    if let drift = device.drift {
-                        var exponent =
-                            drift.exponentMean.value(at: x)
-                            + drift.exponentStd.value(at: x) * driftStream.normal(counter)
-                        if drift.absoluteExponent { exponent = abs(exponent) }
-                        exponents[index] = Float(exponent)
-                    }
-                }
-            }
-        }
-    }
-
-    /// Programs every device under `policy` into `programmed`; returns the pulses spent.
-    ///
-    /// Unverified devices keep their first-pulse error. Verified devices are read back and
-    /// re-programmed while `|error| > tolerance`, up to `maxIterations` pulses; each
-    /// re-programming pulse lands with fresh C2C noise (the verify read has removed the static
-    /// D2D offset). Stuck devices cannot be moved: verifying them spends every pulse.
-    private func program(instance: Int, policy: WriteVerifyPolicy) -> Double {
-        let verifyStream = CounterRandom(seed: seed, instance: instance, purpose: .verifyPulses)
-        var cycles = 0
-        for (layerIndex, layer) in mapping.layers.enumerated() {
-            let perWeight = layer.devicesPerWeight
-            layer.targets.withUnsafeBufferPointer { targets in
-                for weightIndex in 0..<layer.weightCount {
-                    let verified = policy.verifies(layer: layerIndex, weightIndex: weightIndex)
-                    for index in (weightIndex * perWeight)..<((weightIndex + 1) * perWeight) {
-                        cycles += programDevice(
-                            index, layerIndex: layerIndex, target: targets[index], verified: verified,
-                            verifyStream: verifyStream)
-                    }
-                }
-                // Reference columns (offset encoding) are write-verified whenever the policy verifies anything.
-                for index in layer.weightDeviceCount..<targets.count {
-                    cycles += programDevice(
-                        index, layerIndex: layerIndex, target: targets[index],
-                        verified: policy.verifiesAnything, verifyStream: verifyStream)
-                }
-            }
-        }
-        return Double(cycles)
-    }
-
-    /// Programs one device into `programmed`; returns its pulses.
-    @inline(__always)
-    private func programDevice(
-        _ index: Int, layerIndex: Int, target: Float, verified: Bool,
-        verifyStream: CounterRandom
-    ) -> Int {
-        let maxIterations = device.writeVerify.maxIterations
-        let faults = stuck[layerIndex]
-        if !faults.isEmpty && faults[index] != 0 {
-            programmed[layerIndex][index] = faults[index] == 1 ? 0 : 1
-            return verified ? maxIterations : 1
-        }
-        var error = oneShotError[layerIndex][index]
-        var pulses = 1
-        if verified {
-            let tolerance = Float(device.writeVerify.tolerance)
-            let x = Double(target)
-            let sigma = device.programming.sigma(at: x, device: device)
-            let counter = (deviceOffsets[layerIndex] + index) &* maxIterations
-            while abs(error) > tolerance && pulses < maxIterations {
-                let z = verifyStream.normal(counter &+ pulses)
-                error = Float(device.programming.deviation(at: x, standardNormal: z, device: device, sigma: sigma))
-                pulses += 1
-            }
-        }
-        programmed[layerIndex][index] = max(target + error, Float(-conductanceOffset))  // G ≥ 0
-        return pulses
-    }
-
-    /// Applies drift and read noise at `time` to the programmed conductances, into `read`.
-    private func readAt(time: Double, timeIndex: Int, instance: Int) -> [UnsafeMutableBufferPointer<Float>] {
-        let readStream = CounterRandom(seed: seed, instance: instance, purpose: .readNoise, substream: timeIndex)
-        let offset = conductanceOffset
-        let gMaxInRangeUnits = 1 + offset
-        let readNoise = device.readNoise
-        let timeFactor = readNoise?.timeFactor(time) ?? 0
-        for (layerIndex, _) in mapping.layers.enumerated() {
-            let source = programmed[layerIndex]
-            let output = read[layerIndex]
-            let exponents = driftExponent[layerIndex]
-            let first = deviceOffsets[layerIndex]
-            for index in 0..<source.count {
-                let programmedConductance = Double(source[index]) + offset
-                var conductance = programmedConductance
-                if let drift = device.drift {
-                    conductance *= drift.factor(exponent: Double(exponents[index]), timeSeconds: time)
-                }
-                if let readNoise, timeFactor > 0 {
-                    let sigma = readNoise.relativeSigma(at: programmedConductance / gMaxInRangeUnits) * timeFactor
-                    conductance += abs(conductance) * sigma * readStream.normal(first + index)
-                }
-                output[index] = Float(max(conductance, 0) - offset)
-            }
-        }
-        return read
     }
 
     /// Folds `conductances` into the weights of `target` (default: the simulator's own copy of

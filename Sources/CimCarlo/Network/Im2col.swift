@@ -83,7 +83,7 @@ enum Im2col {
     ) {
         let destination = patches.baseAddress!
         forEachRun(conv, group: group, shape: shape, output: output, batchSize: batchSize) { from, to, count in
-            for element in 0..<count { destination[to &+ element] = source[from &+ element] }
+            (destination + to).update(from: source + from, count: count)
         }
     }
 

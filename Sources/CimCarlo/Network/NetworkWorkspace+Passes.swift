@@ -50,11 +50,12 @@ extension NetworkWorkspace {
                         transposeB: true, m: rows, n: width, k: fanIn, a: input, lda: fanIn,
                         b: stacked.baseAddress!, ldb: fanIn, c: wide.baseAddress!, ldc: width)
                     for (index, network) in networks.enumerated() {
-                        let bias = operations[index].bias
-                        for row in 0..<rows {
-                            let from = wide.baseAddress! + row * width + index * outputs
-                            let to = pass.output.baseAddress! + row * outputs
-                            for column in 0..<outputs { to[column] = from[column] + bias[column] }
+                        operations[index].bias.withUnsafeBufferPointer { bias in
+                            for row in 0..<rows {
+                                let from = wide.baseAddress! + (row &* width &+ index &* outputs)
+                                let to = pass.output.baseAddress! + row &* outputs
+                                for column in 0..<outputs { to[column] = from[column] + bias[column] }
+                            }
                         }
                         for node in (first + 1)..<network.nodes.count {
                             network.nodes[node].operation.forward(forwardPass(node: node, batchSize: size))

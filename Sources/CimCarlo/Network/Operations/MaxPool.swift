@@ -43,7 +43,12 @@ public struct MaxPool: NetworkOperation, Equatable {
                                     winners![channel] = Int32(base + channel)
                                 }
                             } else {
-                                for channel in 0..<channels { out[channel] = max(out[channel], from[channel]) }
+                                // A compare and select (Swift's `max` orders NaN and does not vectorise).
+                                for channel in 0..<channels {
+                                    let value = from[channel]
+                                    let current = out[channel]
+                                    out[channel] = value > current ? value : current
+                                }
                             }
                         }
                     }
