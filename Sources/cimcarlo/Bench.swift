@@ -21,7 +21,9 @@ extension CimCarloCommand {
         @Flag(help: "Print one JSON object per workload instead of a table.")
         var json = false
 
-        @Option(help: ArgumentHelp("Instances per worker thread for the light workloads (heavy ones: a third).", valueName: "N"))
+        @Option(
+            help: ArgumentHelp(
+                "Instances per worker thread for the light workloads (heavy ones: a third).", valueName: "N"))
         var instances: Int = 6
 
         @Option(help: ArgumentHelp("Measure only the named workloads (comma-separated).", valueName: "NAMES"))
@@ -36,7 +38,8 @@ extension CimCarloCommand {
             guard instances >= 1 else { throw ValidationError("--instances must be at least 1, got \(instances)") }
             let names = Self.workloads.map(\.0)
             if let only, let unknown = only.split(separator: ",").first(where: { !names.contains(String($0)) }) {
-                throw ValidationError("--only: unknown workload \"\(unknown)\" (allowed: \(names.joined(separator: ", ")))")
+                throw ValidationError(
+                    "--only: unknown workload \"\(unknown)\" (allowed: \(names.joined(separator: ", ")))")
             }
             if let testLimit, testLimit < 1 {
                 throw ValidationError("--test-limit must be at least 1, got \(testLimit)")
@@ -62,7 +65,8 @@ extension CimCarloCommand {
                 if !json {
                     print(
                         String(
-                            format: "sgemm %.1f GFLOP/s (1 thread), %.1f GFLOP/s (%d threads); Gaussian %.1f M/s (1 thread)",
+                            format:
+                                "sgemm %.1f GFLOP/s (1 thread), %.1f GFLOP/s (%d threads); Gaussian %.1f M/s (1 thread)",
                             rates.sgemmGigaflops[1]!, rates.sgemmGigaflops[threads]!, threads,
                             rates.gaussiansPerSecond / 1e6))
                     print("workload           threads  s/instance  floor s/inst  of floor  parallel eff.  peak RSS")

@@ -70,7 +70,9 @@ extension ChipSimulator {
                     guard let table else { continue }
                     stream.fillNormals(chunkDraws, firstCounter: counter)
                     for index in lanes {
-                        let error = VectorMath.load(errors, index) + table.deviation(VectorMath.load(z, index - start), at: index)
+                        let error =
+                            VectorMath.load(errors, index)
+                            + table.deviation(VectorMath.load(z, index - start), at: index)
                         VectorMath.store(error, errors, index)
                     }
                 }
@@ -91,7 +93,8 @@ extension ChipSimulator {
                             + VectorMath.load(tables.driftStd.baseAddress!, index) * VectorMath.load(z, index - start)
                         if drift.absoluteExponent {
                             exponent = unsafeBitCast(
-                                unsafeBitCast(exponent, to: SIMD8<UInt32>.self) & 0x7FFF_FFFF, to: VectorMath.Lanes.self)
+                                unsafeBitCast(exponent, to: SIMD8<UInt32>.self) & 0x7FFF_FFFF, to: VectorMath.Lanes.self
+                            )
                         }
                         VectorMath.store(exponent, exponents, index)
                     }
@@ -170,7 +173,8 @@ extension ChipSimulator {
                 }
             }
             for index in stride(from: 0, to: output.count, by: 8) {
-                VectorMath.store(VectorMath.maximum(VectorMath.load(output.baseAddress!, index), lowest), output.baseAddress!, index)
+                VectorMath.store(
+                    VectorMath.maximum(VectorMath.load(output.baseAddress!, index), lowest), output.baseAddress!, index)
             }
         }
         return Double(cycles)
@@ -182,7 +186,9 @@ extension ChipSimulator {
         let offset = Float(conductanceOffset)
         let gMaxInRangeUnits = 1 + offset
         // Drift factor ((t + t₀) / t₀)^(−ν) = exp(−ν · driftLog).
-        let driftLog = device.drift.map { time <= 0 ? 0 : Float(log((time + $0.referenceTimeSeconds) / $0.referenceTimeSeconds)) }
+        let driftLog = device.drift.map {
+            time <= 0 ? 0 : Float(log((time + $0.referenceTimeSeconds) / $0.referenceTimeSeconds))
+        }
         let readNoise = device.readNoise
         let timeFactor = Float(readNoise?.timeFactor(time) ?? 0)
         let z = draws.baseAddress!

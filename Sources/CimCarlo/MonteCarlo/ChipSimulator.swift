@@ -91,7 +91,8 @@ public final class ChipSimulator {
         self.network = network
         passNetworks = Array(
             repeating: network,
-            count: periphery.fidelity == .tile ? 0 : min(8, policies.count * (device.isStatic ? 1 : timesSeconds.count)))
+            count: periphery.fidelity == .tile ? 0 : min(8, policies.count * (device.isStatic ? 1 : timesSeconds.count))
+        )
         self.mapping = mapping
         self.device = device
         self.policies = policies

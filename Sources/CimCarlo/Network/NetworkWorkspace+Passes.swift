@@ -31,7 +31,8 @@ extension NetworkWorkspace {
         let stacked = passBuffer(.stackedWeights, count: width * fanIn)
         for (index, operation) in operations.enumerated() {
             operation.productWeights(
-                into: UnsafeMutableBufferPointer(rebasing: stacked[(index * outputs * fanIn)..<((index + 1) * outputs * fanIn)]))
+                into: UnsafeMutableBufferPointer(
+                    rebasing: stacked[(index * outputs * fanIn)..<((index + 1) * outputs * fanIn)]))
         }
         let wide = passBuffer(.wideProduct, count: batchCapacity * shapes[first + 1].pixels * width)
         var lossSums = [Double](repeating: 0, count: networks.count)
@@ -43,7 +44,9 @@ extension NetworkWorkspace {
                     loadInput(
                         reference, pixels: UnsafeBufferPointer(rebasing: pixels[(start * images.pixelsPerImage)...]),
                         batchSize: size)
-                    for index in 0..<first { reference.nodes[index].operation.forward(forwardPass(node: index, batchSize: size)) }
+                    for index in 0..<first {
+                        reference.nodes[index].operation.forward(forwardPass(node: index, batchSize: size))
+                    }
                     let pass = forwardPass(node: first, batchSize: size)
                     let (input, rows) = operations[0].productInput(pass)
                     BLAS.gemm(

@@ -74,7 +74,9 @@ public struct CounterRandom: Sendable {
 
     /// The 32 draws of group `group` (positions 32·group …): normals, or uniforms in (0, 1).
     @inline(__always)
-    private func group(_ group: Int, normal: Bool) -> (VectorMath.Lanes, VectorMath.Lanes, VectorMath.Lanes, VectorMath.Lanes) {
+    private func group(_ group: Int, normal: Bool) -> (
+        VectorMath.Lanes, VectorMath.Lanes, VectorMath.Lanes, VectorMath.Lanes
+    ) {
         let blocks = SIMD8<UInt64>(repeating: UInt64(truncatingIfNeeded: group) &* 8) &+ SIMD8(0, 1, 2, 3, 4, 5, 6, 7)
         return Self.draws(words(blocks: blocks), normal: normal)
     }
@@ -164,7 +166,9 @@ public struct CounterRandom: Sendable {
     /// The standard normal draw at position `counter` (as `fillNormals` gives it).
     public func normal(_ counter: Int) -> Float {
         var value: Float = 0
-        withUnsafeMutablePointer(to: &value) { fillNormals(UnsafeMutableBufferPointer(start: $0, count: 1), firstCounter: counter) }
+        withUnsafeMutablePointer(to: &value) {
+            fillNormals(UnsafeMutableBufferPointer(start: $0, count: 1), firstCounter: counter)
+        }
         return value
     }
 }

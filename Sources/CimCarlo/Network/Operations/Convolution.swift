@@ -294,8 +294,10 @@ extension Convolution: SingleProductOperation {
         let scratch = scratch(pass, backward: false)
         let source = Im2col.source(
             self, input: pass.input, shape: pass.inputShape, batchSize: pass.batchSize, padded: scratch.padded)
-        return (UnsafePointer(patches(pass, scratch, source: source, group: 0).baseAddress!),
-            pass.batchSize * pass.outputShape.pixels)
+        return (
+            UnsafePointer(patches(pass, scratch, source: source, group: 0).baseAddress!),
+            pass.batchSize * pass.outputShape.pixels
+        )
     }
 
     func productWeights(into weights: UnsafeMutableBufferPointer<Float>) {
