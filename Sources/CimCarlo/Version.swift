@@ -1,4 +1,4 @@
 /// cimcarlo's version, written into every file it produces.
 public enum CimCarloVersion {
-    public static let current = "0.1.0"
+    public static let current = "0.2.0"
 }

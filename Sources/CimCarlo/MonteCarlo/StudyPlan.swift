@@ -42,6 +42,9 @@ public struct StudyPlan: Equatable, Sendable {
     /// SHA-256 of the selections and sensitivity scores the result file stores
     /// (`ResultTables.sha256`): the weights each policy verifies.
     public var selectionsSHA256: String
+    /// The device sampler that drew the instances (`CounterRandom.sampler`): another sampler
+    /// gives other chips from the same seed.
+    public var sampler: String = CounterRandom.sampler
 
     public var threshold: AccuracyThreshold { AccuracyThreshold(fraction: accuracyThreshold, testImages: testImages) }
 
@@ -65,7 +68,9 @@ public struct StudyPlan: Equatable, Sendable {
             "times_s=" + timesSeconds.map(bits).joined(separator: ","), "periphery=" + periphery,
             "energy_per_pulse_j=" + (energyPerPulseJoules.map(bits) ?? "none"), "selections_sha256=" + selectionsSHA256,
         ]
-        return SHA256.hex(Array(lines.joined(separator: "\n").utf8))
+        // Files from before the sampler was recorded keep their digest.
+        let samplerLine = sampler == CounterRandom.legacySampler ? [] : ["sampler=" + sampler]
+        return SHA256.hex(Array((lines + samplerLine).joined(separator: "\n").utf8))
     }
 
     /// The instance counts at which sequential stopping checks its target: 16, 24, 32, 48, 64,

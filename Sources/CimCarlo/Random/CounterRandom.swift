@@ -21,6 +21,12 @@ public struct CounterRandom: Sendable {
 
     public let key: UInt64
 
+    /// The device sampler's name, recorded in every result file (`sampler`) and plan digest.
+    public static let sampler = "philox4x32-10 box-muller float32"
+    /// The sampler of cimcarlo 0.1 (SplitMix64, double-precision Box–Muller), assumed for
+    /// result files that do not name theirs.
+    public static let legacySampler = "splitmix64 box-muller float64"
+
     /// The stream for `purpose` of Monte-Carlo instance `instance` under `seed`;
     /// `substream` separates e.g. the read-noise draws of different time points.
     public init(seed: UInt64, instance: Int, purpose: Purpose, substream: Int = 0) {

@@ -106,6 +106,7 @@ public final class ResultFile: ResultSink {
         try file.setAttribute("test_images", Int64(plan.testImages))
         try file.setAttribute("status", "partial")
         try file.setAttribute("periphery", plan.periphery)
+        try file.setAttribute("sampler", plan.sampler)
         try file.setAttribute("plan_digest", plan.digest)
         switch plan.stopping {
         case .fixed:
@@ -233,7 +234,7 @@ public final class ResultFile: ResultSink {
         let stopping: StudyPlan.Stopping =
             sequential
             ? .targetHalfWidth(try file.scalarAttribute("target_ci95_half_width", as: Double.self)) : .fixed
-        let plan = StudyPlan(
+        var plan = StudyPlan(
             specText: try file.stringAttribute("spec"), deviceModelText: try file.stringAttribute("device_model"),
             modelSHA256: try file.stringAttribute("model_sha256"),
             datasetSHA256: try file.stringAttribute("dataset_sha256"),
@@ -247,6 +248,7 @@ public final class ResultFile: ResultSink {
             energyPerPulseJoules: file.exists("/programming_energy_j")
                 ? try file.scalarAttribute("energy_per_pulse_j", on: "/programming_energy_j", as: Double.self) : nil,
             selectionsSHA256: tables.sha256)
+        plan.sampler = file.hasAttribute("sampler") ? try file.stringAttribute("sampler") : CounterRandom.legacySampler
         if file.hasAttribute("plan_digest") {
             let stored = try file.stringAttribute("plan_digest")
             guard stored == plan.digest else {
@@ -395,7 +397,7 @@ extension StudyPlan {
             ("policy", policyLabels == other.policyLabels), ("policy_budget", policyBudgets == other.policyBudgets),
             ("time", timesSeconds == other.timesSeconds), ("periphery", periphery == other.periphery),
             ("energy_per_pulse_j", energyPerPulseJoules == other.energyPerPulseJoules),
-            ("selection", selectionsSHA256 == other.selectionsSHA256),
+            ("selection", selectionsSHA256 == other.selectionsSHA256), ("sampler", sampler == other.sampler),
         ]
         return checks.first { !$0.1 }?.0
     }
