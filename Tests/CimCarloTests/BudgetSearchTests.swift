@@ -36,9 +36,8 @@ import Testing
         let fixture = try TinyStudyFixture(directory: directory)
         var spec = try RunSpec.load(path: fixture.spec).searching(.magnitude)
         let last = spec.timesSeconds.count - 1
-        // An accuracy threshold between what none and all reach on these chips at which their
-        // yields differ, so that the yield moves with the budget: halfway between the means, or
-        // between the medians, or all's 5 % quantile.
+        // The accuracy threshold, among the accuracies these chips reach, at which all's yield
+        // most exceeds none's, so that the yield moves with the budget.
         let ends = ResultCollector(instances: Array(0..<8), policies: 2, times: spec.timesSeconds.count)
         let probe = try Study(spec: spec)
         try probe.simulate(
@@ -48,9 +47,10 @@ import Testing
             StudySummary(ends.results, threshold: AccuracyThreshold(fraction: fraction, testImages: probe.test.count))
                 .cells.map { $0[last].yield }
         }
-        let cells = StudySummary(ends.results, threshold: probe.plan.threshold).cells.map { $0[last] }
-        let candidates = [(cells[0].mean + cells[1].mean) / 2, (cells[0].p50 + cells[1].p50) / 2, cells[1].p05]
-        spec.accuracyThreshold = try #require(candidates.first { yields($0)[1] > yields($0)[0] })
+        spec.accuracyThreshold = Set(ends.results.accuracy.map(Double.init)).max { a, b in
+            let (ya, yb) = (yields(a), yields(b))
+            return ya[1] - ya[0] < yb[1] - yb[0]
+        }!
         let study = try Study(spec: spec)
         let yields = yields(spec.accuracyThreshold)
         let target = (yields[0] + yields[1]) / 2
