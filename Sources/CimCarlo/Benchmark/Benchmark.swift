@@ -47,7 +47,8 @@ public enum Benchmark {
     public static func measure(
         _ name: String, study: Study, instancesPerThread: Int, threads: Int, rates: Rates
     ) throws -> [Measurement] {
-        let passes = study.policies.count * (study.device.isStatic ? 1 : study.spec.timesSeconds.count)
+        let passes = ChipSimulator.passes(
+            policies: study.policies.count, times: study.spec.timesSeconds.count, device: study.device)
         let flops = try gemmFlopsPerPass(study) * Double(passes)
         var single = 0.0
         return try Set([1, threads]).sorted().map { workers in

@@ -161,11 +161,15 @@ final class TileSimulator {
         return rows * range * shifts * Float(mapping.configuration.sides)
     }
 
+    /// Input bits applied per cycle: `dacBitsPerCycle`, or all of them when it is 0.
+    static func dacBitsPerCycle(_ periphery: PeripheryConfiguration) -> Int {
+        periphery.dacBitsPerCycle == 0 ? periphery.dacBits : min(periphery.dacBitsPerCycle, periphery.dacBits)
+    }
+
     /// Bit-serial input cycles per sign: ⌈dacBits / dacBitsPerCycle⌉ (1 without a DAC).
     static func dacCycles(_ periphery: PeripheryConfiguration) -> Int {
         guard periphery.dacBits > 0 else { return 1 }
-        let perCycle =
-            periphery.dacBitsPerCycle == 0 ? periphery.dacBits : min(periphery.dacBitsPerCycle, periphery.dacBits)
+        let perCycle = dacBitsPerCycle(periphery)
         return (periphery.dacBits + perCycle - 1) / perCycle
     }
 
@@ -199,7 +203,8 @@ final class TileSimulator {
         if dacBits == 0 {
             planes = [(1, 0, 1, 1)]
         } else {
-            let perCycle = periphery.dacBitsPerCycle == 0 ? dacBits : min(periphery.dacBitsPerCycle, dacBits)
+            // Not calibrating here, so dacBits is the periphery's.
+            let perCycle = Self.dacBitsPerCycle(periphery)
             let cycles = Self.dacCycles(periphery)
             let step = inputRange[index] / Float(levels)
             for sign: Float in [1, -1] {

@@ -167,10 +167,10 @@ public struct Drift: Sendable, Equatable {
         self.absoluteExponent = absoluteExponent
     }
 
-    /// `((t + t₀) / t₀)^(−ν)`.
-    @inlinable
-    public func factor(exponent: Double, timeSeconds: Double) -> Double {
-        timeSeconds <= 0 ? 1 : pow((timeSeconds + referenceTimeSeconds) / referenceTimeSeconds, -exponent)
+    /// `ln((t + t₀) / t₀)`, 0 for t ≤ 0: the drift factor `((t + t₀) / t₀)^(−ν)` is
+    /// `exp(−ν · logTimeRatio(t))`.
+    public func logTimeRatio(_ timeSeconds: Double) -> Double {
+        timeSeconds <= 0 ? 0 : log((timeSeconds + referenceTimeSeconds) / referenceTimeSeconds)
     }
 }
 

@@ -185,21 +185,18 @@ extension ChipSimulator {
         let readStream = CounterRandom(seed: seed, instance: instance, purpose: .readNoise, substream: timeIndex)
         let offset = Float(conductanceOffset)
         let gMaxInRangeUnits = 1 + offset
-        // Drift factor ((t + t₀) / t₀)^(−ν) = exp(−ν · driftLog).
-        let driftLog = device.drift.map {
-            time <= 0 ? 0 : Float(log((time + $0.referenceTimeSeconds) / $0.referenceTimeSeconds))
-        }
+        let driftLog = device.drift.map { Float($0.logTimeRatio(time)) }
         let readNoise = device.readNoise
         let timeFactor = Float(readNoise?.timeFactor(time) ?? 0)
+        let noisy = readNoise != nil && timeFactor > 0
         let z = draws.baseAddress!
-        for (layerIndex, _) in mapping.layers.enumerated() {
+        for layerIndex in mapping.layers.indices {
             let source = programmed[layerIndex].baseAddress!
             let output = read[layerIndex].baseAddress!
             let exponents = driftExponent[layerIndex].baseAddress
             let count = programmed[layerIndex].count
             for start in stride(from: 0, to: count, by: Self.chunkSize) {
                 let chunk = min(Self.chunkSize, count - start)
-                let noisy = readNoise != nil && timeFactor > 0
                 if noisy {
                     readStream.fillNormals(
                         UnsafeMutableBufferPointer(rebasing: draws[0..<chunk]),

@@ -91,8 +91,8 @@ public final class ChipSimulator {
         self.network = network
         passNetworks = Array(
             repeating: network,
-            count: periphery.fidelity == .tile ? 0 : min(8, policies.count * (device.isStatic ? 1 : timesSeconds.count))
-        )
+            count: periphery.fidelity == .tile
+                ? 0 : min(8, Self.passes(policies: policies.count, times: timesSeconds.count, device: device)))
         self.mapping = mapping
         self.device = device
         self.policies = policies
@@ -173,6 +173,12 @@ public final class ChipSimulator {
         counters.deallocate()
     }
 
+    /// Passes over the test set per instance: one per policy and time point, one per policy
+    /// when the device reads the same at every time.
+    public static func passes(policies: Int, times: Int, device: DeviceModel) -> Int {
+        policies * (device.isStatic ? 1 : times)
+    }
+
     /// Simulates instance `instance`: the result depends only on (seed, instance).
     public func simulate(instance: Int) -> InstanceResult {
         sampleStaticState(instance: instance)
@@ -187,11 +193,14 @@ public final class ChipSimulator {
         // passes are evaluated together (`NetworkWorkspace.evaluate(_:on:)` shares the first
         // layer's input work), at most `passNetworks.count` at a time.
         var pending: [(policy: Int, time: Int)] = []
+        func record(_ evaluation: Evaluation, policy policyIndex: Int, time timeIndex: Int) {
+            result.accuracy[policyIndex][timeIndex] = Float(evaluation.accuracy)
+            result.loss[policyIndex][timeIndex] = Float(evaluation.meanLoss)
+        }
         func evaluatePending() {
             let evaluations = workspace.evaluate(passNetworks[0..<pending.count], on: test)
             for ((policyIndex, timeIndex), evaluation) in zip(pending, evaluations) {
-                result.accuracy[policyIndex][timeIndex] = Float(evaluation.accuracy)
-                result.loss[policyIndex][timeIndex] = Float(evaluation.meanLoss)
+                record(evaluation, policy: policyIndex, time: timeIndex)
             }
             pending.removeAll(keepingCapacity: true)
         }
@@ -207,9 +216,7 @@ public final class ChipSimulator {
                 if let tiles {
                     tiles.load(conductances)
                     tiles.compensation = factors ?? mapping.layers.map { Array(repeating: 1, count: $0.columns) }
-                    let evaluation = workspace.evaluate(network, on: test)
-                    result.accuracy[policyIndex][timeIndex] = Float(evaluation.accuracy)
-                    result.loss[policyIndex][timeIndex] = Float(evaluation.meanLoss)
+                    record(workspace.evaluate(network, on: test), policy: policyIndex, time: timeIndex)
                     continue
                 }
                 foldWeights(conductances, scaledBy: factors, into: &passNetworks[pending.count])
