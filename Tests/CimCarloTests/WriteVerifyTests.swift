@@ -107,7 +107,7 @@ import Testing
     }
 
     /// The `variance` score is the curvature times the variance write-verify removes:
-    /// per device `σ²_d2d + σ²_prog − min(σ²_d2d + σ²_prog, tolerance²/3)`, times `c_d²/m²`.
+    /// per device `σ²_d2d + σ²_prog − σ²_verified`, times `c_d²/m²`.
     /// Unquantised differential pairs have `c = ±m`, so every weight removes twice that.
     @Test func varianceScoresAreCurvatureTimesTheRemovedVariance() throws {
         let network = makeTinyNetwork(seed: 5)
@@ -122,12 +122,15 @@ import Testing
         let sensitivity = try WeightSensitivity.compute(network: network, images: images)
         let selector = PolicySelector(
             network: network, mapping: mapping, device: device, seed: 1, scope: .global, sensitivity: sensitivity)
-        // 0.02² + 0.05² = 0.0029 one-shot; 0.02²/3 = 1.333e-4 left after verifying.
-        let removedPerWeight = 2 * (0.0029 - 0.0004 / 3)
+        // 0.02² + 0.05² = 0.0029 one-shot; what verifying leaves comes from the redraw model.
+        let verified = VerifiedSpread(device: device, seed: 1).variance(at: 0.5)
+        #expect(verified > 0.0001 && verified < 0.00015)  // ≈ τ²/3 = 1.33e-4: nearly uniform in the band
+        let removedPerWeight = 2 * (0.0029 - verified)
         let scores = selector.scores(.variance)
         for (index, layer) in mapping.layers.enumerated() {
             let m = network.weights(ofNode: layer.nodeIndex).map { abs($0) }.max() ?? 0
-            for removed in selector.removedVariance(layer, scale: m) {
+            let spread = VerifiedSpread(device: device, seed: 1)
+            for removed in selector.removedVariance(layer, scale: m, verifiedSpread: spread) {
                 #expect(abs(Double(removed) - removedPerWeight) < 1e-6, "\(layer.name)")
             }
             let curvature = sensitivity.normalizedCurvature(network: network, node: layer.nodeIndex)

@@ -16,6 +16,10 @@ import Foundation
 /// - digital shift-and-add: `output += ω · α · κ · ADC(P)`, summed over planes and tiles.
 ///
 /// With ideal converters this is the effective-weight product, up to float rounding.
+///
+/// Per-read noise (`load(_:readNoiseVariances:stream:)`) adds to every partial sum, before its
+/// ADC, `N(0, plane² · Varᵀ)` from the devices' read-noise variances (one more sgemm per slice
+/// and side; merged: the slices' variances weighted by their shift-and-add factors squared).
 final class TileSimulator {
     let mapping: CrossbarMapping
     let periphery: PeripheryConfiguration
@@ -42,6 +46,15 @@ final class TileSimulator {
     private var partial: UnsafeMutableBufferPointer<Float>
     private var merged: UnsafeMutableBufferPointer<Float>
     private var columnFactors: UnsafeMutableBufferPointer<Float>
+    /// Per-read noise: per mapped layer, read-noise variances `[unit][columns × rows]` (empty
+    /// when off), the squared plane, the partial sums' variances, draws and running counters.
+    private var variance: [[UnsafeMutableBufferPointer<Float>]]
+    private var squaredPlane: UnsafeMutableBufferPointer<Float>
+    private var partialVariance: UnsafeMutableBufferPointer<Float>
+    private var noiseDraws: UnsafeMutableBufferPointer<Float>
+    private var noiseStream = CounterRandom(seed: 0, instance: 0, purpose: .productNoise)
+    private var noiseCounters: [Int]
+    private var readNoiseActive = false
 
     init(network: Network, mapping: CrossbarMapping, periphery: PeripheryConfiguration, batchCapacity: Int) throws {
         self.mapping = mapping
@@ -76,21 +89,53 @@ final class TileSimulator {
         partial = .allocateZeroed(largestOutput)
         merged = .allocateZeroed(largestOutput)
         columnFactors = .allocateZeroed(mapping.layers.map(\.columns).max() ?? 1)
+        variance = mapping.layers.map { _ in [] }
+        squaredPlane = .allocateZeroed(0)
+        partialVariance = .allocateZeroed(0)
+        noiseDraws = .allocateZeroed(0)
+        noiseCounters = Array(repeating: 0, count: mapping.layers.count)
+        largestProductInput = largestInput
+        largestProductOutput = largestOutput
     }
+
+    private let largestProductInput: Int
+    private let largestProductOutput: Int
 
     deinit {
         conductance.forEach { $0.forEach { $0.deallocate() } }
+        variance.forEach { $0.forEach { $0.deallocate() } }
+        squaredPlane.deallocate()
+        partialVariance.deallocate()
+        noiseDraws.deallocate()
         plane.deallocate()
         partial.deallocate()
         merged.deallocate()
         columnFactors.deallocate()
     }
 
-    /// Loads the devices' normalised conductances (the layout of `LayerMapping.targets`).
-    func load(_ conductances: [UnsafeMutableBufferPointer<Float>]) {
+    /// Loads the devices' normalised conductances (the layout of `LayerMapping.targets`) and,
+    /// for per-read noise, their read-noise variances (units of the range²) with the stream the
+    /// pass's draws come from (restarted here).
+    func load(
+        _ conductances: [UnsafeMutableBufferPointer<Float>],
+        readNoiseVariances: [UnsafeMutableBufferPointer<Float>]? = nil,
+        stream: CounterRandom? = nil
+    ) {
         let sides = mapping.configuration.sides
+        readNoiseActive = readNoiseVariances != nil
+        if let stream { noiseStream = stream }
+        noiseCounters = noiseCounters.map { _ in 0 }
+        if readNoiseActive && squaredPlane.isEmpty {
+            variance = mapping.layers.map { layer in
+                (0..<(layer.slices * sides)).map { _ in .allocateZeroed(layer.weightCount) }
+            }
+            squaredPlane = .allocateZeroed(largestProductInput)
+            partialVariance = .allocateZeroed(largestProductOutput)
+            noiseDraws = .allocateZeroed(largestProductOutput)
+        }
         for (index, layer) in mapping.layers.enumerated() {
             let source = conductances[index]
+            let deviceVariances = readNoiseVariances?[index]
             let order = rowOrder[index]
             layer.coefficients.withUnsafeBufferPointer { coefficients in
                 for column in 0..<layer.columns {
@@ -101,11 +146,41 @@ final class TileSimulator {
                             let device = weight * layer.devicesPerWeight + unit
                             let coefficient = coefficients[device]
                             conductance[index][unit][target] = coefficient < 0 ? -source[device] : source[device]
+                            if let deviceVariances { variance[index][unit][target] = deviceVariances[device] }
                             if row == 0 { kappa[index][unit][column] = abs(coefficient) }
                         }
                     }
                 }
             }
+        }
+    }
+
+    /// Adds per-read noise to partial sums `values` (`[rows × outputs]`) of input `source`
+    /// against `units` (each with its weight in the analog sum: 1 per slice, or the merged
+    /// shift-and-add factors).
+    private func addReadNoise(
+        to values: UnsafeMutableBufferPointer<Float>, source: UnsafePointer<Float>, rows: Int, outputs: Int,
+        tileStart: Int, tileRows: Int, inner: Int, index: Int, matrixOffset: Int, units: [(unit: Int, weight: Float)]
+    ) {
+        for row in 0..<rows {
+            for column in 0..<tileRows {
+                let value = source[row * inner + tileStart + column]
+                squaredPlane[row * tileRows + column] = value * value
+            }
+        }
+        for (position, unit) in units.enumerated() {
+            BLAS.gemm(
+                transposeB: true, m: rows, n: outputs, k: tileRows, alpha: unit.weight * unit.weight,
+                a: squaredPlane.baseAddress!, lda: tileRows,
+                b: variance[index][unit.unit].baseAddress! + matrixOffset + tileStart, ldb: inner,
+                beta: position == 0 ? 0 : 1, c: partialVariance.baseAddress!, ldc: outputs)
+        }
+        let count = rows * outputs
+        noiseStream.fillNormals(
+            UnsafeMutableBufferPointer(rebasing: noiseDraws[0..<count]), firstCounter: noiseCounters[index])
+        noiseCounters[index] += count
+        for element in 0..<count {
+            values[element] += max(partialVariance[element], 0).squareRoot() * noiseDraws[element]
         }
     }
 
@@ -241,6 +316,12 @@ final class TileSimulator {
                             a: source + tileStart, lda: inner,
                             b: conductance[index][unit].baseAddress! + matrixOffset + tileStart, ldb: inner,
                             c: partial.baseAddress!, ldc: outputs)
+                        if readNoiseActive && !calibrating {
+                            addReadNoise(
+                                to: partial, source: source, rows: rows, outputs: outputs, tileStart: tileStart,
+                                tileRows: tileRows, inner: inner, index: index, matrixOffset: matrixOffset,
+                                units: [(unit, 1)])
+                        }
                         convert(
                             partial, rows: rows, outputs: outputs, firstColumn: firstColumn, index: index,
                             rangeFraction: planeSpec.rangeFraction,
@@ -256,6 +337,14 @@ final class TileSimulator {
                             a: source + tileStart, lda: inner,
                             b: conductance[index][unit].baseAddress! + matrixOffset + tileStart, ldb: inner,
                             beta: unit == 0 ? 0 : 1, c: merged.baseAddress!, ldc: outputs)
+                    }
+                    if readNoiseActive && !calibrating {
+                        addReadNoise(
+                            to: merged, source: source, rows: rows, outputs: outputs, tileStart: tileStart,
+                            tileRows: tileRows, inner: inner, index: index, matrixOffset: matrixOffset,
+                            units: (0..<units).map {
+                                ($0, pow(Float(1 << mapping.cellBits), Float($0 / mapping.configuration.sides)))
+                            })
                     }
                     convert(
                         merged, rows: rows, outputs: outputs, firstColumn: firstColumn, index: index,

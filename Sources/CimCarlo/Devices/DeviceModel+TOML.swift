@@ -31,7 +31,13 @@ extension DeviceModel {
 
         let levels = 1 << cellBits
         deviceToDevice = try Self.variation(reader, "d2d", levels: levels)
-        programming = try Self.variation(reader, "programming", levels: levels)
+        var outcome = ProgrammingOutcome.oneShot
+        programming = try Self.variation(reader, "programming", levels: levels) { table in
+            outcome = ProgrammingOutcome(
+                rawValue: try table.string(
+                    "describes", default: "one-shot", allowed: ["one-shot", "verified"]))!
+        }
+        programmingOutcome = outcome
 
         if let stuck = try reader.table("stuck_at") {
             stuckAtZeroRate = try stuck.double("sa0_rate", default: 0, in: 0...1, unit: "(fraction of devices)")
@@ -62,10 +68,15 @@ extension DeviceModel {
             switch table.value("sigma") {
             case .table(let form):
                 let q = table.reader(for: form, key: "sigma")
-                noise.coefficient = try q.double("coefficient", in: 0...10)
-                noise.exponent = try q.double("exponent", default: 0, in: 0...10)
-                noise.floor = try q.double("floor", default: 1e-3, in: 1e-12...1)
-                noise.maximum = try q.double("max", default: 10, in: 0...10)
+                if q.contains("log10_us") {
+                    noise.logCoefficient = try q.double("log10_us", in: 0...1e3, unit: "µS")
+                    noise.maximumMicrosiemens = maximumMicrosiemens
+                } else {
+                    noise.coefficient = try q.double("coefficient", in: 0...10)
+                    noise.exponent = try q.double("exponent", default: 0, in: 0...10)
+                    noise.floor = try q.double("floor", default: 1e-3, in: 1e-12...1)
+                    noise.maximum = try q.double("max", default: 10, in: 0...10)
+                }
                 try q.finish()
             default:
                 noise.coefficient = try table.double("sigma", in: 0...10, unit: "(relative to G)")
@@ -73,19 +84,60 @@ extension DeviceModel {
             noise.oneOverF = try table.bool("one_over_f", default: false)
             noise.readTimeSeconds = try table.double("t_read_s", default: 250e-9, in: 1e-15...1, unit: "s")
             noise.timeOffsetSeconds = try table.double("t_offset_s", default: 0, in: 0...1e9, unit: "s")
+            noise.resample = ReadNoise.Resample(
+                rawValue: try table.string(
+                    "resample", default: "per-chip", allowed: ReadNoise.Resample.allCases.map(\.rawValue)))!
             readNoise = noise
             try table.finish()
         } else {
             readNoise = nil
         }
 
+        if let table = try reader.table("relaxation") {
+            let reference = try table.string("reference", default: "range", allowed: ["range", "target"])
+            var initial = Variation(reference: Variation.Reference(rawValue: reference)!)
+            var perDecade = initial
+            try Self.sigmaForms(table, prefix: "sigma0", levels: levels, into: &initial)
+            try Self.sigmaForms(table, prefix: "per_decade", levels: levels, into: &perDecade)
+            var relaxing = Relaxation(
+                referenceTimeSeconds: try table.double("t0_s", in: 1e-9...1e9, unit: "s"),
+                initial: initial, perDecade: perDecade)
+            relaxing.shiftPerDecade =
+                try table.double("shift_per_decade_us", default: 0, in: -1e3...1e3, unit: "µS")
+                / (maximumMicrosiemens - minimumMicrosiemens)
+            relaxation = relaxing
+            try table.finish()
+        } else {
+            relaxation = nil
+        }
+
         if let table = try reader.table("write_verify") {
-            writeVerify = WriteVerify(
+            var verify = WriteVerify(
                 tolerance: try table.double(
                     "tolerance", default: 0.01, in: 0...1, unit: "(units of the conductance range)"),
                 maxIterations: try table.integer("max_iterations", default: 20, in: 1...10_000),
                 pulseTimeSeconds: try table.double("pulse_time_s", default: 100e-9, in: 0...1, unit: "s"),
-                energyPerPulseJoules: try table.optionalDouble("energy_per_pulse_j", in: 0...1, unit: "J"))
+                energyPerPulseJoules: try table.optionalDouble("energy_per_pulse_j", in: 0...1, unit: "J"),
+                model: WriteVerify.Model(
+                    rawValue: try table.string(
+                        "model", default: "redraw", allowed: WriteVerify.Model.allCases.map(\.rawValue)))!)
+            let pulseKeys = [
+                "set_pulses", "reset_pulses", "set_nonlinearity", "reset_nonlinearity", "step_sigma",
+                "verify_read_sigma",
+            ]
+            if verify.model == .incremental {
+                verify.response = PulseResponse(
+                    setPulses: try table.integer("set_pulses", in: 1...100_000),
+                    resetPulses: try table.integer("reset_pulses", in: 1...100_000),
+                    setNonlinearity: try table.double("set_nonlinearity", default: 0, in: -9...9),
+                    resetNonlinearity: try table.double("reset_nonlinearity", default: 0, in: -9...9),
+                    stepSigma: try table.double("step_sigma", default: 0, in: 0...1, unit: "(units of the range)"))
+                verify.verifyReadSigma = try table.optionalDouble(
+                    "verify_read_sigma", in: 0...1, unit: "(relative to G)")
+            } else if let key = pulseKeys.first(where: table.contains) {
+                throw table.error(key, "belongs to model = \"incremental\" (this table's model is \"redraw\")")
+            }
+            writeVerify = verify
             try table.finish()
         } else {
             writeVerify = WriteVerify()
@@ -93,7 +145,11 @@ extension DeviceModel {
         try reader.finish()
     }
 
-    private static func variation(_ reader: ConfigurationReader, _ key: String, levels: Int) throws -> Variation {
+    /// The variation in table `key`; `extra` reads any further keys of the table before it is finished.
+    private static func variation(
+        _ reader: ConfigurationReader, _ key: String, levels: Int,
+        extra: (ConfigurationReader) throws -> Void = { _ in }
+    ) throws -> Variation {
         guard let table = try reader.table(key) else { return .none }
         var variation = Variation()
         variation.distribution = Variation.Distribution(
@@ -104,19 +160,29 @@ extension DeviceModel {
             throw table.error(
                 "reference", "must be \"target\" for a lognormal distribution (it scales the target conductance)")
         }
-        let forms = ["sigma", "sigma_per_level", "sigma_polynomial_us"].filter { table.contains($0) }
-        guard forms.count <= 1 else {
-            throw table.error(forms[1], "give only one of sigma, sigma_per_level, sigma_polynomial_us")
-        }
-        variation.sigma = try table.double("sigma", default: 0, in: 0...10)
-        variation.sigmaPerLevel = try table.doubles("sigma_per_level", in: 0...10, count: levels...levels)
-        variation.sigmaPolynomial = try table.doubles("sigma_polynomial_us", in: -1e6...1e6, unit: "µS", count: 1...8)?
-            .map { $0 * 1e-6 }
-        if variation.sigmaPolynomial != nil && variation.reference != .range {
-            throw table.error("sigma_polynomial_us", "is absolute (µS), so reference must be \"range\"")
-        }
+        try sigmaForms(table, prefix: "sigma", levels: levels, into: &variation)
+        try extra(table)
         try table.finish()
         return variation
+    }
+
+    /// Reads one of `<prefix>`, `<prefix>_per_level`, `<prefix>_polynomial_us` into `variation`'s
+    /// sigma forms (none of them: sigma 0).
+    private static func sigmaForms(
+        _ table: ConfigurationReader, prefix: String, levels: Int, into variation: inout Variation
+    ) throws {
+        let keys = [prefix, prefix + "_per_level", prefix + "_polynomial_us"]
+        let forms = keys.filter { table.contains($0) }
+        guard forms.count <= 1 else {
+            throw table.error(forms[1], "give only one of \(keys.joined(separator: ", "))")
+        }
+        variation.sigma = try table.double(keys[0], default: 0, in: 0...10)
+        variation.sigmaPerLevel = try table.doubles(keys[1], in: 0...10, count: levels...levels)
+        variation.sigmaPolynomial = try table.doubles(keys[2], in: -1e6...1e6, unit: "µS", count: 1...8)?
+            .map { $0 * 1e-6 }
+        if variation.sigmaPolynomial != nil && variation.reference != .range {
+            throw table.error(keys[2], "is absolute (µS), so reference must be \"range\"")
+        }
     }
 
     private static func conductanceFunction(

@@ -91,11 +91,7 @@ extension ChipSimulator {
                         var exponent =
                             VectorMath.load(tables.driftMean.baseAddress!, index)
                             + VectorMath.load(tables.driftStd.baseAddress!, index) * VectorMath.load(z, index - start)
-                        if drift.absoluteExponent {
-                            exponent = unsafeBitCast(
-                                unsafeBitCast(exponent, to: SIMD8<UInt32>.self) & 0x7FFF_FFFF, to: VectorMath.Lanes.self
-                            )
-                        }
+                        if drift.absoluteExponent { exponent = absolute(exponent) }
                         VectorMath.store(exponent, exponents, index)
                     }
                 }
@@ -105,16 +101,22 @@ extension ChipSimulator {
 
     /// Programs every device under `policy` into `programmed`; returns the pulses spent.
     ///
-    /// Unverified devices keep their first-pulse error. Verified devices are read back and
-    /// re-programmed while `|error| > tolerance`, up to `maxIterations` pulses; each
-    /// re-programming pulse lands with fresh C2C noise (the verify read has removed the static
-    /// D2D offset), drawn at counter `device · maxIterations + pulse`. Stuck devices cannot be
-    /// moved: verifying them spends every pulse. The retries run round by round over the devices
-    /// still outside the band, eight draws at a time.
+    /// Unverified devices keep their first-pulse error. Verified devices are re-programmed
+    /// while outside the band `±tolerance`, up to `maxIterations` pulses in all; the draws of
+    /// re-programming pulse `pulse` of a device are at counter `device · maxIterations + pulse`.
+    /// - `redraw`: each pulse lands at the target with fresh C2C noise (the verify read has
+    ///   removed the static D2D offset), and the verify sees the error exactly;
+    /// - `incremental`: a verify read with read noise decides; outside the band, one pulse moves
+    ///   the device a step of its pulse response toward the target, with C2C noise per step.
+    /// Stuck devices cannot be moved: verifying them spends every pulse. The retries run round
+    /// by round over the devices still being verified.
     func program(instance: Int, policy: WriteVerifyPolicy) -> Double {
         let verifyStream = CounterRandom(seed: seed, instance: instance, purpose: .verifyPulses)
+        let readStream = CounterRandom(seed: seed, instance: instance, purpose: .verifyReads)
         let maxIterations = device.writeVerify.maxIterations
         let tolerance = Float(device.writeVerify.tolerance)
+        let response = device.writeVerify.model == .incremental ? device.writeVerify.response : nil
+        let stepSigma = Float(response?.stepSigma ?? 0)
         let lowest = Float(-conductanceOffset)  // G ≥ 0
         var cycles = 0
         for (layerIndex, layer) in mapping.layers.enumerated() {
@@ -122,6 +124,7 @@ extension ChipSimulator {
             let errors = oneShotError[layerIndex]
             let output = programmed[layerIndex]
             let programming = tables[layerIndex].programming
+            let verifyRead = tables[layerIndex].verifyRead
             var active = 0
             layer.targets.withUnsafeBufferPointer { targets in
                 func place(_ index: Int, verified: Bool) {
@@ -132,7 +135,8 @@ extension ChipSimulator {
                     }
                     output[index] = targets[index] + errors[index]
                     cycles += 1
-                    if verified && abs(errors[index]) > tolerance && maxIterations > 1 {
+                    // The incremental model's verify read is noisy: every verified device is read.
+                    if verified && (response != nil || abs(errors[index]) > tolerance) && maxIterations > 1 {
                         retrying[active] = Int32(index)
                         active += 1
                     }
@@ -147,7 +151,6 @@ extension ChipSimulator {
                 for index in layer.weightDeviceCount..<targets.count { place(index, verified: policy.verifiesAnything) }
                 var pulse = 1
                 while active > 0 && pulse < maxIterations {
-                    cycles += active
                     var remaining = 0
                     for start in stride(from: 0, to: active, by: Self.chunkSize) {
                         let chunk = min(Self.chunkSize, active - start)
@@ -155,17 +158,34 @@ extension ChipSimulator {
                             counters[slot] =
                                 (deviceOffsets[layerIndex] + Int(retrying[start + slot])) &* maxIterations &+ pulse
                         }
+                        let chunkCounters = UnsafeBufferPointer(rebasing: counters[0..<chunk])
                         verifyStream.normals(
-                            at: UnsafeBufferPointer(rebasing: counters[0..<chunk]),
-                            into: UnsafeMutableBufferPointer(rebasing: draws[0..<chunk]))
+                            at: chunkCounters, into: UnsafeMutableBufferPointer(rebasing: draws[0..<chunk]))
+                        guard let response else {
+                            cycles += chunk
+                            for slot in 0..<chunk {
+                                let index = Int(retrying[start + slot])
+                                let error = programming?.deviation(at: index, standardNormal: draws[slot]) ?? 0
+                                output[index] = targets[index] + error
+                                if abs(error) > tolerance {
+                                    retrying[remaining] = Int32(index)
+                                    remaining += 1
+                                }
+                            }
+                            continue
+                        }
+                        readStream.normals(
+                            at: chunkCounters, into: UnsafeMutableBufferPointer(rebasing: extraDraws[0..<chunk]))
                         for slot in 0..<chunk {
                             let index = Int(retrying[start + slot])
-                            let error = programming?.deviation(at: index, standardNormal: draws[slot]) ?? 0
-                            output[index] = targets[index] + error
-                            if abs(error) > tolerance {
-                                retrying[remaining] = Int32(index)
-                                remaining += 1
-                            }
+                            let level = output[index]
+                            let readError = level + verifyRead[index] * extraDraws[slot] - targets[index]
+                            guard abs(readError) > tolerance else { continue }
+                            let stepped = Float(response.step(from: Double(level), up: readError < 0))
+                            output[index] = min(max(stepped + stepSigma * draws[slot], 0), 1)
+                            cycles += 1
+                            retrying[remaining] = Int32(index)
+                            remaining += 1
                         }
                     }
                     active = remaining
@@ -180,45 +200,128 @@ extension ChipSimulator {
         return Double(cycles)
     }
 
-    /// Applies drift and read noise at `time` to the programmed conductances, into `read`.
+    /// Applies relaxation, drift and per-chip read noise at `time` to the programmed
+    /// conductances, into `read`. A device's relaxation draw is the same at every time (its
+    /// broadening grows as σ(t)); read noise is drawn afresh per time point. Per-read noise is
+    /// left to the products (`readNoiseVariances(time:)`).
     func readAt(time: Double, timeIndex: Int, instance: Int) -> [UnsafeMutableBufferPointer<Float>] {
         let readStream = CounterRandom(seed: seed, instance: instance, purpose: .readNoise, substream: timeIndex)
+        let relaxationStream = CounterRandom(seed: seed, instance: instance, purpose: .relaxation)
         let offset = Float(conductanceOffset)
         let gMaxInRangeUnits = 1 + offset
         let driftLog = device.drift.map { Float($0.logTimeRatio(time)) }
-        let readNoise = device.readNoise
+        let readNoise = device.readNoisePerRead ? nil : device.readNoise
         let timeFactor = Float(readNoise?.timeFactor(time) ?? 0)
         let noisy = readNoise != nil && timeFactor > 0
+        let decades = device.relaxation?.decades(time).map(Float.init)
         let z = draws.baseAddress!
+        let relaxationDraws = extraDraws.baseAddress!
         for layerIndex in mapping.layers.indices {
             let source = programmed[layerIndex].baseAddress!
             let output = read[layerIndex].baseAddress!
             let exponents = driftExponent[layerIndex].baseAddress
+            let relaxation = tables[layerIndex].relaxation
             let count = programmed[layerIndex].count
             for start in stride(from: 0, to: count, by: Self.chunkSize) {
                 let chunk = min(Self.chunkSize, count - start)
+                let counter = deviceOffsets[layerIndex] + start
                 if noisy {
                     readStream.fillNormals(
-                        UnsafeMutableBufferPointer(rebasing: draws[0..<chunk]),
-                        firstCounter: deviceOffsets[layerIndex] + start)
+                        UnsafeMutableBufferPointer(rebasing: draws[0..<chunk]), firstCounter: counter)
+                }
+                if decades != nil {
+                    relaxationStream.fillNormals(
+                        UnsafeMutableBufferPointer(rebasing: extraDraws[0..<chunk]), firstCounter: counter)
                 }
                 for index in stride(from: start, to: start + chunk, by: 8) {
                     let programmedConductance = VectorMath.load(source, index) + offset
                     var conductance = programmedConductance
+                    if let decades, let relaxation {
+                        conductance +=
+                            relaxation.shift(decades: decades)
+                            + relaxation.sigma(at: index, decades: decades)
+                            * VectorMath.load(relaxationDraws, index - start)
+                    }
                     if let driftLog, let exponents {
                         conductance *= VectorMath.exp(-driftLog * VectorMath.load(exponents, index))
                     }
                     if let readNoise, noisy {
                         let sigma = readNoise.relativeSigma(at: programmedConductance / gMaxInRangeUnits) * timeFactor
-                        let magnitude = unsafeBitCast(
-                            unsafeBitCast(conductance, to: SIMD8<UInt32>.self) & 0x7FFF_FFFF, to: VectorMath.Lanes.self)
-                        conductance += magnitude * sigma * VectorMath.load(z, index - start)
+                        conductance += absolute(conductance) * sigma * VectorMath.load(z, index - start)
                     }
                     VectorMath.store(VectorMath.maximum(conductance, 0) - offset, output, index)
                 }
             }
         }
         return read
+    }
+
+    /// Per-read noise: each device's read-noise variance at `time`, `(G · σ_r)²` in units of
+    /// the range², for the conductances in `conductances` (as read at that time) — into
+    /// `variance`. Nil when the device has no per-read noise or it vanishes at `time`.
+    func readNoiseVariances(
+        time: Double, conductances: [UnsafeMutableBufferPointer<Float>]
+    ) -> [UnsafeMutableBufferPointer<Float>]? {
+        guard device.readNoisePerRead, let readNoise = device.readNoise else { return nil }
+        let timeFactor = Float(readNoise.timeFactor(time))
+        guard timeFactor > 0 else { return nil }
+        let offset = Float(conductanceOffset)
+        let gMaxInRangeUnits = 1 + offset
+        for layerIndex in mapping.layers.indices {
+            let programmedConductances = programmed[layerIndex].baseAddress!
+            let readConductances = conductances[layerIndex].baseAddress!
+            let output = variance[layerIndex].baseAddress!
+            for index in stride(from: 0, to: variance[layerIndex].count, by: 8) {
+                let ratio = (VectorMath.load(programmedConductances, index) + offset) / gMaxInRangeUnits
+                let sigma = readNoise.relativeSigma(at: ratio) * timeFactor
+                let deviation = (VectorMath.load(readConductances, index) + offset) * sigma
+                VectorMath.store(deviation * deviation, output, index)
+            }
+        }
+        return variance
+    }
+}
+
+/// |x| lane by lane.
+@inline(__always)
+func absolute(_ x: VectorMath.Lanes) -> VectorMath.Lanes {
+    unsafeBitCast(unsafeBitCast(x, to: SIMD8<UInt32>.self) & 0x7FFF_FFFF, to: VectorMath.Lanes.self)
+}
+
+/// A relaxation's per-device parameters, fixed by the targets: `σ(t) = max(0, σ₀ + k · d)` at
+/// `d = log10(t / t₀)` decades, units of the range.
+struct RelaxationTable {
+    let initial: UnsafeMutableBufferPointer<Float>
+    let perDecade: UnsafeMutableBufferPointer<Float>
+    /// The mean's shift per decade, units of the range.
+    let shiftPerDecade: Float
+
+    init(_ relaxation: Relaxation, targets: [Float], device: DeviceModel) {
+        shiftPerDecade = Float(relaxation.shiftPerDecade)
+        initial = .allocateZeroed(VectorMath.paddedCount(targets.count))
+        perDecade = .allocateZeroed(VectorMath.paddedCount(targets.count))
+        for (index, target) in targets.enumerated() {
+            let x = Double(target)
+            let scale = relaxation.initial.reference == .target ? targetConductanceInRangeUnits(x, device) : 1
+            initial[index] = Float(relaxation.initial.sigma(at: x, device: device) * scale)
+            perDecade[index] = Float(relaxation.perDecade.sigma(at: x, device: device) * scale)
+        }
+    }
+
+    func deallocate() {
+        initial.deallocate()
+        perDecade.deallocate()
+    }
+
+    /// The mean's shift `decades` after t₀.
+    @inline(__always)
+    func shift(decades: Float) -> Float { shiftPerDecade * decades }
+
+    /// σ(t) of devices `index ..< index + 8`, `decades` after t₀.
+    @inline(__always)
+    func sigma(at index: Int, decades: Float) -> VectorMath.Lanes {
+        VectorMath.maximum(
+            VectorMath.load(initial.baseAddress!, index) + VectorMath.load(perDecade.baseAddress!, index) * decades, 0)
     }
 }
 
@@ -235,6 +338,11 @@ extension ReadNoise {
     /// `relativeSigma(at:)` on eight normalised conductances.
     @inline(__always)
     func relativeSigma(at x: VectorMath.Lanes) -> VectorMath.Lanes {
+        if let logCoefficient {
+            let microsiemens = VectorMath.maximum(x * Float(maximumMicrosiemens), 1e-9)
+            let decades = VectorMath.maximum(VectorMath.log(VectorMath.maximum(microsiemens, 1)), 0) / Float(M_LN10)
+            return Float(logCoefficient) * decades / microsiemens
+        }
         guard exponent != 0 else { return VectorMath.Lanes(repeating: Float(min(coefficient, maximum))) }
         // x^exponent = exp(exponent · ln x); x ≤ 0 gives 0 there, floored like the scalar form.
         let power = VectorMath.exp(Float(exponent) * VectorMath.log(VectorMath.maximum(x, 1e-30)))

@@ -57,6 +57,8 @@ public final class ChipSimulator {
     var programmed: [UnsafeMutableBufferPointer<Float>]
     /// normalised conductance read at the current time point;
     var read: [UnsafeMutableBufferPointer<Float>]
+    /// read-noise variance at the current time point, units of the range² (per-read noise only);
+    var variance: [UnsafeMutableBufferPointer<Float>]
     /// the draws' parameters, fixed by the targets.
     let tables: [LayerTables]
 
@@ -67,10 +69,14 @@ public final class ChipSimulator {
         /// Mean and standard deviation of the drift exponent (empty without drift).
         var driftMean: UnsafeMutableBufferPointer<Float>
         var driftStd: UnsafeMutableBufferPointer<Float>
+        var relaxation: RelaxationTable?
+        /// σ of a verify read per device, units of the range (incremental write-verify only).
+        var verifyRead: UnsafeMutableBufferPointer<Float>
     }
 
-    /// Scratch: one chunk of draws, and the devices still being verified with their counters.
+    /// Scratch: chunks of draws, and the devices still being verified with their counters.
     let draws: UnsafeMutableBufferPointer<Float>
+    let extraDraws: UnsafeMutableBufferPointer<Float>
     let retrying: UnsafeMutableBufferPointer<Int32>
     let counters: UnsafeMutableBufferPointer<Int>
 
@@ -80,6 +86,8 @@ public final class ChipSimulator {
     public let periphery: PeripheryConfiguration
     /// Tile-accurate arithmetic (tile fidelity only).
     private let tiles: TileSimulator?
+    /// Per-read noise on the products of effective-weight passes (per-read devices only).
+    private let readNoiseProduct: ReadNoiseProduct?
 
     /// `periphery` selects effective-weight or tile-accurate simulation and drift compensation.
     public init(
@@ -89,9 +97,10 @@ public final class ChipSimulator {
     ) throws {
         self.periphery = periphery
         self.network = network
+        // Tile-accurate and per-read passes run one at a time; effective-weight passes together.
         passNetworks = Array(
             repeating: network,
-            count: periphery.fidelity == .tile
+            count: periphery.fidelity == .tile || device.readNoisePerRead
                 ? 0 : min(8, Self.passes(policies: policies.count, times: timesSeconds.count, device: device)))
         self.mapping = mapping
         self.device = device
@@ -118,6 +127,7 @@ public final class ChipSimulator {
         driftExponent = floats(device.drift != nil)
         programmed = floats(true)
         read = floats(!device.isStatic)
+        variance = floats(device.readNoisePerRead)
         let hasStuck = device.stuckAtZeroRate + device.stuckAtOneRate > 0
         stuck = counts.map { count in
             let buffer = UnsafeMutableBufferPointer<UInt8>.allocate(capacity: hasStuck ? count : 0)
@@ -132,17 +142,27 @@ public final class ChipSimulator {
                     ? nil : VariationTable(device.deviceToDevice, targets: layer.targets, device: device),
                 programming: device.programming.isNone
                     ? nil : VariationTable(device.programming, targets: layer.targets, device: device),
-                driftMean: .allocateZeroed(padded), driftStd: .allocateZeroed(padded))
+                driftMean: .allocateZeroed(padded), driftStd: .allocateZeroed(padded),
+                relaxation: device.relaxation.map { RelaxationTable($0, targets: layer.targets, device: device) },
+                verifyRead: .allocateZeroed(
+                    device.writeVerify.model == .incremental ? VectorMath.paddedCount(layer.targets.count) : 0))
+            for (index, target) in layer.targets.enumerated() where !tables.verifyRead.isEmpty {
+                let x = Double(target)
+                tables.verifyRead[index] = Float(
+                    device.verifyReadSigma(at: x) * targetConductanceInRangeUnits(x, device))
+            }
             if let drift {
                 for (index, target) in layer.targets.enumerated() {
-                    tables.driftMean[index] = Float(drift.exponentMean.value(at: Double(target)))
-                    tables.driftStd[index] = Float(drift.exponentStd.value(at: Double(target)))
+                    let ratio = device.conductanceRatio(atLevel: Double(target))
+                    tables.driftMean[index] = Float(drift.exponentMean.value(at: ratio))
+                    tables.driftStd[index] = Float(drift.exponentStd.value(at: ratio))
                 }
             }
             return tables
         }
         let largestLayer = mapping.layers.map(\.targets.count).max() ?? 0
         draws = .allocateZeroed(Self.chunkSize)
+        extraDraws = .allocateZeroed(Self.chunkSize)
         retrying = .allocate(capacity: largestLayer)
         retrying.initialize(repeating: 0)
         counters = .allocate(capacity: Self.chunkSize)
@@ -154,21 +174,38 @@ public final class ChipSimulator {
             // Converter ranges come from the noise-free network on the first test images.
             tiles.calibrate(network: network, workspace: workspace, images: test.prefix(256))
             self.tiles = tiles
+            readNoiseProduct = nil
         } else {
             tiles = nil
+            if device.readNoisePerRead {
+                let product = try ReadNoiseProduct(
+                    network: network, mapping: mapping, batchCapacity: workspace.batchCapacity)
+                workspace.productNoise = { [unowned product] in
+                    product.addNoise(
+                        node: $0, group: $1, input: $2, rows: $3, inner: $4, output: $5, outputs: $6, outputStride: $7)
+                }
+                readNoiseProduct = product
+            } else {
+                readNoiseProduct = nil
+            }
         }
     }
 
     deinit {
-        for buffers in [oneShotError, driftExponent, programmed, read] { buffers.forEach { $0.deallocate() } }
+        for buffers in [oneShotError, driftExponent, programmed, read, variance] {
+            buffers.forEach { $0.deallocate() }
+        }
         stuck.forEach { $0.deallocate() }
         for layer in tables {
             layer.deviceToDevice?.deallocate()
             layer.programming?.deallocate()
             layer.driftMean.deallocate()
             layer.driftStd.deallocate()
+            layer.relaxation?.deallocate()
+            layer.verifyRead.deallocate()
         }
         draws.deallocate()
+        extraDraws.deallocate()
         retrying.deallocate()
         counters.deallocate()
     }
@@ -213,9 +250,20 @@ public final class ChipSimulator {
                 let conductances =
                     timeIndependent ? programmed : readAt(time: time, timeIndex: timeIndex, instance: instance)
                 let factors = baseline.map { compensationFactors(baseline: $0, current: readout(conductances)) }
+                // Per-read noise draws are keyed by the pass, the same whatever the batching of passes.
+                let passStream = CounterRandom(
+                    seed: seed, instance: instance, purpose: .productNoise,
+                    substream: policyIndex * timesSeconds.count + timeIndex)
+                let variances = readNoiseVariances(time: time, conductances: conductances)
                 if let tiles {
-                    tiles.load(conductances)
+                    tiles.load(conductances, readNoiseVariances: variances, stream: passStream)
                     tiles.compensation = factors ?? mapping.layers.map { Array(repeating: 1, count: $0.columns) }
+                    record(workspace.evaluate(network, on: test), policy: policyIndex, time: timeIndex)
+                    continue
+                }
+                if let readNoiseProduct {
+                    foldWeights(conductances, scaledBy: factors)
+                    readNoiseProduct.load(variances, factors: factors, stream: passStream)
                     record(workspace.evaluate(network, on: test), policy: policyIndex, time: timeIndex)
                     continue
                 }

@@ -30,6 +30,13 @@ public final class Study: Sendable {
     ) throws {
         self.spec = spec
         (device, deviceModelText) = try DeviceModel.load(path: spec.deviceModelPath)
+        if device.programmingOutcome == .verified, let policy = spec.policies.first(where: \.verifiesAnything) {
+            throw ConfigurationError(
+                file: spec.path, key: "policies",
+                message: "\"\(policy)\" write-verifies, but \(spec.deviceModelPath) describes programming that is "
+                    + "already verified (programming.describes = \"verified\"): allowed policies on it are none "
+                    + "and budgets of 0")
+        }
         network = try spec.loadNetwork()
         test = try spec.dataset.load(.test).prefix(spec.testLimit)
         try test.checkFits(network, name: spec.dataset.description)

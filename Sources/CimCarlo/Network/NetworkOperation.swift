@@ -108,6 +108,8 @@ public struct ForwardPass {
     public let recordedIndices: UnsafeMutableBufferPointer<Int32>
     /// Replaces the sgemm of crossbar operations when set.
     public let matrixProduct: MatrixProduct?
+    /// Called after a crossbar operation's sgemm with the same arguments, to add per-read noise.
+    public var productNoise: MatrixProduct? = nil
 
     public var input: UnsafeMutableBufferPointer<Float> { inputs[0] }
     public var inputShape: ActivationShape { inputShapes[0] }

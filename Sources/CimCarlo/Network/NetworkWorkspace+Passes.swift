@@ -20,7 +20,8 @@ extension NetworkWorkspace {
     /// rounding of the product's summation order.
     public func evaluate(_ networks: ArraySlice<Network>, on images: LabeledImages) -> [Evaluation] {
         guard let reference = networks.first else { return [] }
-        guard networks.count > 1, matrixProduct == nil, let first = sharedFirstLayer(reference) else {
+        guard networks.count > 1, matrixProduct == nil, productNoise == nil, let first = sharedFirstLayer(reference)
+        else {
             return networks.map { evaluate($0, on: images) }
         }
         precondition(images.pixelsPerImage == shapes[0].count, "image shape does not match the network input")

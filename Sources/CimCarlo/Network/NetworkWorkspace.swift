@@ -28,6 +28,10 @@ public final class NetworkWorkspace {
     public var matrixProduct: MatrixProduct? {
         didSet { fullBatchPasses = [] }
     }
+    /// Adds to the sgemm of crossbar operations (per-read noise); nil: nothing.
+    public var productNoise: MatrixProduct? {
+        didSet { fullBatchPasses = [] }
+    }
     /// Each node's forward view at `batchCapacity` samples, made on first use so passes over
     /// full batches allocate nothing.
     private var fullBatchPasses: [ForwardPass] = []
@@ -158,7 +162,7 @@ public final class NetworkWorkspace {
             node: index, inputs: values.map { buffer(ofValue: $0, batchSize: batchSize) },
             inputShapes: values.map { shapes[$0] }, output: buffer(ofValue: index + 1, batchSize: batchSize),
             outputShape: shapes[index + 1], batchSize: batchSize, scratch: scratch,
-            recordedIndices: recordedIndices[index], matrixProduct: matrixProduct)
+            recordedIndices: recordedIndices[index], matrixProduct: matrixProduct, productNoise: productNoise)
     }
 
     /// Runs the forward pass on `batchSize` images (NHWC pixels in [0, 1]) and returns the

@@ -17,6 +17,13 @@ public struct CounterRandom: Sendable {
         case verifyPulses = 5
         case readNoise = 6
         case policySelection = 7
+        case relaxation = 8
+        /// Per-read noise on matrix-vector products (substream: the pass).
+        case productNoise = 9
+        /// The verify reads of incremental write-verify.
+        case verifyReads = 10
+        /// Reference simulations run once per study (the incremental model's verified spread).
+        case calibration = 11
     }
 
     public let key: UInt64

@@ -181,6 +181,8 @@ public struct Convolution: CrossbarOperation, Equatable {
                 a: patches.baseAddress!, lda: fanIn,
                 b: scratch.permuted.baseAddress! + group * groupOutputs * fanIn, ldb: fanIn,
                 beta: 1, c: output, ldc: outputChannels)
+            pass.productNoise?(
+                pass.node, group, patches.baseAddress!, rows, fanIn, output, groupOutputs, outputChannels)
         }
     }
 
