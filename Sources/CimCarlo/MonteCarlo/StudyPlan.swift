@@ -46,6 +46,13 @@ public struct StudyPlan: Equatable, Sendable {
     /// gives other chips from the same seed.
     public var sampler: String = CounterRandom.sampler
 
+    /// How the device's read noise is drawn — `none`, `per-chip` or `per-read` — read from the
+    /// device model (so already in the digest).
+    public var readNoise: String {
+        guard let device = try? DeviceModel(toml: deviceModelText, file: "device_model") else { return "unknown" }
+        return device.readNoise?.resample.rawValue ?? "none"
+    }
+
     public var threshold: AccuracyThreshold { AccuracyThreshold(fraction: accuracyThreshold, testImages: testImages) }
 
     /// SHA-256 of every field, one `key=value` line each (numbers as their exact decimal or

@@ -107,6 +107,7 @@ public final class ResultFile: ResultSink {
         try file.setAttribute("status", "partial")
         try file.setAttribute("periphery", plan.periphery)
         try file.setAttribute("sampler", plan.sampler)
+        try file.setAttribute("read_noise", plan.readNoise)
         try file.setAttribute("plan_digest", plan.digest)
         switch plan.stopping {
         case .fixed:

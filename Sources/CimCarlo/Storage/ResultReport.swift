@@ -14,6 +14,8 @@ public struct ResultReport: Sendable {
     public var shard: Shard?
     /// Why a sequential run stopped, when it did.
     public var stoppingReason: String?
+    /// How read noise was drawn: `none`, `per-chip` or `per-read`.
+    public var readNoise: String
     /// Statistics over the completed instances.
     public var summary: StudySummary
 
@@ -32,6 +34,7 @@ public struct ResultReport: Sendable {
         timesSeconds = file.plan.timesSeconds
         shard = file.shard
         stoppingReason = try file.stoppingReason()
+        readNoise = file.plan.readNoise
         summary = StudySummary(try file.results(), threshold: file.plan.threshold)
     }
 
@@ -66,7 +69,7 @@ public struct ResultReport: Sendable {
         ]
         let held = shard.map { "shard \($0), " } ?? ""
         var lines = [
-            "\(path): \(held)\(status), \(instancesCompleted) of \(instancesRequested) instances; yield at accuracy ≥ \(percent(accuracyThreshold)) %",
+            "\(path): \(held)\(status), \(instancesCompleted) of \(instancesRequested) instances; yield at accuracy ≥ \(percent(accuracyThreshold)) %; read noise \(readNoise)",
             header.map { cell($0.0, $0.1) }.joined(separator: " "),
         ]
         let speedUps = speedUpVersusAll
@@ -120,7 +123,7 @@ public struct ResultReport: Sendable {
             }
         }
         var object: [String: Any] = [
-            "file": path, "status": status, "instances_completed": instancesCompleted,
+            "file": path, "status": status, "read_noise": readNoise, "instances_completed": instancesCompleted,
             "instances_requested": instancesRequested, "accuracy_threshold": accuracyThreshold,
             "rows": rows,
         ]
