@@ -30,12 +30,12 @@ public final class Study: Sendable {
     ) throws {
         self.spec = spec
         (device, deviceModelText) = try DeviceModel.load(path: spec.deviceModelPath)
-        if device.programmingOutcome == .verified, let policy = spec.policies.first(where: \.verifiesAnything) {
+        // Any kind but none (budget searches start budgeted kinds at 0 and raise them).
+        if device.programmingOutcome == .verified, let policy = spec.policies.first(where: { $0.kind != .none }) {
             throw ConfigurationError(
                 file: spec.path, key: "policies",
                 message: "\"\(policy)\" write-verifies, but \(spec.deviceModelPath) describes programming that is "
-                    + "already verified (programming.describes = \"verified\"): allowed policies on it are none "
-                    + "and budgets of 0")
+                    + "already verified (programming.describes = \"verified\"): the only policy allowed on it is none")
         }
         network = try spec.loadNetwork()
         test = try spec.dataset.load(.test).prefix(spec.testLimit)
