@@ -210,6 +210,20 @@ public struct CrossbarMapping: Sendable {
     /// Total weights mapped.
     public var weightCount: Int { layers.reduce(0) { $0 + $1.weightCount } }
 
+    /// The mapped layer index of each of `network`'s nodes (nil for nodes without crossbar weights).
+    func mappedLayerIndices(of network: Network) -> [Int?] {
+        var mapped = [Int?](repeating: nil, count: network.nodes.count)
+        for (index, layer) in layers.enumerated() { mapped[layer.nodeIndex] = index }
+        return mapped
+    }
+
+    /// Per mapped layer, the rows of its matrix product at `batchCapacity` samples (one per
+    /// sample and output pixel).
+    func productRows(of network: Network, batchCapacity: Int) throws -> [Int] {
+        let shapes = try network.activationShapes()
+        return layers.map { batchCapacity * shapes[$0.nodeIndex + 1].pixels }
+    }
+
     /// Writes `w_eff = Σ coefficient · x` for every weight of `layer` into `weights`; with the
     /// offset encoding, minus `(s / L) · Σ_j B^j (B − 1) x_ref,j` of the weight's row in its
     /// array's reference column.

@@ -36,15 +36,11 @@ final class ReadNoiseProduct {
 
     init(network: Network, mapping: CrossbarMapping, batchCapacity: Int) throws {
         self.mapping = mapping
-        var mapped = [Int?](repeating: nil, count: network.nodes.count)
-        for (index, layer) in mapping.layers.enumerated() { mapped[layer.nodeIndex] = index }
-        mappedIndex = mapped
-        let shapes = try network.activationShapes()
+        mappedIndex = mapping.mappedLayerIndices(of: network)
         var largestInput = 1
         var largestOutput = 1
         var largestReference = 1
-        for layer in mapping.layers {
-            let rows = batchCapacity * shapes[layer.nodeIndex + 1].pixels
+        for (layer, rows) in zip(mapping.layers, try mapping.productRows(of: network, batchCapacity: batchCapacity)) {
             largestInput = max(largestInput, rows * layer.rows)
             largestOutput = max(largestOutput, rows * layer.columns / layer.groups)
             largestReference = max(largestReference, rows * layer.arrays)

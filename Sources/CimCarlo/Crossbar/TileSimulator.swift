@@ -55,21 +55,20 @@ final class TileSimulator {
     private var noiseStream = CounterRandom(seed: 0, instance: 0, purpose: .productNoise)
     private var noiseCounters: [Int]
     private var readNoiseActive = false
+    /// The largest product input and output (floats), for the per-read buffers made on first use.
+    private let largestProductInput: Int
+    private let largestProductOutput: Int
 
     init(network: Network, mapping: CrossbarMapping, periphery: PeripheryConfiguration, batchCapacity: Int) throws {
         self.mapping = mapping
         self.periphery = periphery
         arrayRows = mapping.configuration.arrayRows
-        var mapped = [Int?](repeating: nil, count: network.nodes.count)
-        for (index, layer) in mapping.layers.enumerated() { mapped[layer.nodeIndex] = index }
-        mappedIndex = mapped
-        let shapes = try network.activationShapes()
+        mappedIndex = mapping.mappedLayerIndices(of: network)
         var largestInput = 1
         var largestOutput = 1
-        for layer in mapping.layers {
-            let outputPixels = shapes[layer.nodeIndex + 1].pixels
-            largestInput = max(largestInput, batchCapacity * outputPixels * layer.rows)
-            largestOutput = max(largestOutput, batchCapacity * outputPixels * layer.columns / layer.groups)
+        for (layer, rows) in zip(mapping.layers, try mapping.productRows(of: network, batchCapacity: batchCapacity)) {
+            largestInput = max(largestInput, rows * layer.rows)
+            largestOutput = max(largestOutput, rows * layer.columns / layer.groups)
         }
         rowOrder = mapping.layers.map { network.crossbarOperation(ofNode: $0.nodeIndex)!.productRowOrder }
         let sides = mapping.configuration.sides
@@ -97,9 +96,6 @@ final class TileSimulator {
         largestProductInput = largestInput
         largestProductOutput = largestOutput
     }
-
-    private let largestProductInput: Int
-    private let largestProductOutput: Int
 
     deinit {
         conductance.forEach { $0.forEach { $0.deallocate() } }
