@@ -277,16 +277,22 @@ import Testing
 @Suite struct PerReadNoiseTests {
     /// Per column j, `R` outputs for the same input: `(R − 1) s_j² / σ_j²` summed over the
     /// columns is χ² with `J (R − 1)` degrees of freedom; it must lie within 4 of its standard
-    /// deviations of its mean. Run in effective-weight and tile-accurate mode.
-    @Test(arguments: [PeripheryConfiguration.Fidelity.effectiveWeight, .tile])
-    func outputVarianceIsTheSumOfSquaredInputsTimesVariances(fidelity: PeripheryConfiguration.Fidelity) throws {
+    /// deviations of its mean. Run in effective-weight and tile-accurate mode, and with the
+    /// offset encoding, whose reference devices add `scale_j² Σ_i x_i² Σ_s w_s² σ²_ref` per column.
+    @Test(arguments: [
+        (PeripheryConfiguration.Fidelity.effectiveWeight, MappingConfiguration.SignEncoding.differential),
+        (.tile, .differential), (.effectiveWeight, .offset),
+    ])
+    func outputVarianceIsTheSumOfSquaredInputsTimesVariances(
+        fidelity: PeripheryConfiguration.Fidelity, sign: MappingConfiguration.SignEncoding
+    ) throws {
         var generator = SplitMix64(seed: 11)
         let (inputs, outputs) = (40, 12)
         let weights = (0..<(inputs * outputs)).map { _ in Float(generator.nextStandardNormal()) }
         let network = makeSingleLayerNetwork(inputs: inputs, outputs: outputs, weights: weights)
-        let mapping = CrossbarMapping(
-            network: network, configuration: MappingConfiguration(weightBits: 0, signEncoding: .differential),
-            cellBits: 1)
+        var configuration = MappingConfiguration(weightBits: sign == .offset ? 4 : 0, signEncoding: sign)
+        configuration.arrayColumns = 8  // several column tiles, each with its own reference column
+        let mapping = CrossbarMapping(network: network, configuration: configuration, cellBits: sign == .offset ? 2 : 1)
         let layer = mapping.layers[0]
         // Device variances: a different one per device, units of the range².
         let deviceVariances = UnsafeMutableBufferPointer<Float>.allocate(capacity: layer.targets.count)
@@ -342,6 +348,15 @@ import Testing
                 for device in (weight * layer.devicesPerWeight)..<((weight + 1) * layer.devicesPerWeight) {
                     variance += Double(
                         layer.coefficients[device] * layer.coefficients[device] * deviceVariances[device])
+                }
+                if layer.hasReference {
+                    let first =
+                        layer.weightDeviceCount + (layer.referenceTile(ofColumn: column) * inputs + row) * layer.slices
+                    let scale = Double(layer.referenceColumnScales[column])
+                    for slice in 0..<layer.slices {
+                        let sliceWeight = Double(layer.referenceSliceWeights[slice])
+                        variance += scale * scale * sliceWeight * sliceWeight * Double(deviceVariances[first + slice])
+                    }
                 }
                 predicted += Double(pixel[row] * pixel[row]) * variance
                 expectedMean += Double(pixel[row] * clean[weight])
