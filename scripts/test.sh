@@ -8,5 +8,6 @@ find Sources Tests Package.swift -name '*.swift' -not -path '*/Generated/*' -pri
     | xargs -0 swift format lint --strict --configuration .swift-format
 # Optimised with testing enabled: the suite runs in about a minute instead of ten in debug (the
 # sampler's SIMD code and the Monte-Carlo loops are slow unoptimised), at a few minutes more build.
-swift build -c release -Xswiftc -enable-testing
-swift test -c release -Xswiftc -enable-testing --disable-xctest   # the suite is Swift Testing only
+# One build of the binary and the tests (`swift test` alone would build them again).
+swift build -c release -Xswiftc -enable-testing --build-tests
+swift test -c release -Xswiftc -enable-testing --skip-build --disable-xctest   # Swift Testing only

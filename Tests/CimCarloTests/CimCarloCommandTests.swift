@@ -16,7 +16,7 @@ import Testing
     }
 
     /// `Tests/Golden/*.txt` hold the expected help texts; regenerate them with
-    /// `COLUMNS=80 .build/debug/cimcarlo --help > Tests/Golden/cimcarlo-help.txt` after a deliberate change.
+    /// `COLUMNS=80 .build/release/cimcarlo --help > Tests/Golden/cimcarlo-help.txt` after a deliberate change.
     @Test(arguments: [([], "cimcarlo-help"), (["run"], "cimcarlo-run-help")])
     func helpTextMatchesTheGoldenFile(subcommand: [String], golden: String) throws {
         let result = try runCimcarlo(subcommand + ["--help"], environment: ["COLUMNS": "80"])
