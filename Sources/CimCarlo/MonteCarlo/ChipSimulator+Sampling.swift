@@ -203,7 +203,7 @@ extension ChipSimulator {
     /// Applies relaxation, drift and per-chip read noise at `time` to the programmed
     /// conductances, into `read`. A device's relaxation draw is the same at every time (its
     /// broadening grows as σ(t)); read noise is drawn afresh per time point. Per-read noise is
-    /// left to the products (`readNoiseVariances(time:)`).
+    /// left to the products (`readNoiseVariances(time:conductances:)`).
     func readAt(time: Double, timeIndex: Int, instance: Int) -> [UnsafeMutableBufferPointer<Float>] {
         let readStream = CounterRandom(seed: seed, instance: instance, purpose: .readNoise, substream: timeIndex)
         let relaxationStream = CounterRandom(seed: seed, instance: instance, purpose: .relaxation)
