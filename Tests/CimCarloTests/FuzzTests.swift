@@ -43,7 +43,7 @@ import Testing
             try String(contentsOfFile: repositoryRoot + "/runs/swim-study.toml", encoding: .utf8),
         ]
         let devices =
-            try ["pcm-aihwkit", "rram-hfo2", "swim-dac22"].map {
+            try ["pcm-aihwkit", "rram-hfo2", "swim-dac22", "rram-neurram", "reram-cmo-hfox"].map {
                 try String(contentsOfFile: repositoryRoot + "/variation-models/\($0).toml", encoding: .utf8)
             } + [try String(contentsOfFile: fixture.deviceModel, encoding: .utf8)]
         var generator = SplitMix64(seed: 101)
