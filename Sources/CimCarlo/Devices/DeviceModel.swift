@@ -31,7 +31,7 @@ public struct DeviceModel: Sendable, Equatable {
     /// Whether `programming` is the spread of one open-loop pulse (`oneShot`), or already the
     /// spread after the chip's own iterative programming (`verified`, as IBM's PCM model
     /// states): such a model has no unverified state to compare with, so policies that
-    /// write-verify are refused on it (see `verificationRefusal`).
+    /// write-verify are refused on it (`Study.init`).
     public var programmingOutcome: ProgrammingOutcome = .oneShot
     /// Fraction of devices stuck at g_min (SA0, HRS), in [0, 1].
     public var stuckAtZeroRate: Double
@@ -177,6 +177,13 @@ public struct Variation: Sendable, Equatable {
         return sigma
     }
 
+    /// Sigma at level `x` in units of the range: a `target`-referenced sigma times the target
+    /// conductance (for a lognormal spread, its Gaussian equivalent).
+    public func sigmaInRangeUnits(at x: Double, device: DeviceModel) -> Double {
+        let sigma = sigma(at: x, device: device)
+        return reference == .target ? targetConductanceInRangeUnits(x, device) * sigma : sigma
+    }
+
     /// The deviation this variation adds to normalised target `x` for a standard normal draw `z`,
     /// in units of the conductance range.
     @inlinable
@@ -302,8 +309,9 @@ public struct ReadNoise: Sendable, Equatable {
 
 /// Conductance broadening over log-time after programming (RRAM relaxation): each device moves
 /// by `μ · d + σ(t) · z` at `d = log10(t / t₀)`, one standard normal z per device and chip, with
-/// `σ(t) = max(0, σ₀(x) + k(x) · d)` for `t > 0`, and nothing at `t = 0` (just programmed). σ₀ and k are level-dependent sigma functions (constant, per level, or a
-/// µS polynomial in the conductance ratio), in units of the range or of the target.
+/// `σ(t) = max(0, σ₀(x) + k(x) · d)` for `t > 0`, and nothing at `t = 0` (just programmed).
+/// σ₀ and k are level-dependent sigma functions (constant, per level, or a µS polynomial in the
+/// conductance ratio), in units of the range or of the target.
 public struct Relaxation: Sendable, Equatable {
     /// t₀, seconds: the time at which the spread is σ₀.
     public var referenceTimeSeconds: Double
@@ -328,9 +336,10 @@ public struct Relaxation: Sendable, Equatable {
     /// σ(t) at target level `x`, units of the range.
     public func sigma(at x: Double, time timeSeconds: Double, device: DeviceModel) -> Double {
         guard let decades = decades(timeSeconds) else { return 0 }
-        let scale = initial.reference == .target ? targetConductanceInRangeUnits(x, device) : 1
-        return max(0, initial.sigma(at: x, device: device) + perDecade.sigma(at: x, device: device) * decades)
-            * scale
+        return max(
+            0,
+            initial.sigmaInRangeUnits(at: x, device: device) + perDecade.sigmaInRangeUnits(at: x, device: device)
+                * decades)
     }
 }
 

@@ -17,13 +17,11 @@ struct VariationTable {
         level = .allocateZeroed(lognormal ? VectorMath.paddedCount(targets.count) : 0)
         for (index, target) in targets.enumerated() {
             let x = Double(target)
-            let sigma = variation.sigma(at: x, device: device)
-            let conductance = targetConductanceInRangeUnits(x, device)
             if lognormal {
-                scale[index] = Float(sigma)
-                level[index] = Float(conductance)
+                scale[index] = Float(variation.sigma(at: x, device: device))
+                level[index] = Float(targetConductanceInRangeUnits(x, device))
             } else {
-                scale[index] = Float(variation.reference == .target ? conductance * sigma : sigma)
+                scale[index] = Float(variation.sigmaInRangeUnits(at: x, device: device))
             }
         }
     }
@@ -301,10 +299,8 @@ struct RelaxationTable {
         initial = .allocateZeroed(VectorMath.paddedCount(targets.count))
         perDecade = .allocateZeroed(VectorMath.paddedCount(targets.count))
         for (index, target) in targets.enumerated() {
-            let x = Double(target)
-            let scale = relaxation.initial.reference == .target ? targetConductanceInRangeUnits(x, device) : 1
-            initial[index] = Float(relaxation.initial.sigma(at: x, device: device) * scale)
-            perDecade[index] = Float(relaxation.perDecade.sigma(at: x, device: device) * scale)
+            initial[index] = Float(relaxation.initial.sigmaInRangeUnits(at: Double(target), device: device))
+            perDecade[index] = Float(relaxation.perDecade.sigmaInRangeUnits(at: Double(target), device: device))
         }
     }
 

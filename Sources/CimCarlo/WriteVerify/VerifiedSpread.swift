@@ -10,9 +10,8 @@ extension DeviceModel {
     /// Variance of a variation at level `x`, units of the range².
     func variance(_ variation: Variation, at x: Double) -> Double {
         guard !variation.isNone else { return 0 }
-        let sigma = variation.sigma(at: x, device: self)
-        let scale = variation.reference == .target ? targetConductanceInRangeUnits(x, self) : 1
-        return sigma * sigma * scale * scale
+        let sigma = variation.sigmaInRangeUnits(at: x, device: self)
+        return sigma * sigma
     }
 }
 
