@@ -51,7 +51,9 @@ extension CimCarloCommand {
                         std: inputStd.isEmpty ? [1] : inputStd)
                 }
                 try test.checkFits(network, name: data.dataset)
-                let evaluation = try NetworkWorkspace(network: network, batchCapacity: 500).evaluate(network, on: test)
+                let workspace = try NetworkWorkspace(
+                    network: network, batchCapacity: NetworkWorkspace.inferenceBatch(for: network), supportsBackward: false)
+                let evaluation = workspace.evaluate(network, on: test)
                 print(
                     String(
                         format: "%@: accuracy %.2f %%  loss %.4f  (%d test images)",

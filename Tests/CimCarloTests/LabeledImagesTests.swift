@@ -25,14 +25,29 @@ import Testing
         #expect(images.pixels[((1 * 2 + 1) * 2 + 0) * 3 + 2] == Float(100 + 20 + 2) / 255)
     }
 
-    @Test func keepsFloatPixelsAsTheyAre() throws {
+    @Test func keepsFloatPixelsInTheUnitRangeAsTheyAre() throws {
         let path = directory.file("float.h5")
         do {
             let file = try HDF5File(path: path, mode: .createTruncating)
-            try file.write(ShapedArray(values: [Float(0.25), 2.5], shape: [2, 1, 1, 1]), to: "/images")
+            try file.write(ShapedArray(values: [Float(0.25), 1], shape: [2, 1, 1, 1]), to: "/images")
             try file.write([Int32(0), 1], to: "/labels")
         }
-        #expect(try LabeledImages.loadHDF5(path: path).pixels == [0.25, 2.5])
+        #expect(try LabeledImages.loadHDF5(path: path).pixels == [0.25, 1])
+    }
+
+    /// Floats in 0–255 gave 15 % accuracy and a loss of 4 660 silently; now they are refused, saying how to store them.
+    @Test func refusesFloatPixelsOutsideTheUnitRange() throws {
+        let path = directory.file("float255.h5")
+        do {
+            let file = try HDF5File(path: path, mode: .createTruncating)
+            try file.write(ShapedArray(values: [Float(0.25), 254], shape: [2, 1, 1, 1]), to: "/images")
+            try file.write([Int32(0), 1], to: "/labels")
+        }
+        #expect {
+            try LabeledImages.loadHDF5(path: path)
+        } throws: { error in
+            "\(error)".contains("outside [0, 1]") && "\(error)".contains("uint8") && "\(error)".contains("input_mean")
+        }
     }
 
     @Test func explainsAMissingLabelsDataset() throws {

@@ -75,8 +75,13 @@ private func listedCases(_ subdirectory: String) -> [[String: Any]] {
         let lines = result.standardError.split(separator: "\n")
         #expect(lines.count == 1, "\(result.standardError)")
         #expect(result.standardError.hasPrefix("cimcarlo: error: \(file): "))
-        if let node = entry["node"] as? String { #expect(result.standardError.contains("`\(node)`")) }
-        if let opType = entry["op_type"] as? String { #expect(result.standardError.contains(opType)) }
+        let nodes = (entry["nodes"] as? [String]) ?? [entry["node"] as? String].compactMap { $0 }
+        let opTypes = (entry["op_types"] as? [String]) ?? [entry["op_type"] as? String].compactMap { $0 }
+        for node in nodes { #expect(result.standardError.contains("`\(node)`"), "\(result.standardError)") }
+        for opType in opTypes { #expect(result.standardError.contains(opType), "\(result.standardError)") }
+        if let tensor = entry["tensor"] as? String {
+            #expect(result.standardError.contains("`\(tensor)`"), "\(result.standardError)")
+        }
     }
 }
 

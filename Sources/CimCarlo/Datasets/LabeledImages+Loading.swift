@@ -134,6 +134,13 @@ extension LabeledImages {
         guard raw.values.allSatisfy({ $0.isFinite }) else {
             throw DatasetError.malformed(path: path, reason: "`\(imagesName)` holds NaN or infinite values")
         }
+        if !isBytes, let outside = raw.values.first(where: { $0 < 0 || $0 > 1 }) {
+            throw DatasetError.malformed(
+                path: path,
+                reason:
+                    "`\(imagesName)` holds float pixels outside [0, 1] (e.g. \(outside)); store uint8 pixels (0–255), or floats in [0, 1] and give the model's normalisation as input_mean/input_std"
+            )
+        }
         let (count, channels, height, width) = (shape[0], shape[1], shape[2], shape[3])
         let divisor: Float = isBytes ? 255 : 1
         var pixels = [Float](repeating: 0, count: raw.values.count)

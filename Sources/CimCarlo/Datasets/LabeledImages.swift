@@ -60,16 +60,15 @@ extension LabeledImages {
     /// Throws unless these images fit `network`'s input and every label names one of its classes.
     /// `name` labels the error (the dataset argument or file).
     public func checkFits(_ network: Network, name: String) throws {
-        // A model with a flat input reads the pixels as they lie, which is PyTorch's C·H·W order
-        // only for single-channel images.
-        guard pixelsPerImage == network.inputShape.count,
-            channels == network.inputShape.channels || (network.inputShape.isFlat && channels == 1)
-        else {
+        // A model whose input is not an image reads the pixels as they lie, which is PyTorch's
+        // C·H·W order only for single-channel images.
+        let input = network.inputShape
+        guard pixelsPerImage == input.count, input.isImage ? channels == input.channels : channels == 1 else {
             throw DatasetError.mismatch(
                 reason:
-                    "\(name): images are [\(channels), \(height), \(width)] but the model expects \(network.inputShape)"
-                    + (network.inputShape.isFlat && channels > 1
-                        ? " (a flat-input model reads single-channel images only)" : ""))
+                    "\(name): images are [\(channels), \(height), \(width)] but the model expects \(input.sampleDescription)"
+                    + (!input.isImage && channels > 1
+                        ? " (a model whose input is not [N, C, H, W] reads single-channel images only)" : ""))
         }
         let classes = network.classCount
         if let bad = labels.first(where: { $0 < 0 || Int($0) >= classes }) {

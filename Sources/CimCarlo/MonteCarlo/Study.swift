@@ -44,7 +44,14 @@ public final class Study: Sendable {
         let seed = seed ?? spec.seed
         self.seed = seed
         if spec.policies.contains(where: { $0.kind.needsSensitivity }) {
-            let training = try spec.dataset.load(.train).prefix(spec.sensitivityImages)
+            let training: LabeledImages
+            do {
+                training = try spec.dataset.load(.train).prefix(spec.sensitivityImages)
+            } catch let error as DatasetError {
+                let policy = spec.policies.first { $0.kind.needsSensitivity }!
+                throw DatasetError.mismatch(
+                    reason: "policy \(policy) ranks weights by a pass over the training split, which is missing: \(error)")
+            }
             try training.checkFits(network, name: spec.dataset.description)
             sensitivity = try WeightSensitivity.compute(network: network, images: training)
         } else {

@@ -1,28 +1,3 @@
-/// The shape of one sample's activations, channel-last.
-public struct ActivationShape: Sendable, Equatable, Hashable, CustomStringConvertible {
-    public var height: Int
-    public var width: Int
-    public var channels: Int
-
-    public init(height: Int, width: Int, channels: Int) {
-        self.height = height
-        self.width = width
-        self.channels = channels
-    }
-
-    /// A flat feature vector.
-    public init(features: Int) {
-        self.init(height: 1, width: 1, channels: features)
-    }
-
-    public var count: Int { height * width * channels }
-    /// Pixels per channel.
-    public var pixels: Int { height * width }
-    /// Whether this is a feature vector (`1 × 1 × features`).
-    public var isFlat: Bool { height == 1 && width == 1 }
-    public var description: String { "[\(channels), \(height), \(width)]" }
-}
-
 /// A structural or shape error in a network, naming the node.
 public struct NetworkShapeError: CimCarloError, Equatable {
     public var exitCode: Int32 { ExitStatus.badInput }
@@ -195,6 +170,22 @@ public struct Network: Sendable, Equatable {
                 reason: "the network must end in a flat vector of class scores, ends in \(shapes.last!)")
         }
         return shapes
+    }
+
+    /// The number of nodes evaluation runs: all, or all but a final Softmax/LogSoftmax over the
+    /// whole output, whose input then holds the class scores. Accuracy (the argmax) is the same
+    /// either way, and the cross-entropy of those scores is the model's own negative
+    /// log-likelihood; sensitivities start from them.
+    public var scoredNodeCount: Int {
+        guard let softmax = nodes.last?.operation as? Softmax, softmax.groups.length == softmax.shape.count else {
+            return nodes.count
+        }
+        return nodes.count - 1
+    }
+
+    /// The value holding the class scores (see `scoredNodeCount`): 0 is the input, `i + 1` node `i`.
+    public var scoreValue: Int {
+        scoredNodeCount == nodes.count ? nodes.count : inputValues[nodes.count - 1][0]
     }
 
     /// Number of output classes (size of the last value).

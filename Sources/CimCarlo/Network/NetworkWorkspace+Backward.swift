@@ -20,11 +20,11 @@ public struct ParameterGradients: Sendable {
 extension NetworkWorkspace {
     /// The gradient buffer of the logits.
     private func logitGradient(batchSize: Int) -> UnsafeMutableBufferPointer<Float> {
-        UnsafeMutableBufferPointer(rebasing: gradients[shapes.count - 1][0..<(batchSize * classCount)])
+        UnsafeMutableBufferPointer(rebasing: gradients[scoreValue][0..<(batchSize * classCount)])
     }
 
     private func logits(batchSize: Int) -> UnsafeBufferPointer<Float> {
-        UnsafeBufferPointer(buffer(ofValue: shapes.count - 1, batchSize: batchSize))
+        UnsafeBufferPointer(buffer(ofValue: scoreValue, batchSize: batchSize))
     }
 
     /// Mean cross-entropy of the batch just passed forward, its summed loss and correct count;
@@ -71,12 +71,12 @@ extension NetworkWorkspace {
         pixelGradient: UnsafeMutableBufferPointer<Float>? = nil
     ) {
         precondition(supportsBackward, "this workspace was made for inference only")
-        for value in 0..<(shapes.count - 1) {
+        for value in 0..<shapes.count where value != scoreValue {
             let gradient = gradients[value]
             for element in 0..<(batchSize * shapes[value].count) { gradient[element] = 0 }
         }
         let needed = valuesNeedingGradient(network, pixels: pixelGradient != nil)
-        for index in network.nodes.indices.reversed() {
+        for index in (0..<scoredNodeCount).reversed() {
             let output = index + 1
             guard needed[output] else { continue }
             let inputs = inputValues[index].map { value -> UnsafeMutableBufferPointer<Float>? in

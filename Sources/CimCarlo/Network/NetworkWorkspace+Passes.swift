@@ -61,11 +61,11 @@ extension NetworkWorkspace {
                                 for column in 0..<outputs { to[column] = from[column] + bias[column] }
                             }
                         }
-                        for node in (first + 1)..<network.nodes.count {
+                        for node in (first + 1)..<scoredNodeCount {
                             network.nodes[node].operation.forward(forwardPass(node: node, batchSize: size))
                         }
                         let result = SoftmaxCrossEntropy.evaluate(
-                            logits: UnsafeBufferPointer(buffer(ofValue: shapes.count - 1, batchSize: size)),
+                            logits: UnsafeBufferPointer(buffer(ofValue: scoreValue, batchSize: size)),
                             labels: UnsafeBufferPointer(rebasing: labels[start..<(start + size)]),
                             batchSize: size, classCount: classCount)
                         lossSums[index] += result.lossSum

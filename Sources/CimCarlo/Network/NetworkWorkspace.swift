@@ -23,6 +23,9 @@ public final class NetworkWorkspace {
     var gradients: [UnsafeMutableBufferPointer<Float>]
     /// Each node's input values (copied from the network the workspace was made for).
     let inputValues: [[Int]]
+    /// The value holding the class scores, and the nodes run to compute it (`Network.scoreValue`).
+    let scoreValue: Int
+    let scoredNodeCount: Int
 
     /// Replaces the sgemm of crossbar operations (tile-accurate simulation); nil: sgemm.
     public var matrixProduct: MatrixProduct? {
@@ -53,6 +56,8 @@ public final class NetworkWorkspace {
         let shapes = try network.activationShapes()
         self.shapes = shapes
         inputValues = network.inputValues
+        scoreValue = network.scoreValue
+        scoredNodeCount = network.scoredNodeCount
         let sizes = shapes.map { $0.count * batchCapacity }
 
         var assignment = [Int](repeating: -1, count: shapes.count)
@@ -126,6 +131,14 @@ public final class NetworkWorkspace {
         passBuffers.values.forEach { $0.deallocate() }
     }
 
+    /// A batch for inference passes of `network`: up to 500 images, fewer when its values are
+    /// large, so that one value of a batch stays within 16 M floats (64 MB). Results do not
+    /// depend on it.
+    public static func inferenceBatch(for network: Network) -> Int {
+        let widest = (try? network.activationShapes().map(\.count).max()) ?? 1
+        return max(1, min(500, (16 << 20) / max(widest ?? 1, 1)))
+    }
+
     /// Pass buffer `kind` with room for at least `count` floats (reallocated only to grow).
     func passBuffer(_ kind: PassBuffer, count: Int) -> UnsafeMutableBufferPointer<Float> {
         if let buffer = passBuffers[kind], buffer.count >= count { return buffer }
@@ -135,7 +148,7 @@ public final class NetworkWorkspace {
     }
 
     /// Number of classes the network scores.
-    public var classCount: Int { shapes.last!.count }
+    public var classCount: Int { shapes[scoreValue].count }
 
     /// Floats held by the workspace's value buffers (what liveness sharing saves on).
     public var valueBufferFloats: Int { buffers.reduce(0) { $0 + $1.count } }
@@ -176,6 +189,18 @@ public final class NetworkWorkspace {
             node.operation.forward(forwardPass(node: index, batchSize: batchSize))
         }
         return UnsafeBufferPointer(buffer(ofValue: shapes.count - 1, batchSize: batchSize))
+    }
+
+    /// Runs the forward pass up to the class scores (`Network.scoreValue`) and returns them,
+    /// `[batchSize, classCount]`, valid until the next pass.
+    public func scores(_ network: Network, pixels: UnsafeBufferPointer<Float>, batchSize: Int)
+        -> UnsafeBufferPointer<Float>
+    {
+        loadInput(network, pixels: pixels, batchSize: batchSize)
+        for index in 0..<scoredNodeCount {
+            network.nodes[index].operation.forward(forwardPass(node: index, batchSize: batchSize))
+        }
+        return UnsafeBufferPointer(buffer(ofValue: scoreValue, batchSize: batchSize))
     }
 
     /// Writes the normalised images into the input value: `(pixel − mean) / std` per channel.

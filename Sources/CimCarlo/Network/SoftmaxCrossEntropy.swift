@@ -56,7 +56,7 @@ extension NetworkWorkspace {
             images.labels.withUnsafeBufferPointer { labels in
                 for start in stride(from: 0, to: images.count, by: batchCapacity) {
                     let size = min(batchCapacity, images.count - start)
-                    let logits = forward(
+                    let logits = scores(
                         network,
                         pixels: UnsafeBufferPointer(
                             rebasing: pixels[(start * images.pixelsPerImage)...]), batchSize: size)

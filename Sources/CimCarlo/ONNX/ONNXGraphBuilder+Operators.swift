@@ -1,10 +1,12 @@
-/// The conversion of each supported ONNX op type.
+/// The conversion of each supported ONNX op type: weight layers, image operations and the
+/// dispatch. Tensor operations are in `+Tensors`, constant folding in `+Folding`.
 extension ONNXGraphBuilder {
     mutating func convert(_ node: Onnx_NodeProto) throws {
-        guard !node.output.isEmpty else { throw fail("has no output") }
+        if try foldIfConstant(node) { return }
         switch node.opType {
         case "Constant": try constantNode(node)
         case "Identity", "Dropout": try passThrough(node)
+        case "Cast": try cast(node)
         case "Conv": try convolution(node)
         case "Gemm": try gemm(node)
         case "MatMul": try matMul(node)
@@ -14,31 +16,60 @@ extension ONNXGraphBuilder {
         case "Tanh": try append(Tanh(), inputs: [value(0, of: node)])
         case "LeakyRelu": try append(LeakyReLU(alpha: node.float("alpha", default: 0.01)), inputs: [value(0, of: node)])
         case "Clip": try clip(node)
-        case "Add", "Sub", "Mul", "Div", "Sum": try arithmetic(node)
+        case "HardSigmoid":
+            try append(
+                HardSigmoid(alpha: node.float("alpha", default: 0.2), beta: node.float("beta", default: 0.5)),
+                inputs: [value(0, of: node)])
+        case "HardSwish": try append(HardSwish(), inputs: [value(0, of: node)])
+        case "Erf": try append(Erf(), inputs: [value(0, of: node)])
+        case "Gelu": try gelu(node)
+        case "Exp": try append(Exp(), inputs: [value(0, of: node)])
+        case "Log": try append(Log(), inputs: [value(0, of: node)])
+        case "Sqrt": try append(Sqrt(), inputs: [value(0, of: node)])
+        case "Reciprocal": try append(Reciprocal(), inputs: [value(0, of: node)])
+        case "Neg": try append(Negate(), inputs: [value(0, of: node)])
+        case "Abs": try append(Absolute(), inputs: [value(0, of: node)])
+        case "Softplus": try append(Softplus(), inputs: [value(0, of: node)])
+        case "Add", "Sub", "Mul", "Div", "Sum", "Max", "Min", "Pow": try arithmetic(node)
+        case "Softmax", "LogSoftmax": try softmax(node)
+        case "ReduceMean", "ReduceSum", "ReduceMax": try reduce(node)
+        case "GlobalMaxPool": try globalMaxPool(node)
+        case "LayerNormalization": try layerNormalization(node)
         case "Concat": try concat(node)
         case "MaxPool", "AveragePool": try pool(node)
-        case "GlobalAveragePool": try append(GlobalAveragePool(), inputs: [value(0, of: node)])
-        case "Flatten": try flatten(node)
-        case "Reshape": try reshape(node)
-        default:
+        case "GlobalAveragePool": try append(GlobalAveragePool(), inputs: [image(value(0, of: node))])
+        case "Flatten", "Reshape", "Squeeze", "Unsqueeze", "Transpose", "Slice", "Gather", "Split", "Expand", "Pad":
+            try dataMovement(node)
+        case "Resize", "Upsample": try resize(node)
+        case _ where ONNXImporter.knownOps.contains(node.opType):
             throw fail(
-                "op type \(node.opType) is not supported (supported: \(ONNXImporter.supportedOps.joined(separator: ", ")))"
-            )
+                "\(node.opType) is read only on constant inputs (shape arithmetic); here it computes on the network's values")
+        default:
+            throw unsupportedOp(node)
         }
+    }
+
+    /// The error for an op type cimcarlo does not read at all.
+    func unsupportedOp(_ node: Onnx_NodeProto) -> ONNXImportError {
+        ONNXImportError(
+            path: path, node: displayName(node), opType: node.opType,
+            reason:
+                "op type \(node.opType) is not supported (`cimcarlo check` lists the ops cimcarlo runs; express that part of the model with them)"
+        )
     }
 
     private mutating func constantNode(_ node: Onnx_NodeProto) throws {
         let describe: (String) -> ONNXImportError = { fail($0) }
         if let tensor = node.attribute("value"), tensor.hasT {
-            constants[node.output[0]] = try ONNXTensor(tensor.t, fail: describe)
+            constants[node.output[0]] = try ONNXTensor(tensor.t, externalData: externalData, fail: describe)
         } else if let value = node.attribute("value_float") {
             constants[node.output[0]] = ONNXTensor(dims: [], values: [Double(value.f)])
         } else if let value = node.attribute("value_floats") {
             constants[node.output[0]] = ONNXTensor(dims: [value.floats.count], values: value.floats.map(Double.init))
         } else if let value = node.attribute("value_int") {
-            constants[node.output[0]] = ONNXTensor(dims: [], values: [Double(value.i)])
+            constants[node.output[0]] = ONNXTensor(dims: [], values: [Double(value.i)], integral: true)
         } else if let value = node.attribute("value_ints") {
-            constants[node.output[0]] = ONNXTensor(dims: [value.ints.count], values: value.ints.map(Double.init))
+            constants[node.output[0]] = ONNXTensor(dims: [value.ints.count], values: value.ints.map(Double.init), integral: true)
         } else {
             throw fail("only `value`, `value_float(s)` and `value_int(s)` constants are supported")
         }
@@ -49,12 +80,17 @@ extension ONNXGraphBuilder {
         if node.output.count > 1, !node.output[1].isEmpty, readers[node.output[1], default: 0] > 0 {
             throw fail("its mask output is used; only inference (the first output) is supported")
         }
-        let name = node.input.first ?? ""
-        if let tensor = constants[name] {
-            constants[node.output[0]] = tensor
-        } else {
-            values[node.output[0]] = try value(0, of: node)
+        values[node.output[0]] = try value(0, of: node)
+    }
+
+    /// A Cast of a computed value to a floating-point type changes nothing here (cimcarlo
+    /// computes in float32); casts of constants fold.
+    private mutating func cast(_ node: Onnx_NodeProto) throws {
+        let floating: Set<Int> = [1, 10, 11, 16]  // float, float16, double, bfloat16
+        guard floating.contains(node.int("to", default: 1)) else {
+            throw fail("casts a computed value to element type \(node.int("to", default: 1)); only float casts are supported")
         }
+        values[node.output[0]] = try value(0, of: node)
     }
 
     /// Padding from `pads` or `auto_pad`: top, left, bottom, right.
@@ -94,8 +130,8 @@ extension ONNXGraphBuilder {
         return (values[0], values[1])
     }
 
-    private mutating func convolution(_ node: Onnx_NodeProto) throws {
-        let input = try value(0, of: node)
+    mutating func convolution(_ node: Onnx_NodeProto) throws {
+        let input = try image(try value(0, of: node))
         let weight = try requiredConstant(1, of: node, "weight")
         guard weight.dims.count == 4 else {
             throw fail("weight has shape \(weight.dims); cimcarlo maps 2-D convolutions ([out, in / groups, kH, kW])")
@@ -122,7 +158,7 @@ extension ONNXGraphBuilder {
 
     /// `Y = α · A · op(B) + β · C` with constant B and C: a dense node with `W = α · op(B)ᵀ`, `b = β · C`.
     private mutating func gemm(_ node: Onnx_NodeProto) throws {
-        let input = try value(0, of: node)
+        let input = try rowMajor(try value(0, of: node))
         guard node.int("transA", default: 0) == 0 else {
             throw fail("transA = 1 is not supported (the input must be [N, features])")
         }
@@ -150,22 +186,35 @@ extension ONNXGraphBuilder {
             Dense(name: nodeName(node), inputs: inputs, outputs: outputs, weight: weight, bias: bias), inputs: [input])
     }
 
-    /// `A · B` with constant `B [in, out]`: a dense node without bias (a following constant Add becomes its bias).
+    /// `A · B`: with a constant `B [in, out]` a dense node along A's last axis, without bias (a
+    /// following constant Add becomes its bias); between two computed values a digital product.
     private mutating func matMul(_ node: Onnx_NodeProto) throws {
-        let input = try value(0, of: node)
-        let b = try requiredConstant(1, of: node, "weight")
-        guard b.dims.count == 2 else { throw fail("weight must be 2-D [in, out], has shape \(b.dims)") }
-        let (inputs, outputs) = (b.dims[0], b.dims[1])
-        var weight = [Float](repeating: 0, count: inputs * outputs)
-        for output in 0..<outputs {
-            for inputIndex in 0..<inputs {
-                weight[output * inputs + inputIndex] = Float(b.values[inputIndex * outputs + output])
+        switch (try operand(0, of: node), try operand(1, of: node)) {
+        case let (.computed(left), .computed(right)):
+            do {
+                try append(try ActivationProduct(left: shapes[left]!, right: shapes[right]!), inputs: [left, right])
+            } catch let error as OperationShapeError {
+                throw fail(error.reason)
             }
+        case let (.computed(input), .constant(b)):
+            guard b.dims.count == 2 else {
+                throw fail("its constant weight must be 2-D [in, out], has shape \(b.dims) (batched constant weights are not supported)")
+            }
+            guard shapes[input]!.rank >= 2 else { throw fail("multiplies a vector \(shapes[input]!); cimcarlo needs rank ≥ 2") }
+            let (inputs, outputs) = (b.dims[0], b.dims[1])
+            var weight = [Float](repeating: 0, count: inputs * outputs)
+            for output in 0..<outputs {
+                for inputIndex in 0..<inputs {
+                    weight[output * inputs + inputIndex] = Float(b.values[inputIndex * outputs + output])
+                }
+            }
+            try append(
+                Dense(
+                    name: nodeName(node), inputs: inputs, outputs: outputs, weight: weight,
+                    bias: Array(repeating: 0, count: outputs)), inputs: [rowMajor(input)])
+        default:
+            throw fail("multiplies a constant by a computed value (W · x); cimcarlo maps x · W (export Linear layers as they are)")
         }
-        try append(
-            Dense(
-                name: nodeName(node), inputs: inputs, outputs: outputs, weight: weight,
-                bias: Array(repeating: 0, count: outputs)), inputs: [input])
     }
 
     private mutating func batchNormalization(_ node: Onnx_NodeProto) throws {
@@ -175,7 +224,11 @@ extension ONNXGraphBuilder {
         if node.output.dropFirst().contains(where: { !$0.isEmpty && readers[$0, default: 0] > 0 }) {
             throw fail("its running-statistics outputs are used; only inference is supported")
         }
-        let input = try value(0, of: node)
+        var input = try value(0, of: node)
+        if shapes[input]!.rank == 4 { input = try image(input) }
+        guard shapes[input]!.hasChannelsInnermost else {
+            throw fail("normalises images [1, C, H, W] and vectors [1, C]; its input is \(shapes[input]!)")
+        }
         let channels = shapes[input]!.channels
         var parameters: [[Float]] = []
         for (index, role) in ["scale", "bias", "mean", "variance"].enumerated() {
@@ -202,50 +255,17 @@ extension ONNXGraphBuilder {
         try append(Clip(minimum: minimum, maximum: maximum), inputs: [input])
     }
 
-    /// Element-wise arithmetic: a constant operand on the (normalised) graph input folds into the
-    /// input normalisation; a constant Add after a dense or convolution node folds into its bias;
-    /// Add and Sum of computed tensors are residual additions.
-    private mutating func arithmetic(_ node: Onnx_NodeProto) throws {
-        let operands = node.input.filter { !$0.isEmpty }
-        let constantOperands = operands.filter { constants[$0] != nil }
-        if constantOperands.isEmpty {
-            guard node.opType == "Add" || node.opType == "Sum" else {
-                throw fail(
-                    "\(node.opType) of two computed tensors is not supported (only Add and Sum: residual connections)")
-            }
-            try append(Add(), inputs: try operands.indices.map { try value($0, of: node) })
-            return
+    /// ONNX Gelu (opset 20): exact or tanh approximation.
+    private mutating func gelu(_ node: Onnx_NodeProto) throws {
+        let approximation = node.string("approximate", default: "none")
+        guard approximation == "none" || approximation == "tanh" else {
+            throw fail("approximate = \(approximation) is not supported (none, tanh)")
         }
-        guard operands.count == 2, constantOperands.count == 1 else {
-            throw fail("needs one computed and one constant operand, or computed operands only")
-        }
-        let dynamicIndex = constants[operands[0]] == nil ? 0 : 1
-        let operand = try value(dynamicIndex, of: node)
-        let tensor = try requiredConstant(1 - dynamicIndex, of: node, "operand")
-        if constants[node.input[0]] != nil && (node.opType == "Sub" || node.opType == "Div") {
-            throw fail("\(node.opType) with the constant first (c − x, c / x) is not supported")
-        }
-        if operand == Network.inputName && readOnce(node.input[dynamicIndex]) {
-            try foldIntoInputNormalization(node.opType, tensor)
-            values[node.output[0]] = Network.inputName
-            return
-        }
-        if node.opType == "Add", let index = nodes.lastIndex(where: { $0.name == operand }),
-            readOnce(node.input[dynamicIndex]), var operation = nodes[index].operation as? any CrossbarOperation,
-            let perOutput = tensor.perChannel(operation.outputCount)
-        {
-            for output in 0..<operation.outputCount { operation.bias[output] += Float(perOutput[output]) }
-            nodes[index].operation = operation
-            values[node.output[0]] = operand
-            return
-        }
-        throw fail(
-            "a constant operand is supported only as input normalisation (on the graph input) or as a bias after Conv, Gemm or MatMul"
-        )
+        try append(Gelu(tanhApproximation: approximation == "tanh"), inputs: [value(0, of: node)])
     }
 
     /// `x' = x · scale + shift` per channel, composed into the input transform.
-    private mutating func foldIntoInputNormalization(_ opType: String, _ tensor: ONNXTensor) throws {
+    mutating func foldIntoInputNormalization(_ opType: String, _ tensor: ONNXTensor) throws {
         guard let perChannel = tensor.perChannel(inputShape.channels) else {
             throw fail(
                 "a normalisation constant must be a scalar or one value per channel ([C], [C,1,1] or [1,C,1,1]), has shape \(tensor.dims)"
@@ -267,18 +287,8 @@ extension ONNXGraphBuilder {
         }
     }
 
-    private mutating func concat(_ node: Onnx_NodeProto) throws {
-        let inputs = try node.input.indices.map { try value($0, of: node) }
-        let axis = node.int("axis", default: 1)
-        let flat = inputs.allSatisfy { shapes[$0]!.isFlat }
-        guard axis == 1 || (axis == -3 && !flat) || (axis == -1 && flat) else {
-            throw fail("axis \(axis) is not supported (channels: axis 1)")
-        }
-        try append(Concat(), inputs: inputs)
-    }
-
     private mutating func pool(_ node: Onnx_NodeProto) throws {
-        let input = try value(0, of: node)
+        let input = try image(try value(0, of: node))
         if node.output.count > 1, !node.output[1].isEmpty, readers[node.output[1], default: 0] > 0 {
             throw fail("its Indices output is used; not supported")
         }
@@ -302,31 +312,32 @@ extension ONNXGraphBuilder {
         }
     }
 
-    private mutating func flatten(_ node: Onnx_NodeProto) throws {
-        let input = try value(0, of: node)
-        guard node.int("axis", default: 1) == 1 else { throw fail("only axis 1 is supported ([N, C·H·W])") }
-        if shapes[input]!.isFlat {
-            values[node.output[0]] = input
-        } else {
-            try append(Flatten(), inputs: [input])
-        }
+    /// An image value for `value`: rank-4 values in row-major layout are copied channel-last
+    /// (free when the two orders agree); other ranks are refused.
+    mutating func image(_ value: String) throws -> String {
+        let shape = shapes[value]!
+        guard shape.rank == 4 else { throw fail("works on images [1, C, H, W]; its input is \(shape)") }
+        guard !shape.isImage else { return value }
+        return try relayout(value, to: .channelsLast)
     }
 
-    /// Reshape to `[N, features]` (PyTorch's `x.view(x.size(0), -1)`), a flatten.
-    private mutating func reshape(_ node: Onnx_NodeProto) throws {
-        let input = try value(0, of: node)
-        let target = try requiredConstant(1, of: node, "shape").values.map { Int($0) }
-        let features = shapes[input]!.count
-        let flattens =
-            target.count == 2 && (target[1] == features || (target[1] == -1 && target[0] != -1))
-            && (target[0] == 0 || target[0] == -1 || target[0] >= 1)
-        guard flattens else {
-            throw fail("only a reshape to [N, features] is supported (here \(features) features), target is \(target)")
-        }
-        if shapes[input]!.isFlat {
-            values[node.output[0]] = input
-        } else {
-            try append(Flatten(), inputs: [input])
-        }
+    /// A row-major value for `value` (what products along the last axis read).
+    mutating func rowMajor(_ value: String) throws -> String {
+        guard shapes[value]!.isImage else { return value }
+        return try relayout(value, to: .rowMajor)
+    }
+
+    /// `value` copied into `layout` (a node named after the current one).
+    private mutating func relayout(_ value: String, to layout: ActivationShape.Layout) throws -> String {
+        let shape = shapes[value]!
+        let target = ActivationShape(dimensions: shape.dimensions, layout: layout)
+        let rearrange = Rearrange(
+            origin: "layout", inputs: [shape], output: target,
+            map: .reshape(count: shape.count, to: shape.dimensions))
+        var name = nodeName(current!) + (layout == .channelsLast ? ".nhwc" : ".rows")
+        while name == Network.inputName || shapes[name] != nil { name += "_" }
+        shapes[name] = target
+        nodes.append(NetworkNode(name: name, inputs: [value], operation: rearrange))
+        return name
     }
 }

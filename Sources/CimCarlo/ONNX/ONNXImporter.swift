@@ -2,7 +2,7 @@ import Foundation
 import SwiftProtobuf
 
 /// An ONNX model cimcarlo cannot import, naming the file, the node and its op type.
-public struct ONNXImportError: CimCarloError, Equatable {
+public struct ONNXImportError: CimCarloError, Equatable, Sendable {
     public var exitCode: Int32 { ExitStatus.badInput }
     public var path: String
     /// The node's name and op type, when a node is at fault.
@@ -16,29 +16,112 @@ public struct ONNXImportError: CimCarloError, Equatable {
     }
 }
 
-/// Reads an ONNX model (opsets 11 to 21) into a `Network`.
+/// Several nodes cimcarlo cannot import: the first named, the count given, `check` pointed to.
+public struct ONNXImportErrors: CimCarloError, Sendable {
+    public var exitCode: Int32 { ExitStatus.badInput }
+    public var problems: [ONNXImportError]
+    public var description: String {
+        guard problems.count > 1 else { return problems[0].description }
+        let each = problems.map { problem in
+            problem.node.map { "node `\($0)` (\(problem.opType ?? "")): \(problem.reason)" } ?? problem.reason
+        }
+        return "\(problems[0].path): \(problems.count) problems: " + each.joined(separator: "; ")
+            + " (`cimcarlo check \(problems[0].path)` lists every node and what to do)"
+    }
+}
+
+/// Where one ONNX node ends up.
+public enum ONNXPlacement: String, Sendable, Equatable {
+    /// A weight layer mapped onto crossbar arrays.
+    case crossbar
+    /// Computed digitally, exactly (activations, pooling, attention products, normalisation).
+    case digital
+    /// Evaluated at load: shape arithmetic, constants, input normalisation, biases, identities.
+    case folded = "folded at load"
+    /// Does not lead to the graph output.
+    case unused = "not used"
+    case unsupported
+    /// Reads a value an unsupported node would have made.
+    case skipped = "after a problem"
+}
+
+/// One ONNX node as `cimcarlo check` lists it.
+public struct ONNXNodeReport: Sendable, Equatable {
+    /// The name as the exporter wrote it (its op type and first output when it wrote none).
+    public var name: String
+    public var opType: String
+    /// The first output's dimensions at batch 1, when known.
+    public var outputDimensions: [Int]?
+    public var placement: ONNXPlacement
+}
+
+/// What `cimcarlo check` reports of an ONNX model: every node, where it runs, and every problem.
+public struct ONNXInspection: Sendable {
+    public var path: String
+    public var opset: Int
+    public var irVersion: Int
+    public var producer: String
+    /// External data files, as the model names them.
+    public var externalDataFiles: [String]
+    public var nodes: [ONNXNodeReport]
+    public var problems: [ONNXImportError]
+    /// BatchNormalization nodes in the graph (0 when the exporter folded them into convolutions).
+    public var batchNormalizationNodes: Int
+    /// The network, when there is no problem.
+    public var network: Network?
+}
+
+/// Reads an ONNX model (opsets 11 to 21, as PyTorch's exporters write it) into a `Network`.
 ///
-/// Initializers and `Constant` nodes are folded into the operations that read them; a prefix
-/// of constant `Sub`/`Div`/`Mul`/`Add` on the graph input (input normalisation) becomes the
-/// network's per-channel `inputMean`/`inputStd`; `MatMul` + `Add` of a constant becomes one
-/// dense node, and so does `Gemm`; `Identity` and `Dropout` vanish. Nodes that do not lead to
-/// the graph output are dropped. Anything else — an unsupported op, a weight computed at run
-/// time, a shape that does not fit — is an `ONNXImportError`.
+/// Values are read at batch 1 — a graph exported at batch 1 (torch ≥ 2.9's default exporter)
+/// or with a symbolic batch runs as it is on every sample — so every shape is known at load
+/// and shape arithmetic (`Shape`, `Gather`, `Concat`, `Reshape` of computed shapes, …) folds
+/// away. Constant weights of `Conv`, `Gemm` and `MatMul` map onto crossbars; everything else
+/// runs digitally (`Rearrange`, `Elementwise`, `Softmax`, `Reduce`, `LayerNormalization`,
+/// `ActivationProduct`, …). Constant `Sub`/`Div`/`Mul`/`Add` on the graph input fold into the
+/// input normalisation, constant `Add` after a weight layer into its bias; `Identity`,
+/// `Dropout` and float `Cast` vanish. Tensors in external files are read from beside the model.
 public enum ONNXImporter {
     /// The opsets of the default domain cimcarlo reads.
     public static let supportedOpsets: ClosedRange<Int> = 11...21
 
-    /// The op types cimcarlo imports.
+    /// The op types cimcarlo imports (those marked in `foldedOnly` only on constants).
     public static let supportedOps = [
-        "Add", "AveragePool", "BatchNormalization", "Clip", "Concat", "Constant", "Conv", "Div", "Dropout", "Flatten",
-        "Gemm", "GlobalAveragePool", "Identity", "LeakyRelu", "MatMul", "MaxPool", "Mul", "Relu", "Reshape", "Sigmoid",
-        "Sub", "Sum", "Tanh",
+        "Abs", "Add", "AveragePool", "BatchNormalization", "Cast", "Clip", "Concat", "Constant", "ConstantOfShape",
+        "Conv", "Div", "Dropout", "Erf", "Exp", "Expand", "Flatten", "Gather", "Gelu", "Gemm", "GlobalAveragePool",
+        "GlobalMaxPool", "HardSigmoid", "HardSwish", "Identity", "LayerNormalization", "LeakyRelu", "Log",
+        "LogSoftmax", "MatMul", "Max", "MaxPool", "Min", "Mul", "Neg", "Pad", "Pow", "Range", "Reciprocal",
+        "ReduceMax", "ReduceMean", "ReduceSum", "Relu", "Reshape", "Resize", "Shape", "Sigmoid", "Size", "Slice",
+        "Softmax", "Softplus", "Split", "Sqrt", "Squeeze", "Sub", "Sum", "Tanh", "Transpose", "Unsqueeze",
+    ]
+    /// Op types read only when every input is constant (shape arithmetic).
+    public static let foldedOnly = [
+        "And", "Ceil", "Equal", "Floor", "Greater", "Less", "Mod", "Not", "Or", "ReduceMin", "ReduceProd", "Where",
     ]
 
-    /// Reads and converts the model at `path`.
+    /// Every op type cimcarlo reads in some form.
+    static let knownOps = Set(supportedOps + foldedOnly + ["Upsample"])
+
+    /// Reads and converts the model at `path`; throws its first problem (and how many there are).
     public static func load(path: String) throws -> Network {
-        var builder = try ONNXGraphBuilder(model: try parse(path: path), path: path)
-        return try builder.build()
+        let inspection = try inspect(path: path)
+        guard let network = inspection.network else { throw ONNXImportErrors(problems: inspection.problems) }
+        return network
+    }
+
+    /// Converts the model at `path`, collecting every unsupported node instead of stopping at
+    /// the first. Throws only when the file is no usable ONNX graph at all.
+    public static func inspect(path: String) throws -> ONNXInspection {
+        let model = try parse(path: path)
+        let externalData = ExternalData(modelPath: path)
+        var builder = try ONNXGraphBuilder(model: model, path: path, externalData: externalData)
+        let network = try builder.build()
+        return ONNXInspection(
+            path: path, opset: builder.opset, irVersion: Int(model.irVersion),
+            producer: [model.producerName, model.producerVersion].filter { !$0.isEmpty }.joined(separator: " "),
+            externalDataFiles: externalData.locations, nodes: builder.reports, problems: builder.problems,
+            batchNormalizationNodes: model.graph.node.filter { $0.opType == "BatchNormalization" }.count,
+            network: network)
     }
 
     /// The model's metadata (`metadata_props`, plus `producer_name` and `producer_version`).
@@ -65,193 +148,5 @@ public enum ONNXImporter {
             throw ONNXImportError(path: path, reason: "not a valid ONNX model (no graph nodes)")
         }
         return model
-    }
-}
-
-/// The conversion of one ONNX graph, node by node, in the graph's (topological) order.
-struct ONNXGraphBuilder {
-    let path: String
-    let graph: Onnx_GraphProto
-    let opset: Int
-    /// Constant tensors by ONNX name.
-    var constants: [String: ONNXTensor] = [:]
-    /// The network value each ONNX tensor is: a node name, or `Network.inputName`.
-    var values: [String: String] = [:]
-    /// The shape of each network value.
-    var shapes: [String: ActivationShape] = [:]
-    var nodes: [NetworkNode] = []
-    /// The graph input as the first node sees it: `pixel · inputScale + inputShift`, per channel.
-    var inputScale: [Double]
-    var inputShift: [Double]
-    /// Readers of each ONNX tensor (nodes and graph outputs).
-    var readers: [String: Int] = [:]
-    let inputShape: ActivationShape
-    /// The ONNX node being converted, for errors.
-    var current: Onnx_NodeProto?
-
-    init(model: Onnx_ModelProto, path: String) throws {
-        self.path = path
-        graph = model.graph
-        let versions = model.opsetImport.filter { $0.domain.isEmpty || $0.domain == "ai.onnx" }.map { Int($0.version) }
-        guard let opset = versions.first else {
-            throw ONNXImportError(path: path, reason: "the model imports no opset of the default ONNX domain")
-        }
-        guard ONNXImporter.supportedOpsets.contains(opset) else {
-            throw ONNXImportError(
-                path: path,
-                reason:
-                    "opset \(opset) is not supported (cimcarlo reads opsets \(ONNXImporter.supportedOpsets.lowerBound) to \(ONNXImporter.supportedOpsets.upperBound))"
-            )
-        }
-        self.opset = opset
-        var constants: [String: ONNXTensor] = [:]
-        for tensor in graph.initializer {
-            constants[tensor.name] = try ONNXTensor(tensor) { ONNXImportError(path: path, reason: $0) }
-        }
-        self.constants = constants
-        let inputs = graph.input.filter { constants[$0.name] == nil }
-        guard inputs.count == 1, let input = inputs.first else {
-            throw ONNXImportError(
-                path: path,
-                reason:
-                    "the graph must have one image input, has \(inputs.count) (\(inputs.map(\.name).joined(separator: ", ")))"
-            )
-        }
-        let dims = input.type.tensorType.shape.dim.map { dimension -> Int? in
-            if case let .dimValue(value)? = dimension.value, value > 0 { return Int(value) }
-            return nil
-        }
-        switch dims.count {
-        case 4:
-            guard let channels = dims[1], let height = dims[2], let width = dims[3] else {
-                throw ONNXImportError(
-                    path: path,
-                    reason:
-                        "input `\(input.name)` must have fixed channels, height and width, has \(input.type.tensorType.shape.dim.map { $0.dimParam.isEmpty ? "\($0.dimValue)" : $0.dimParam })"
-                )
-            }
-            inputShape = ActivationShape(height: height, width: width, channels: channels)
-        case 2:
-            guard let features = dims[1] else {
-                throw ONNXImportError(path: path, reason: "input `\(input.name)` must have a fixed number of features")
-            }
-            inputShape = ActivationShape(features: features)
-        default:
-            throw ONNXImportError(
-                path: path,
-                reason:
-                    "input `\(input.name)` has rank \(dims.count); cimcarlo reads images [N, C, H, W] or flat features [N, F]"
-            )
-        }
-        values[input.name] = Network.inputName
-        shapes[Network.inputName] = inputShape
-        inputScale = Array(repeating: 1, count: inputShape.channels)
-        inputShift = Array(repeating: 0, count: inputShape.channels)
-        for node in graph.node {
-            for name in node.input where !name.isEmpty { readers[name, default: 0] += 1 }
-        }
-        for output in graph.output { readers[output.name, default: 0] += 1 }
-    }
-
-    // MARK: - Errors and lookups
-
-    func fail(_ reason: String) -> ONNXImportError {
-        guard let current else { return ONNXImportError(path: path, reason: reason) }
-        return ONNXImportError(path: path, node: nodeName(current), opType: current.opType, reason: reason)
-    }
-
-    /// The node's name, or its op type and first output when it has none; PyTorch's scoped
-    /// names (`/layer1/layer1.0/conv1/Conv`) lose their slashes (`layer1.layer1.0.conv1.Conv`),
-    /// which would nest groups in result files.
-    func nodeName(_ node: Onnx_NodeProto) -> String {
-        let name = node.name.isEmpty ? "\(node.opType)_\(node.output.first ?? "")" : node.name
-        return name.split(separator: "/").joined(separator: ".")
-    }
-
-    /// The network value of input `index` of the current node (it must be computed, not constant).
-    func value(_ index: Int, of node: Onnx_NodeProto) throws -> String {
-        guard index < node.input.count, !node.input[index].isEmpty else { throw fail("input \(index) is missing") }
-        let name = node.input[index]
-        if let value = values[name] { return value }
-        if constants[name] != nil {
-            throw fail("input `\(name)` is a constant; cimcarlo expects a computed tensor there")
-        }
-        throw fail("input `\(name)` is produced by no node before it")
-    }
-
-    /// The constant input `index` of the current node, nil when absent (empty name or too few inputs).
-    func constant(_ index: Int, of node: Onnx_NodeProto, _ role: String) throws -> ONNXTensor? {
-        guard index < node.input.count, !node.input[index].isEmpty else { return nil }
-        let name = node.input[index]
-        guard let tensor = constants[name] else {
-            throw fail(
-                "its \(role) `\(name)` is computed at run time; cimcarlo maps only constant weights (initializers or Constant nodes)"
-            )
-        }
-        guard tensor.values.allSatisfy(\.isFinite) else {
-            throw fail("its \(role) `\(name)` holds NaN or infinite values")
-        }
-        return tensor
-    }
-
-    func requiredConstant(_ index: Int, of node: Onnx_NodeProto, _ role: String) throws -> ONNXTensor {
-        guard let tensor = try constant(index, of: node, role) else { throw fail("needs its \(role) (input \(index))") }
-        return tensor
-    }
-
-    /// Whether `name` is read by exactly one node (so it may be folded into its reader).
-    func readOnce(_ name: String) -> Bool { readers[name, default: 0] == 1 }
-
-    // MARK: - Building
-
-    /// Appends a network node for the current ONNX node, reading `inputs`, and checks its shape.
-    mutating func append(_ operation: any NetworkOperation, inputs: [String]) throws {
-        let node = current!
-        var name = nodeName(node)
-        while name == Network.inputName || shapes[name] != nil { name += "_" }
-        do {
-            shapes[name] = try operation.outputShape(for: inputs.map { shapes[$0]! })
-        } catch {
-            throw fail(error.reason)
-        }
-        nodes.append(NetworkNode(name: name, inputs: inputs, operation: operation))
-        values[node.output[0]] = name
-    }
-
-    mutating func build() throws -> Network {
-        for node in graph.node {
-            current = node
-            guard node.domain.isEmpty || node.domain == "ai.onnx" else {
-                throw fail("domain `\(node.domain)` is not supported (only the default ONNX domain)")
-            }
-            try convert(node)
-        }
-        current = nil
-        guard graph.output.count == 1, let output = graph.output.first else {
-            throw ONNXImportError(
-                path: path, reason: "the graph must have one output (the logits), has \(graph.output.count)")
-        }
-        guard let last = values[output.name], last != Network.inputName else {
-            throw ONNXImportError(
-                path: path, reason: "the graph output `\(output.name)` is not computed by any node cimcarlo maps")
-        }
-        // Keep the nodes the output depends on, with the output last.
-        var needed: Set<String> = [last]
-        for node in nodes.reversed() where needed.contains(node.name) { needed.formUnion(node.inputs) }
-        var kept = nodes.filter { needed.contains($0.name) && $0.name != last }
-        kept.append(nodes.first { $0.name == last }!)
-        guard inputScale.allSatisfy({ $0 > 0 }) else {
-            throw ONNXImportError(
-                path: path, reason: "the input normalisation scales a channel by a non-positive factor")
-        }
-        do {
-            let network = try Network(
-                inputShape: inputShape, inputMean: zip(inputScale, inputShift).map { Float(-$1 / $0) },
-                inputStd: inputScale.map { Float(1 / $0) }, nodes: kept)
-            _ = try network.activationShapes()
-            return network
-        } catch let error as NetworkShapeError {
-            throw ONNXImportError(path: path, reason: error.description)
-        }
     }
 }

@@ -1,31 +1,53 @@
 import Foundation
 
-/// A constant tensor of an ONNX graph (an initializer or a `Constant` node's value), its
-/// values widened to `Double` (float, double, int32 and int64 element types).
+/// A constant tensor of an ONNX graph (an initializer, a `Constant` node's value, or a value
+/// folded at load), its values widened to `Double` (float, double, integer and bool element
+/// types), row-major.
 struct ONNXTensor {
     var dims: [Int]
     var values: [Double]
+    /// Whether the element type is an integer or bool (integer division truncates).
+    var integral = false
 
     var count: Int { values.count }
     var floats: [Float] { values.map(Float.init) }
     var isScalar: Bool { values.count == 1 }
+    /// The values as integers (shape arithmetic), clamped to ±2⁶² so that ONNX's "to the end"
+    /// sentinels (`INT64_MAX`) convert safely.
+    var integers: [Int] { values.map { Int(max(min($0, 4.6e18), -4.6e18)) } }
 
-    init(dims: [Int], values: [Double]) {
+    init(dims: [Int], values: [Double], integral: Bool = false) {
         self.dims = dims
         self.values = values
+        self.integral = integral
     }
 
-    /// Decodes a TensorProto; `describe` names it in errors.
-    init(_ proto: Onnx_TensorProto, fail: (String) -> Error) throws {
-        guard proto.dataLocation != .external else {
-            throw fail(
-                "tensor `\(proto.name)` keeps its data in an external file, which cimcarlo does not read (save the model with the weights inside)"
-            )
-        }
+    /// Decodes a TensorProto; `externalData` reads the bytes of a tensor stored outside the
+    /// model; `fail` names the problem in an error.
+    init(_ proto: Onnx_TensorProto, externalData: ExternalData? = nil, fail: (String) -> Error) throws {
         dims = proto.dims.map(Int.init)
         guard dims.allSatisfy({ $0 >= 0 }) else { throw fail("tensor `\(proto.name)` has a negative dimension") }
-        let count = dims.reduce(1, *)
-        let raw = proto.rawData
+        var count = 1
+        for dimension in dims {
+            let (product, overflow) = count.multipliedReportingOverflow(by: dimension)
+            guard !overflow, product <= 1 << 40 else {
+                throw fail("tensor `\(proto.name)` has dimensions \(dims), whose product is too large")
+            }
+            count = product
+        }
+        var raw = proto.rawData
+        var hasRaw = proto.hasRawData
+        if proto.dataLocation == .external {
+            guard let externalData else {
+                throw fail("tensor `\(proto.name)` keeps its data in an external file, and no model folder is known")
+            }
+            let elementSizes: [Onnx_TensorProto.DataType: Int] = [
+                .float: 4, .double: 8, .int64: 8, .int32: 4, .int8: 1, .uint8: 1, .bool: 1,
+            ]
+            let size = Onnx_TensorProto.DataType(rawValue: Int(proto.dataType)).flatMap { elementSizes[$0] } ?? 1
+            raw = try externalData.bytes(of: proto, needed: count * size, fail: fail)
+            hasRaw = true
+        }
         func decode<T>(_ type: T.Type, _ convert: (T) -> Double) throws -> [Double] {
             guard raw.count == count * MemoryLayout<T>.size else {
                 throw fail("tensor `\(proto.name)` holds \(raw.count) bytes for \(count) values")
@@ -36,18 +58,25 @@ struct ONNXTensor {
         }
         switch Onnx_TensorProto.DataType(rawValue: Int(proto.dataType)) {
         case .float?:
-            values = proto.hasRawData ? try decode(Float.self) { Double($0) } : proto.floatData.map(Double.init)
+            values = hasRaw ? try decode(Float.self) { Double($0) } : proto.floatData.map(Double.init)
         case .double?:
-            values = proto.hasRawData ? try decode(Double.self) { $0 } : proto.doubleData
+            values = hasRaw ? try decode(Double.self) { $0 } : proto.doubleData
         case .int64?:
-            values = proto.hasRawData ? try decode(Int64.self) { Double($0) } : proto.int64Data.map(Double.init)
+            values = hasRaw ? try decode(Int64.self) { Double($0) } : proto.int64Data.map(Double.init)
         case .int32?:
-            values = proto.hasRawData ? try decode(Int32.self) { Double($0) } : proto.int32Data.map(Double.init)
+            values = hasRaw ? try decode(Int32.self) { Double($0) } : proto.int32Data.map(Double.init)
+        case .int8?:
+            values = hasRaw ? try decode(Int8.self) { Double($0) } : proto.int32Data.map(Double.init)
+        case .uint8?:
+            values = hasRaw ? try decode(UInt8.self) { Double($0) } : proto.int32Data.map(Double.init)
+        case .bool?:
+            values = hasRaw ? try decode(UInt8.self) { $0 == 0 ? 0 : 1 } : proto.int32Data.map { $0 == 0 ? 0 : 1 }
         default:
             throw fail(
-                "tensor `\(proto.name)` has element type \(proto.dataType); cimcarlo reads float, double, int32 and int64"
+                "tensor `\(proto.name)` has element type \(proto.dataType); cimcarlo reads float, double, int8/32/64, uint8 and bool"
             )
         }
+        integral = ![.float, .double].contains(Onnx_TensorProto.DataType(rawValue: Int(proto.dataType)))
         guard values.count == count else {
             throw fail("tensor `\(proto.name)` holds \(values.count) values for its shape \(dims)")
         }
@@ -59,6 +88,64 @@ struct ONNXTensor {
         if values.count == 1 { return Array(repeating: values[0], count: channels) }
         let layouts = [[channels], [1, channels], [channels, 1, 1], [1, channels, 1, 1]]
         return layouts.contains(dims) ? values : nil
+    }
+}
+
+/// The files beside an ONNX model that hold its external tensors (ONNX's external-data
+/// convention: `location` relative to the model's folder, `offset` and `length` in bytes).
+/// Each file is mapped once; every read is bounds-checked.
+final class ExternalData {
+    /// The model's folder, standardised.
+    let folder: URL
+    let modelPath: String
+    private var files: [String: Data] = [:]
+    /// The files read, by location as written in the model.
+    private(set) var locations: [String] = []
+
+    init(modelPath: String) {
+        self.modelPath = modelPath
+        folder = URL(fileURLWithPath: modelPath).deletingLastPathComponent().standardizedFileURL
+    }
+
+    /// The bytes of `proto`: `length` bytes from `offset`, or the `needed` bytes when no length is written.
+    func bytes(of proto: Onnx_TensorProto, needed: Int, fail: (String) -> Error) throws -> Data {
+        let entries = Dictionary(proto.externalData.map { ($0.key, $0.value) }, uniquingKeysWith: { $1 })
+        guard let location = entries["location"], !location.isEmpty else {
+            throw fail("tensor `\(proto.name)` is external but names no `location`")
+        }
+        let url = folder.appendingPathComponent(location).standardizedFileURL
+        guard !location.hasPrefix("/"), url.path.hasPrefix(folder.path + "/") else {
+            throw fail(
+                "tensor `\(proto.name)`: its external data `\(location)` lies outside the model's folder \(folder.path) (only files beside the model are read)"
+            )
+        }
+        if files[location] == nil {
+            guard let data = try? Data(contentsOf: url, options: .alwaysMapped) else {
+                throw fail("tensor `\(proto.name)`: its external data file \(url.path) is missing or unreadable")
+            }
+            files[location] = data
+            locations.append(location)
+        }
+        let data = files[location]!
+        guard let offset = Int(entries["offset"] ?? "0"), offset >= 0 else {
+            throw fail("tensor `\(proto.name)`: external data offset `\(entries["offset"]!)` is not a byte count")
+        }
+        let available = data.count - offset
+        let length: Int
+        if let written = entries["length"] {
+            guard let value = Int(written), value >= 0 else {
+                throw fail("tensor `\(proto.name)`: external data length `\(written)` is not a byte count")
+            }
+            length = value
+        } else {
+            length = needed
+        }
+        guard offset <= data.count, length <= available else {
+            throw fail(
+                "tensor `\(proto.name)`: external data file \(url.path) has \(data.count) bytes, too short for offset \(offset) + length \(length)"
+            )
+        }
+        return data.subdata(in: offset..<(offset + length))
     }
 }
 

@@ -38,6 +38,9 @@ public struct BatchNormalization: NetworkOperation, Equatable {
 
     public func outputShape(for inputs: [ActivationShape]) throws(OperationShapeError) -> ActivationShape {
         guard inputs.count == 1 else { throw OperationShapeError("takes one input, has \(inputs.count)") }
+        guard inputs[0].hasChannelsInnermost else {
+            throw OperationShapeError("normalises axis 1 of images or of [1, C] vectors, input is \(inputs[0])")
+        }
         guard inputs[0].channels == channels else {
             throw OperationShapeError("has \(channels) channels, its input \(inputs[0].channels)")
         }

@@ -1,17 +1,25 @@
-/// Concatenation along channels of inputs with the same height and width (Inception, DenseNet).
+/// Concatenation along channels (ONNX axis 1, innermost in memory) of inputs with the same
+/// height and width (Inception, DenseNet). Concatenation on other axes is a `Rearrange`.
 public struct Concat: NetworkOperation, Equatable {
     public init() {}
     public static let kind = "concat"
 
     public func outputShape(for inputs: [ActivationShape]) throws(OperationShapeError) -> ActivationShape {
         guard !inputs.isEmpty else { throw OperationShapeError("needs at least one input") }
-        guard inputs.allSatisfy({ $0.height == inputs[0].height && $0.width == inputs[0].width }) else {
-            throw OperationShapeError(
-                "inputs must share height and width, have \(inputs.map(\.description).joined(separator: ", "))")
+        let channels = inputs.reduce(0) { $0 + $1.channels }
+        if inputs.allSatisfy({ $0.isFlat && $0.hasChannelsInnermost }) {
+            return inputs.allSatisfy(\.isImage)
+                ? ActivationShape(height: 1, width: 1, channels: channels) : ActivationShape(features: channels)
         }
-        return ActivationShape(
-            height: inputs[0].height, width: inputs[0].width,
-            channels: inputs.reduce(0) { $0 + $1.channels })
+        guard
+            inputs.allSatisfy({
+                $0.isImage && $0.height == inputs[0].height && $0.width == inputs[0].width
+            })
+        else {
+            throw OperationShapeError(
+                "inputs must be images of one height and width, or vectors, have \(inputs.map(\.description).joined(separator: ", "))")
+        }
+        return ActivationShape(height: inputs[0].height, width: inputs[0].width, channels: channels)
     }
 
     /// Calls `body(input, offset)` with each input's channel offset in the output.

@@ -77,6 +77,12 @@ public struct Convolution: CrossbarOperation, Equatable {
     public func outputShape(for inputs: [ActivationShape]) throws(OperationShapeError) -> ActivationShape {
         guard inputs.count == 1 else { throw OperationShapeError("takes one input, has \(inputs.count)") }
         let input = inputs[0]
+        guard input.isImage else {
+            throw OperationShapeError("`\(name)` convolves images [1, C, H, W], its input is \(input)")
+        }
+        guard inputChannels >= 1, outputChannels >= 1 else {
+            throw OperationShapeError("`\(name)` needs at least one input and one output channel")
+        }
         guard groups >= 1, inputChannels % groups == 0, outputChannels % groups == 0 else {
             throw OperationShapeError(
                 "groups (\(groups)) must divide input (\(inputChannels)) and output (\(outputChannels)) channels")

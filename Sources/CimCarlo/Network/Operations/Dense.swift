@@ -1,5 +1,7 @@
 /// A fully connected layer, `y = W·x + b` with `W` `[outputs, inputs]` (ONNX Gemm, or MatMul
-/// followed by Add), on a flat input.
+/// followed by Add), applied along the last axis: to a flat input, or to every position of a
+/// row-major value of any rank (a Linear on every token of `[1, T, F]` is one product with
+/// `T` rows per sample).
 public struct Dense: CrossbarOperation, Equatable {
     public var name: String
     public var inputs: Int
@@ -23,13 +25,14 @@ public struct Dense: CrossbarOperation, Equatable {
     public var groups: Int { 1 }
     public var weightShape: [Int] { [outputs, inputs] }
     public var productRowOrder: [Int] { Array(0..<inputs) }
-    public func multiplyAccumulates(output: ActivationShape) -> Int { inputs * outputs }
+    public func multiplyAccumulates(output: ActivationShape) -> Int { output.pixels * inputs * outputs }
 
     public func outputShape(for inputShapes: [ActivationShape]) throws(OperationShapeError) -> ActivationShape {
         guard inputShapes.count == 1 else { throw OperationShapeError("takes one input, has \(inputShapes.count)") }
         let input = inputShapes[0]
-        guard input.isFlat else {
-            throw OperationShapeError("`\(name)` needs a flat input; add a flatten before it (input is \(input))")
+        guard !input.isImage || input.isFlat else {
+            throw OperationShapeError(
+                "`\(name)` multiplies along the last axis of a row-major value; its input is an image \(input)")
         }
         guard input.channels == inputs else {
             throw OperationShapeError("`\(name)` expects \(inputs) inputs, gets \(input.channels)")
@@ -37,36 +40,37 @@ public struct Dense: CrossbarOperation, Equatable {
         guard weight.count == inputs * outputs, bias.count == outputs else {
             throw OperationShapeError("`\(name)` parameters do not fit its shape [\(outputs), \(inputs)]")
         }
-        return ActivationShape(features: outputs)
+        guard !input.isImage else { return ActivationShape(features: outputs) }
+        var output = input
+        output.dimensions[output.rank - 1] = outputs
+        return output
     }
 
     /// Curvature passes square the inputs (batch × inputs) and the weights.
     public func scratchCount(inputs: [ActivationShape], output: ActivationShape, batchSize: Int, backward: Bool) -> Int
     {
-        backward ? batchSize * self.inputs + weight.count : 0
+        backward ? batchSize * inputs[0].count + weight.count : 0
     }
 
     public func forward(_ pass: ForwardPass) {
-        pass.output.fillRows(pass.batchSize, with: bias)
+        let rows = pass.batchSize * pass.inputShape.pixels
+        pass.output.fillRows(rows, with: bias)
         if let product = pass.matrixProduct {
-            product(
-                pass.node, 0, pass.input.baseAddress!, pass.batchSize, inputs, pass.output.baseAddress!, outputs,
-                outputs)
+            product(pass.node, 0, pass.input.baseAddress!, rows, inputs, pass.output.baseAddress!, outputs, outputs)
             return
         }
         weight.withUnsafeBufferPointer { weight in
             BLAS.gemm(
-                transposeB: true, m: pass.batchSize, n: outputs, k: inputs,
+                transposeB: true, m: rows, n: outputs, k: inputs,
                 a: pass.input.baseAddress!, lda: inputs, b: weight.baseAddress!, ldb: inputs,
                 beta: 1, c: pass.output.baseAddress!, ldc: outputs)
         }
-        pass.productNoise?(
-            pass.node, 0, pass.input.baseAddress!, pass.batchSize, inputs, pass.output.baseAddress!, outputs, outputs)
+        pass.productNoise?(pass.node, 0, pass.input.baseAddress!, rows, inputs, pass.output.baseAddress!, outputs, outputs)
     }
 
     /// `∂W = g_outᵀ · x`, `∂b = Σ g_out`, `g_in += g_out · W`; in curvature mode with `x²` and `W²`.
     public func backward(_ pass: BackwardPass) {
-        let batchSize = pass.forward.batchSize
+        let batchSize = pass.forward.batchSize * pass.forward.inputShape.pixels
         var input = UnsafePointer(pass.forward.input.baseAddress!)
         let squaredInput = UnsafeMutableBufferPointer(rebasing: pass.forward.scratch[0..<(batchSize * inputs)])
         let squaredWeight = UnsafeMutableBufferPointer(
@@ -116,7 +120,7 @@ extension Dense: ModelFileCodable {
 
 extension Dense: SingleProductOperation {
     func productInput(_ pass: ForwardPass) -> (matrix: UnsafePointer<Float>, rows: Int) {
-        (UnsafePointer(pass.input.baseAddress!), pass.batchSize)
+        (UnsafePointer(pass.input.baseAddress!), pass.batchSize * pass.inputShape.pixels)
     }
 
     func productWeights(into weights: UnsafeMutableBufferPointer<Float>) {

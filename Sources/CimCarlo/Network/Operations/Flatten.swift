@@ -1,5 +1,5 @@
-/// Reshapes `[C, H, W]` activations to a feature vector in PyTorch's `C·H·W` order (ONNX
-/// Flatten with axis 1, and Reshape to `[N, features]`).
+/// Reshapes a sample to a feature vector `[1, features]` in its logical (PyTorch's `C·H·W`)
+/// order: channel-last images are transposed, row-major values copied.
 public struct Flatten: NetworkOperation, Equatable {
     public init() {}
     public static let kind = "flatten"
@@ -11,6 +11,10 @@ public struct Flatten: NetworkOperation, Equatable {
 
     public func forward(_ pass: ForwardPass) {
         let shape = pass.inputShape
+        guard shape.isImage else {
+            _ = pass.output.update(fromContentsOf: pass.input)
+            return
+        }
         let (input, output) = (pass.input, pass.output)
         for image in 0..<pass.batchSize {
             let base = image * shape.count
@@ -25,6 +29,10 @@ public struct Flatten: NetworkOperation, Equatable {
     public func backward(_ pass: BackwardPass) {
         guard let inputGradient = pass.inputGradients[0] else { return }
         let shape = pass.forward.inputShape
+        guard shape.isImage else {
+            for element in 0..<inputGradient.count { inputGradient[element] += pass.outputGradient[element] }
+            return
+        }
         for image in 0..<pass.forward.batchSize {
             let base = image * shape.count
             for pixel in 0..<shape.pixels {

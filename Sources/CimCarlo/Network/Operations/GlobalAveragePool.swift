@@ -1,11 +1,14 @@
-/// The mean over all pixels, per channel: `[C, H, W]` to `[C, 1, 1]` (ResNet's head).
+/// The mean over all pixels, per channel: `[1, C, H, W]` to `[1, C, 1, 1]` (ResNet's head).
 public struct GlobalAveragePool: NetworkOperation, Equatable {
     public init() {}
     public static let kind = "global_avgpool"
 
     public func outputShape(for inputs: [ActivationShape]) throws(OperationShapeError) -> ActivationShape {
         guard inputs.count == 1 else { throw OperationShapeError("takes one input, has \(inputs.count)") }
-        return ActivationShape(features: inputs[0].channels)
+        guard inputs[0].hasChannelsInnermost else {
+            throw OperationShapeError("pools images [1, C, H, W], input is \(inputs[0])")
+        }
+        return ActivationShape(height: 1, width: 1, channels: inputs[0].channels)
     }
 
     public func forward(_ pass: ForwardPass) {

@@ -43,6 +43,7 @@ public struct PoolingWindow: Sendable, Equatable {
     }
 
     func outputShape(for input: ActivationShape) throws(OperationShapeError) -> ActivationShape {
+        guard input.isImage else { throw OperationShapeError("pools images [1, C, H, W], input is \(input)") }
         guard kernelHeight >= 1, kernelWidth >= 1, strideHeight >= 1, strideWidth >= 1,
             min(padTop, padLeft, padBottom, padRight) >= 0
         else {
