@@ -19,9 +19,9 @@ public struct ActivationShape: Sendable, Equatable, Hashable, CustomStringConver
     public var dimensions: [Int]
     public var layout: Layout
 
-    /// A general value; `layout` `.channelsLast` needs rank 4.
+    /// A general value; `layout` `.channelsLast` needs an image's dimensions `[1, C, H, W]`.
     public init(dimensions: [Int], layout: Layout = .rowMajor) {
-        precondition(layout == .rowMajor || dimensions.count == 4, "channel-last values are rank 4")
+        precondition(layout == .rowMajor || Self.canBeImage(dimensions), "channel-last values are [1, C, H, W]")
         self.dimensions = dimensions
         self.layout = layout
     }
@@ -103,8 +103,11 @@ public struct ActivationShape: Sendable, Equatable, Hashable, CustomStringConver
         return result
     }
 
-    /// This shape with `layout`, when the dimensions allow it.
-    func with(layout: Layout) -> ActivationShape {
-        ActivationShape(dimensions: dimensions, layout: rank == 4 ? layout : .rowMajor)
+    /// Whether `dimensions` are an image's, `[1, C, H, W]`.
+    public static func canBeImage(_ dimensions: [Int]) -> Bool { dimensions.count == 4 && dimensions[0] == 1 }
+
+    /// The layout values of these dimensions get by default: channel-last for images, else row-major.
+    public static func naturalLayout(_ dimensions: [Int]) -> Layout {
+        canBeImage(dimensions) ? .channelsLast : .rowMajor
     }
 }

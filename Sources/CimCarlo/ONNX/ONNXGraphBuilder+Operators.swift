@@ -316,7 +316,9 @@ extension ONNXGraphBuilder {
     /// (free when the two orders agree); other ranks are refused.
     mutating func image(_ value: String) throws -> String {
         let shape = shapes[value]!
-        guard shape.rank == 4 else { throw fail("works on images [1, C, H, W]; its input is \(shape)") }
+        guard ActivationShape.canBeImage(shape.dimensions) else {
+            throw fail("works on images [1, C, H, W]; its input is \(shape)")
+        }
         guard !shape.isImage else { return value }
         return try relayout(value, to: .channelsLast)
     }

@@ -101,7 +101,7 @@ extension ONNXGraphBuilder {
             layout = shapes[value]!.layout
             break
         }
-        if layout == .rowMajor, dimensions.count == 4,
+        if layout == .rowMajor, ActivationShape.canBeImage(dimensions),
             [a, b].contains(where: { if case let .computed(v) = $0 { shapes[v]!.isImage } else { false } })
         {
             layout = .channelsLast
@@ -285,8 +285,7 @@ extension ONNXGraphBuilder {
             remapped.input[position] = index[operand]
             if index[operand] < 0 { remapped.element[position] += constantBase[operand] }
         }
-        let shape = ActivationShape(
-            dimensions: map.dimensions, layout: map.dimensions.count == 4 ? .channelsLast : .rowMajor)
+        let shape = ActivationShape(dimensions: map.dimensions, layout: ActivationShape.naturalLayout(map.dimensions))
         try append(
             Rearrange(origin: origin, inputs: computed.map { shapes[$0]! }, output: shape, map: remapped),
             inputs: computed, output: output)
@@ -381,7 +380,7 @@ extension ONNXGraphBuilder {
                 : (clamp(starts[position], 0, size - 1), clamp(ends[position], -1, size - 1))
             lists[axis] = Array(stride(from: start, to: end, by: step))
         }
-        guard lists.allSatisfy({ !$0.isEmpty }) else { throw fail("the slice of \(dims) is empty") }
+        if case .computed = data, lists.contains(where: \.isEmpty) { throw fail("the slice of \(dims) is empty") }
         try move(.select(dims, indices: lists), [data], origin: "Slice")
     }
 
@@ -507,9 +506,8 @@ extension ONNXGraphBuilder {
                     return (low, min(low + 1, dims[axis] - 1), x - Double(low))
                 })
         }
-        let outputShape = shape.with(layout: shape.layout)
-        var target = outputShape
-        target.dimensions = output
+        let target = ActivationShape(
+            dimensions: output, layout: shape.isImage ? .channelsLast : .rowMajor)
         let strides = shape.strides
         let tapCount = 1 << resized.count
         var sources = [Int32](repeating: 0, count: target.count * tapCount)

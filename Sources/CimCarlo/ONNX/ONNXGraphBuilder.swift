@@ -109,7 +109,7 @@ struct ONNXGraphBuilder {
             count = product
             dimensions.append(Int(value))
         }
-        return ActivationShape(dimensions: dimensions, layout: dimensions.count == 4 ? .channelsLast : .rowMajor)
+        return ActivationShape(dimensions: dimensions, layout: ActivationShape.naturalLayout(dimensions))
     }
 
     /// The nodes in a topological order (the file's order wherever it is one). Throws, naming
