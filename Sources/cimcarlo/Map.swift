@@ -51,7 +51,17 @@ extension CimCarloCommand {
                     String(format: "%.1f %%", 100 * Double(mapping.deviceCount) / max(capacity, 1)),
                 ]
                 print(zip(values, widths).map { cell($0, $1) }.joined(separator: " "))
-                if let note = mapping.batchNormalizationNote { print(note) }
+                let digitalOnly = network.nodes.filter { !($0.operation is any CrossbarOperation) }.filter {
+                    $0.operation is ActivationProduct
+                }
+                if !digitalOnly.isEmpty {
+                    print(
+                        "digital products of two activations (attention), not on crossbars: "
+                            + digitalOnly.map(\.name).joined(separator: ", "))
+                }
+                if let note = mapping.batchNormalizationNote(specSetsIt: runSpec.batchNormalizationGiven) {
+                    print(note)
+                }
             }
         }
     }

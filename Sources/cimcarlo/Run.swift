@@ -24,6 +24,9 @@ extension CimCarloCommand {
         @Option(help: ArgumentHelp("Number of chip instances (default: the spec's `instances`).", valueName: "N"))
         var instances: Int?
 
+        @Option(help: ArgumentHelp("Use only the first N test images (default: the spec's `test_limit`, else all).", valueName: "N"))
+        var testLimit: Int?
+
         @OptionGroup var parallelism: ThreadOptions
 
         @Option(help: ArgumentHelp("Random seed (default: the spec's `seed`).", valueName: "S"))
@@ -57,6 +60,9 @@ extension CimCarloCommand {
             if let instances, instances < 1 {
                 throw ValidationError("--instances must be at least 1, got \(instances)")
             }
+            if let testLimit, testLimit < 1 {
+                throw ValidationError("--test-limit must be at least 1, got \(testLimit)")
+            }
             guard !(force && resume) else { throw ValidationError("--force and --resume exclude each other") }
             if let shard, Shard(parsing: shard) == nil {
                 throw ValidationError("--shard must be k/N with 0 ≤ k < N, got \(shard)")
@@ -80,7 +86,8 @@ extension CimCarloCommand {
 
         func run() throws {
             try reportingErrors {
-                let runSpec = try RunSpec.load(path: spec)
+                var runSpec = try RunSpec.load(path: spec)
+                if let testLimit { runSpec.testLimit = testLimit }
                 let runs = runSpec.expanded(output: output)
                 let stop = StopRequest()
                 let signalSources = stop.watchSignals()
@@ -92,6 +99,11 @@ extension CimCarloCommand {
                     if runs.count > 1 { emit("== \(label)") }
                     let study = try readingInputs("the inputs of \(spec)") {
                         try Study(spec: variant, instances: count, seed: seed, stopping: stopping)
+                    }
+                    if runSpec.batchNormalizationGiven, study.spec.mapping.batchNormalization == .digital,
+                        !study.network.nodes.contains(where: { $0.operation is BatchNormalization })
+                    {
+                        note("cimcarlo: note: " + CrossbarMapping.exporterFoldedBatchNormalization)
                     }
                     let part = shard.flatMap(Shard.init(parsing:))
                     let path = part?.filePath(forResult: variant.outputPath) ?? variant.outputPath

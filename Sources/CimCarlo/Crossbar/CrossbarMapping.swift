@@ -86,11 +86,17 @@ public struct CrossbarMapping: Sendable {
         digitalBatchNormalizations = network.nodes.filter { $0.operation is BatchNormalization }.map(\.name)
     }
 
+    /// What to say when a network has no batch normalisation to place: PyTorch's exporters fold
+    /// it into the preceding convolutions in eval mode, so `batchnorm` has nothing to do.
+    public static let exporterFoldedBatchNormalization =
+        "the model has no BatchNormalization nodes (PyTorch's exporters fold them into the convolutions in eval mode), so `batchnorm` changes nothing; to keep batch normalisation digital, export with torch.onnx.export(..., dynamo=False, training=torch.onnx.TrainingMode.PRESERVE)"
+
     /// One line on where batch normalisation is computed, nil when the network has none left
-    /// digital and none was to be folded.
-    public var batchNormalizationNote: String? {
+    /// digital and none was to be folded — unless the spec asked for a placement
+    /// (`specSetsIt`), which a network without batch normalisation cannot honour.
+    public func batchNormalizationNote(specSetsIt: Bool = false) -> String? {
         switch (configuration.batchNormalization, digitalBatchNormalizations.count) {
-        case (.digital, 0): return nil
+        case (.digital, 0): return specSetsIt ? "batch normalisation: " + Self.exporterFoldedBatchNormalization : nil
         case (.digital, let count):
             return "batch normalisation: \(count) node(s) computed digitally, exactly as trained"
         case (.fold, 0): return "batch normalisation: folded into the preceding weights before quantisation"

@@ -17,6 +17,9 @@ public struct RunSpec: Sendable {
     public var testLimit: Int?
     public var deviceModelPath: String
     public var mapping: MappingConfiguration
+    /// Whether the spec sets `[mapping] batchnorm` (so that a model without batch
+    /// normalisation, folded by its exporter, is worth a note).
+    public var batchNormalizationGiven = false
     public var periphery: PeripheryConfiguration
     /// Policies in the spec's order (budgeted ones not yet selected).
     public var policies: [WriteVerifyPolicy]
@@ -92,6 +95,22 @@ public struct RunSpec: Sendable {
 
     /// The spec's model as a study maps it: loaded, behind the spec's input normalisation, and
     /// with batch normalisation folded into the weights when `[mapping] batchnorm = "fold"`.
+    /// `path` without `.` components and with `dir/..` pairs removed (`runs/../models/m.onnx`
+    /// is `models/m.onnx`), as users expect paths printed.
+    static func normalised(_ path: String) -> String {
+        var components: [Substring] = []
+        for component in path.split(separator: "/", omittingEmptySubsequences: true) {
+            if component == "." { continue }
+            if component == "..", let last = components.last, last != ".." {
+                components.removeLast()
+            } else {
+                components.append(component)
+            }
+        }
+        let joined = components.joined(separator: "/")
+        return path.hasPrefix("/") ? "/" + joined : (joined.isEmpty ? "." : joined)
+    }
+
     public func loadNetwork() throws -> Network {
         var network = try Network.load(from: modelPath)
         if inputMean != nil || inputStd != nil {
@@ -123,7 +142,7 @@ public struct RunSpec: Sendable {
         let directory = (path as NSString).deletingLastPathComponent
         func resolve(_ relative: String) -> String {
             relative.hasPrefix("/") || directory.isEmpty
-                ? relative : (directory as NSString).appendingPathComponent(relative)
+                ? relative : Self.normalised((directory as NSString).appendingPathComponent(relative))
         }
         modelPath = resolve(try reader.string("model"))
         func normalization(_ key: String, in range: ClosedRange<Double>) throws -> [Float]? {
@@ -197,6 +216,7 @@ public struct RunSpec: Sendable {
                     "scale", default: "layer", allowed: MappingConfiguration.ScaleGranularity.allCases.map(\.rawValue)))!
             mapping.arrayRows = try table.integer("array_rows", default: 128, in: 1...65536)
             mapping.arrayColumns = try table.integer("array_cols", default: 128, in: 1...65536)
+            batchNormalizationGiven = table.contains("batchnorm")
             mapping.batchNormalization = MappingConfiguration.BatchNormalizationPlacement(
                 rawValue: try table.string(
                     "batchnorm", default: "digital",

@@ -66,11 +66,18 @@ public final class Study: Sendable {
         let kinds = policies.map(\.kind).filter(\.needsSensitivity)
         let scores = (kinds.contains(.swim) ? .swim : kinds.first).map { ($0, selector.scores($0)) }
         tables = ResultTables(mapping: mapping, network: network, policies: policies, sensitivity: scores)
-        guard let modelData = FileManager.default.contents(atPath: spec.modelPath) else {
-            throw ModelFileError(path: spec.modelPath, reason: "cannot read it to fingerprint the model")
+        // An ONNX model's external data files are part of it (their bytes follow the model's).
+        let externalFiles = spec.modelPath.lowercased().hasSuffix(".onnx")
+            ? try ONNXImporter.externalDataFiles(path: spec.modelPath) : []
+        var modelHasher = SHA256()
+        for file in [spec.modelPath] + externalFiles {
+            guard let data = FileManager.default.contents(atPath: file) else {
+                throw ModelFileError(path: file, reason: "cannot read it to fingerprint the model")
+            }
+            modelHasher.update(data)
         }
         plan = StudyPlan(
-            specText: spec.text, deviceModelText: deviceModelText, modelSHA256: SHA256.hex(modelData),
+            specText: spec.text, deviceModelText: deviceModelText, modelSHA256: modelHasher.finalizeHex(),
             datasetSHA256: try spec.dataset.sha256(.test), seed: seed, instances: instances ?? spec.instances,
             stopping: stopping, testImages: test.count, accuracyThreshold: spec.accuracyThreshold,
             policyLabels: policies.map(\.description), policyBudgets: policies.map(\.verifiedFraction),

@@ -124,6 +124,25 @@ public enum ONNXImporter {
             network: network)
     }
 
+    /// The files beside the model that hold its external tensors, as absolute paths, in the
+    /// order the model first names them (part of what a result depends on).
+    public static func externalDataFiles(path: String) throws -> [String] {
+        let model = try parse(path: path)
+        let folder = URL(fileURLWithPath: path).deletingLastPathComponent()
+        var tensors = model.graph.initializer
+        for node in model.graph.node where node.opType == "Constant" {
+            if let value = node.attribute("value"), value.hasT { tensors.append(value.t) }
+        }
+        var files: [String] = []
+        for tensor in tensors where tensor.dataLocation == .external {
+            for entry in tensor.externalData where entry.key == "location" {
+                let file = folder.appendingPathComponent(entry.value).standardizedFileURL.path
+                if !files.contains(file) { files.append(file) }
+            }
+        }
+        return files
+    }
+
     /// The model's metadata (`metadata_props`, plus `producer_name` and `producer_version`).
     public static func metadata(path: String) throws -> [String: String] {
         let model = try parse(path: path)
