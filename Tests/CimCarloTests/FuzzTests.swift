@@ -118,4 +118,55 @@ import Testing
         // Mutations both break files (errors) and leave some readable (mostly in raw data).
         #expect(outcomes[2, default: 0] > 0, "\(outcomes)")
     }
+
+    /// ONNX models — the reference cases (torch's shapes: attention, channel shuffle, external
+    /// data, shape arithmetic) mutated byte by byte and graph by graph (an output written twice,
+    /// an input rewired to a later node, a dimension set to 0, −1 or 2⁴⁰) — import or give
+    /// cimcarlo's own error; never a crash.
+    @Test func onnxImporterNeverCrashes() throws {
+        let directory = try onnxCaseDirectory.get()
+        let seeds = ["conv_basic", "vit_opset13", "channel_shuffle_opset11", "shape_ops_opset15", "se_silu_opset13"]
+        var generator = SplitMix64(seed: 404)
+        let alphabet: [UInt8] = [0, 1, 2, 8, 0x12, 0x1A, 0x22, 0xFF, 0x7F, 0x80]
+        let scratch = TemporaryDirectory()
+        var outcomes = (imported: 0, refused: 0)
+        func attempt(_ bytes: [UInt8]) throws {
+            let path = scratch.file("fuzzed.onnx")
+            try Data(bytes).write(to: URL(fileURLWithPath: path))
+            do {
+                let inspection = try ONNXImporter.inspect(path: path)
+                if inspection.network != nil { outcomes.imported += 1 } else { outcomes.refused += 1 }
+            } catch is ONNXImportError {
+                outcomes.refused += 1
+            } catch {
+                Issue.record("unexpected error type: \(error)")
+            }
+        }
+        for iteration in 0..<Self.iterations {
+            let valid = try [UInt8](Data(contentsOf: URL(fileURLWithPath: "\(directory)/\(seeds[iteration % seeds.count]).onnx")))
+            try attempt(Self.mutate(valid, using: &generator, alphabet: alphabet))
+            var model = try Onnx_ModelProto(serializedBytes: Data(valid))
+            let nodes = model.graph.node.count
+            let first = Int(generator.next() % UInt64(nodes))
+            let second = Int(generator.next() % UInt64(nodes))
+            switch generator.next() % 4 {
+            case 0 where !model.graph.node[second].output.isEmpty:
+                model.graph.node[first].output[0] = model.graph.node[second].output[0]
+            case 1 where !model.graph.node[first].input.isEmpty && !model.graph.node[second].output.isEmpty:
+                model.graph.node[first].input[0] = model.graph.node[second].output[0]
+            case 2 where !model.graph.initializer.isEmpty:
+                let index = Int(generator.next() % UInt64(model.graph.initializer.count))
+                if !model.graph.initializer[index].dims.isEmpty {
+                    model.graph.initializer[index].dims[0] = [0, -1, 1 << 40][Int(generator.next() % 3)]
+                }
+            default:
+                var dimension = Onnx_TensorShapeProto.Dimension()
+                dimension.dimValue = [0, -1, 1 << 40][Int(generator.next() % 3)]
+                let dims = model.graph.input[0].type.tensorType.shape.dim.count
+                model.graph.input[0].type.tensorType.shape.dim[Int(generator.next() % UInt64(dims))] = dimension
+            }
+            try attempt([UInt8](try model.serializedData()))
+        }
+        #expect(outcomes.imported > 0 && outcomes.refused > 0, "\(outcomes)")
+    }
 }

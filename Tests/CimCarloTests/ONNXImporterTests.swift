@@ -134,6 +134,59 @@ extension ONNXImporterTests {
     }
 }
 
+/// The shipped ViT (trained and exported by `analysis/train_vit.py` with torch's default
+/// exporter: opset 20, batch 1, weights in `vit.onnx.data`).
+@Suite struct ShippedViTTests {
+    @Test(.enabled(if: fashionMNISTInstalled))
+    func cleanAccuracyEqualsPyTorchsRecordedFigure() throws {
+        let record =
+            try JSONSerialization.jsonObject(
+                with: try Data(contentsOf: URL(fileURLWithPath: repositoryRoot + "/models/vit.json")))
+            as! [String: Any]
+        let network = try Network.load(from: repositoryRoot + "/models/vit.onnx")
+        let test = try DatasetSource(argument: "fashion-mnist").load(.test)
+        let evaluation = try NetworkWorkspace(
+            network: network, batchCapacity: NetworkWorkspace.inferenceBatch(for: network), supportsBackward: false
+        ).evaluate(network, on: test)
+        let pytorch = record["test_accuracy_pytorch"] as! Double
+        #expect(
+            abs(evaluation.accuracy - pytorch) * 100 <= 0.02, "cimcarlo \(evaluation.accuracy) vs PyTorch \(pytorch)")
+        // Attention runs digitally between activations; layer norm and GELU are their own ops.
+        #expect(network.nodes.filter { $0.operation is ActivationProduct }.count == 6)
+        #expect(network.nodes.contains { $0.operation is LayerNormalization })
+        #expect(network.nodes.contains { $0.operation is Gelu })
+    }
+
+    /// `check` lists every node of the ViT (the external data file named) and exits 0.
+    @Test func checkListsEveryNode() throws {
+        let result = try runCimcarlo(["check", repositoryRoot + "/models/vit.onnx"])
+        #expect(result.status == 0, "\(result.standardError)")
+        #expect(result.standardOutput.contains("external data: vit.onnx.data"))
+        #expect(result.standardOutput.contains("opset 20"))
+        for placement in ["crossbar", "digital", "folded at load"] {
+            #expect(result.standardOutput.contains(placement))
+        }
+        #expect(result.standardOutput.contains("LayerNormalization"))
+    }
+}
+
+extension ONNXImporterTests {
+    /// `check` names every unsupported node at once (three different ops) with exit 2, and
+    /// `eval` names all three on its one line.
+    @Test func checkListsEveryUnsupportedNode() throws {
+        let directory = try onnxCaseDirectory.get()
+        let file = "\(directory)/bad/three_unsupported.onnx"
+        let check = try runCimcarlo(["check", file])
+        #expect(check.status == 2)
+        let problems = check.standardOutput.split(separator: "\n").filter { $0.contains("is not supported") }
+        #expect(problems.count == 3, "\(check.standardOutput)")
+        for (node, op) in [("projection_einsum", "Einsum"), ("sequence_lstm", "LSTM"), ("feature_topk", "TopK")] {
+            #expect(problems.contains { $0.contains("`\(node)` (\(op))") }, "\(node)")
+        }
+        #expect(check.standardError == "cimcarlo: error: \(file): 3 problems (listed above)\n")
+    }
+}
+
 extension ONNXImporterTests {
     /// A run spec naming an ONNX model runs end to end: SWIM through batch norm and residual
     /// adds, folded batch norm reported by `map` and in the result, the spec's normalisation.

@@ -131,12 +131,19 @@ public final class NetworkWorkspace {
         passBuffers.values.forEach { $0.deallocate() }
     }
 
-    /// A batch for inference passes of `network`: up to 500 images, fewer when its values are
-    /// large, so that one value of a batch stays within 16 M floats (64 MB). Results do not
-    /// depend on it.
+    /// A batch for inference passes of `network`: up to 500 images, fewer when its values or a
+    /// node's scratch (a convolution's im2col patches) are large, so that each stays within
+    /// 16 M floats (64 MB) per batch. Results do not depend on it.
     public static func inferenceBatch(for network: Network) -> Int {
-        let widest = (try? network.activationShapes().map(\.count).max()) ?? 1
-        return max(1, min(500, (16 << 20) / max(widest ?? 1, 1)))
+        guard let shapes = try? network.activationShapes() else { return 1 }
+        var perSample = shapes.map(\.count).max() ?? 1
+        for (index, node) in network.nodes.enumerated() {
+            let inputs = network.inputValues[index].map { shapes[$0] }
+            perSample = max(
+                perSample,
+                node.operation.scratchCount(inputs: inputs, output: shapes[index + 1], batchSize: 1, backward: false))
+        }
+        return max(1, min(500, (16 << 20) / max(perSample, 1)))
     }
 
     /// Pass buffer `kind` with room for at least `count` floats (reallocated only to grow).
