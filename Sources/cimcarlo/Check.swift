@@ -44,7 +44,9 @@ extension CimCarloCommand {
                     do {
                         let images = try readingInputs(dataset) { try DatasetSource(argument: dataset).load(.test) }
                         try images.checkFits(network, name: dataset)
-                        print("dataset \(dataset): \(images.count) test images [\(images.channels), \(images.height), \(images.width)] fit the model")
+                        print(
+                            "dataset \(dataset): \(images.count) test images [\(images.channels), \(images.height), \(images.width)] fit the model"
+                        )
                     } catch let error as CimCarloError {
                         problems.append(error.description)
                     }
@@ -53,7 +55,8 @@ extension CimCarloCommand {
                 print("\(problems.count) problem\(problems.count == 1 ? "" : "s"):")
                 for problem in problems { print("  " + problem) }
                 print(
-                    "cimcarlo runs these ONNX ops: \(ONNXImporter.supportedOps.joined(separator: ", ")); on constants only (shape arithmetic): \(ONNXImporter.foldedOnly.joined(separator: ", ")).")
+                    "cimcarlo runs these ONNX ops: \(ONNXImporter.supportedOps.joined(separator: ", ")); on constants only (shape arithmetic): \(ONNXImporter.foldedOnly.joined(separator: ", "))."
+                )
                 throw failure(
                     "\(model): \(problems.count) problem\(problems.count == 1 ? "" : "s") (listed above)",
                     code: ExitStatus.badInput)
@@ -88,16 +91,23 @@ extension CimCarloCommand {
             let counts = Dictionary(grouping: inspection.nodes, by: \.placement).mapValues(\.count)
             print(
                 "\(inspection.nodes.count) nodes: "
-                    + [ONNXPlacement.crossbar, .digital, .folded, .unused, .unsupported, .skipped].compactMap { placement in
+                    + [ONNXPlacement.crossbar, .digital, .folded, .unused, .unsupported, .skipped].compactMap {
+                        placement in
                         counts[placement].map { "\($0) \(placement.rawValue)" }
                     }.joined(separator: ", "))
             if let network = inspection.network {
                 let weights = network.nodes.compactMap { $0.operation as? any CrossbarOperation }.reduce(0) {
                     $0 + $1.weight.count
                 }
-                print("input \(network.inputShape) per sample (the batch is read as 1); \(weights) weights on crossbars; \(network.classCount) classes")
-                if network.nodes.contains(where: { $0.operation is Softmax }) && network.scoredNodeCount < network.nodes.count {
-                    print("ends in a softmax: accuracy from its argmax, loss from the scores before it (the model's log-likelihood)")
+                print(
+                    "input \(network.inputShape) per sample (the batch is read as 1); \(weights) weights on crossbars; \(network.classCount) classes"
+                )
+                if network.nodes.contains(where: { $0.operation is Softmax })
+                    && network.scoredNodeCount < network.nodes.count
+                {
+                    print(
+                        "ends in a softmax: accuracy from its argmax, loss from the scores before it (the model's log-likelihood)"
+                    )
                 }
             }
             let hasConvolutions = inspection.nodes.contains { $0.opType == "Conv" }
@@ -105,7 +115,8 @@ extension CimCarloCommand {
                 print("batch normalisation: " + CrossbarMapping.exporterFoldedBatchNormalization)
             } else if inspection.batchNormalizationNodes > 0 {
                 print(
-                    "batch normalisation: \(inspection.batchNormalizationNodes) node(s) kept; a run spec's [mapping] batchnorm = \"digital\" computes them exactly, \"fold\" folds them into the weights")
+                    "batch normalisation: \(inspection.batchNormalizationNodes) node(s) kept; a run spec's [mapping] batchnorm = \"digital\" computes them exactly, \"fold\" folds them into the weights"
+                )
             }
         }
 

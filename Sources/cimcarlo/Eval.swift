@@ -52,7 +52,8 @@ extension CimCarloCommand {
                 }
                 try test.checkFits(network, name: data.dataset)
                 let workspace = try NetworkWorkspace(
-                    network: network, batchCapacity: NetworkWorkspace.inferenceBatch(for: network), supportsBackward: false)
+                    network: network, batchCapacity: NetworkWorkspace.inferenceBatch(for: network),
+                    supportsBackward: false)
                 let evaluation = workspace.evaluate(network, on: test)
                 print(
                     String(

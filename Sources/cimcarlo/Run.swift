@@ -24,7 +24,9 @@ extension CimCarloCommand {
         @Option(help: ArgumentHelp("Number of chip instances (default: the spec's `instances`).", valueName: "N"))
         var instances: Int?
 
-        @Option(help: ArgumentHelp("Use only the first N test images (default: the spec's `test_limit`, else all).", valueName: "N"))
+        @Option(
+            help: ArgumentHelp(
+                "Use only the first N test images (default: the spec's `test_limit`, else all).", valueName: "N"))
         var testLimit: Int?
 
         @OptionGroup var parallelism: ThreadOptions

@@ -143,7 +143,8 @@ import Testing
             }
         }
         for iteration in 0..<Self.iterations {
-            let valid = try [UInt8](Data(contentsOf: URL(fileURLWithPath: "\(directory)/\(seeds[iteration % seeds.count]).onnx")))
+            let valid = try [UInt8](
+                Data(contentsOf: URL(fileURLWithPath: "\(directory)/\(seeds[iteration % seeds.count]).onnx")))
             try attempt(Self.mutate(valid, using: &generator, alphabet: alphabet))
             var model = try Onnx_ModelProto(serializedBytes: Data(valid))
             let nodes = model.graph.node.count

@@ -374,6 +374,21 @@ private func makeElementwise(_ function: Elementwise.Function, _ a: TestOperand,
         }
     }
 
+    /// `x · x` and `x + x` read one value twice (ONNX `Mul(a, a)`): the node's derivative with
+    /// respect to it is the sum of both partials, so the curvature is `S · (2x)²`, not `2 · S · x²`.
+    @Test(arguments: [Elementwise.Function.multiply, .add])
+    func elementwiseReadingOneValueTwice(function: Elementwise.Function) {
+        var draw = Draw(seed: 40)
+        let shape = ActivationShape(dimensions: [1, 2, 3])
+        let operation = Elementwise(
+            function: function, operands: [.input(0, offsets: nil), .input(0, offsets: nil)], inputs: [shape],
+            output: shape)
+        checkBackward(
+            "\(function.rawValue)(x, x)", operation, shapes: [shape],
+            inputs: [draw.uniform(2 * shape.count, 0.2...1.5)],
+            seed: 41)
+    }
+
     @Test func unaryFunctionsMatchTheirNumericDerivatives() {
         let cases: [(any NetworkOperation, kinks: [Float], gap: Float, range: ClosedRange<Double>)] = [
             (HardSigmoid(), [-2.5, 2.5], 0.05, -4...4),

@@ -50,7 +50,8 @@ public final class Study: Sendable {
             } catch let error as DatasetError {
                 let policy = spec.policies.first { $0.kind.needsSensitivity }!
                 throw DatasetError.mismatch(
-                    reason: "policy \(policy) ranks weights by a pass over the training split, which is missing: \(error)")
+                    reason:
+                        "policy \(policy) ranks weights by a pass over the training split, which is missing: \(error)")
             }
             try training.checkFits(network, name: spec.dataset.description)
             sensitivity = try WeightSensitivity.compute(network: network, images: training)
@@ -67,7 +68,8 @@ public final class Study: Sendable {
         let scores = (kinds.contains(.swim) ? .swim : kinds.first).map { ($0, selector.scores($0)) }
         tables = ResultTables(mapping: mapping, network: network, policies: policies, sensitivity: scores)
         // An ONNX model's external data files are part of it (their bytes follow the model's).
-        let externalFiles = spec.modelPath.lowercased().hasSuffix(".onnx")
+        let externalFiles =
+            spec.modelPath.lowercased().hasSuffix(".onnx")
             ? try ONNXImporter.externalDataFiles(path: spec.modelPath) : []
         var modelHasher = SHA256()
         for file in [spec.modelPath] + externalFiles {

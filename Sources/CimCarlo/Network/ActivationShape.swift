@@ -71,7 +71,9 @@ public struct ActivationShape: Sendable, Equatable, Hashable, CustomStringConver
             return [count, 1, width * channels, channels]
         }
         var strides = [Int](repeating: 1, count: rank)
-        for axis in stride(from: rank - 2, through: 0, by: -1) { strides[axis] = strides[axis + 1] * dimensions[axis + 1] }
+        for axis in stride(from: rank - 2, through: 0, by: -1) {
+            strides[axis] = strides[axis + 1] * dimensions[axis + 1]
+        }
         return strides
     }
 

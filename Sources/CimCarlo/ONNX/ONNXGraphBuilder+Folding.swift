@@ -17,7 +17,9 @@ extension ONNXGraphBuilder {
             fold(ONNXTensor(dims: [dims.count], values: dims.map(Double.init), integral: true))
             return true
         case "Size":
-            fold(ONNXTensor(dims: [], values: [Double(try dimensions(operand(0, of: node)).reduce(1, *))], integral: true))
+            fold(
+                ONNXTensor(
+                    dims: [], values: [Double(try dimensions(operand(0, of: node)).reduce(1, *))], integral: true))
             return true
         default:
             break
@@ -43,7 +45,9 @@ extension ONNXGraphBuilder {
             fold(ONNXTensor(dims: tensors[0].dims, values: values, integral: integral.contains(target) || target == 9))
         case "ConstantOfShape":
             let dims = tensors[0].integers
-            guard dims.allSatisfy({ $0 >= 0 }), dims.reduce(1, *) <= 1 << 28 else { throw fail("cannot fill shape \(dims)") }
+            guard dims.allSatisfy({ $0 >= 0 }), dims.reduce(1, *) <= 1 << 28 else {
+                throw fail("cannot fill shape \(dims)")
+            }
             var fill = 0.0
             if let value = node.attribute("value"), value.hasT {
                 fill = try ONNXTensor(value.t, externalData: externalData) { fail($0) }.values.first ?? 0
@@ -101,9 +105,12 @@ extension ONNXGraphBuilder {
                 fold(tensors[0])
                 return true
             }
-            let groups = AxisGroups(shape: ActivationShape(dimensions: dims.isEmpty ? [1] : dims), axes: dims.isEmpty ? [0] : axes)
+            let groups = AxisGroups(
+                shape: ActivationShape(dimensions: dims.isEmpty ? [1] : dims), axes: dims.isEmpty ? [0] : axes)
             let reduced = (0..<groups.groupCount).map { group -> Double in
-                let members = (0..<groups.length).map { tensors[0].values[Int(groups.members[group * groups.length + $0])] }
+                let members = (0..<groups.length).map {
+                    tensors[0].values[Int(groups.members[group * groups.length + $0])]
+                }
                 switch node.opType {
                 case "ReduceProd": return members.reduce(1, *)
                 case "ReduceSum": return members.reduce(0, +)
@@ -114,7 +121,8 @@ extension ONNXGraphBuilder {
             }
             let keep = node.int("keepdims", default: 1) == 1
             let output = dims.enumerated().compactMap { axis, size in axes.contains(axis) ? (keep ? 1 : nil) : size }
-            fold(ONNXTensor(dims: output, values: reduced, integral: tensors[0].integral && node.opType != "ReduceMean"))
+            fold(
+                ONNXTensor(dims: output, values: reduced, integral: tensors[0].integral && node.opType != "ReduceMean"))
         case "Flatten", "Reshape", "Squeeze", "Unsqueeze", "Transpose", "Slice", "Gather", "Split", "Expand", "Pad",
             "Concat":
             guard constantInput(0) != nil else { return false }

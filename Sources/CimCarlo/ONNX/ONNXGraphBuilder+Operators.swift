@@ -43,7 +43,8 @@ extension ONNXGraphBuilder {
         case "Resize", "Upsample": try resize(node)
         case _ where ONNXImporter.knownOps.contains(node.opType):
             throw fail(
-                "\(node.opType) is read only on constant inputs (shape arithmetic); here it computes on the network's values")
+                "\(node.opType) is read only on constant inputs (shape arithmetic); here it computes on the network's values"
+            )
         default:
             throw unsupportedOp(node)
         }
@@ -69,7 +70,8 @@ extension ONNXGraphBuilder {
         } else if let value = node.attribute("value_int") {
             constants[node.output[0]] = ONNXTensor(dims: [], values: [Double(value.i)], integral: true)
         } else if let value = node.attribute("value_ints") {
-            constants[node.output[0]] = ONNXTensor(dims: [value.ints.count], values: value.ints.map(Double.init), integral: true)
+            constants[node.output[0]] = ONNXTensor(
+                dims: [value.ints.count], values: value.ints.map(Double.init), integral: true)
         } else {
             throw fail("only `value`, `value_float(s)` and `value_int(s)` constants are supported")
         }
@@ -88,7 +90,8 @@ extension ONNXGraphBuilder {
     private mutating func cast(_ node: Onnx_NodeProto) throws {
         let floating: Set<Int> = [1, 10, 11, 16]  // float, float16, double, bfloat16
         guard floating.contains(node.int("to", default: 1)) else {
-            throw fail("casts a computed value to element type \(node.int("to", default: 1)); only float casts are supported")
+            throw fail(
+                "casts a computed value to element type \(node.int("to", default: 1)); only float casts are supported")
         }
         values[node.output[0]] = try value(0, of: node)
     }
@@ -198,9 +201,13 @@ extension ONNXGraphBuilder {
             }
         case let (.computed(input), .constant(b)):
             guard b.dims.count == 2 else {
-                throw fail("its constant weight must be 2-D [in, out], has shape \(b.dims) (batched constant weights are not supported)")
+                throw fail(
+                    "its constant weight must be 2-D [in, out], has shape \(b.dims) (batched constant weights are not supported)"
+                )
             }
-            guard shapes[input]!.rank >= 2 else { throw fail("multiplies a vector \(shapes[input]!); cimcarlo needs rank ≥ 2") }
+            guard shapes[input]!.rank >= 2 else {
+                throw fail("multiplies a vector \(shapes[input]!); cimcarlo needs rank ≥ 2")
+            }
             let (inputs, outputs) = (b.dims[0], b.dims[1])
             var weight = [Float](repeating: 0, count: inputs * outputs)
             for output in 0..<outputs {
@@ -213,7 +220,9 @@ extension ONNXGraphBuilder {
                     name: nodeName(node), inputs: inputs, outputs: outputs, weight: weight,
                     bias: Array(repeating: 0, count: outputs)), inputs: [rowMajor(input)])
         default:
-            throw fail("multiplies a constant by a computed value (W · x); cimcarlo maps x · W (export Linear layers as they are)")
+            throw fail(
+                "multiplies a constant by a computed value (W · x); cimcarlo maps x · W (export Linear layers as they are)"
+            )
         }
     }
 

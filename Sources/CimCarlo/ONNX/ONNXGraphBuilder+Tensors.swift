@@ -11,13 +11,14 @@ extension ONNXGraphBuilder {
     /// an `Elementwise` with broadcasting.
     mutating func arithmetic(_ node: Onnx_NodeProto) throws {
         let operands = try node.input.indices.filter { !node.input[$0].isEmpty }.map { try operand($0, of: node) }
-        guard operands.count >= 2, node.opType == "Sum" || node.opType == "Max" || node.opType == "Min" || operands.count == 2
+        guard operands.count >= 2,
+            node.opType == "Sum" || node.opType == "Max" || node.opType == "Min" || operands.count == 2
         else { throw fail("needs two operands, has \(operands.count)") }
         let computed = operands.compactMap { operand -> String? in
             if case let .computed(value) = operand { return value }
             return nil
         }
-        if (node.opType == "Add" || node.opType == "Sum"), computed.count == operands.count,
+        if node.opType == "Add" || node.opType == "Sum", computed.count == operands.count,
             computed.allSatisfy({ shapes[$0]! == shapes[computed[0]]! })
         {
             try append(Add(), inputs: computed)
@@ -51,7 +52,8 @@ extension ONNXGraphBuilder {
             case let .constant(tensor) = operands[1 - dynamicIndex], tensor.values.allSatisfy(\.isFinite)
         else { return false }
         let constantFirst = dynamicIndex == 1
-        guard ["Add", "Sub", "Mul", "Div"].contains(node.opType), !(constantFirst && ["Sub", "Div"].contains(node.opType)),
+        guard ["Add", "Sub", "Mul", "Div"].contains(node.opType),
+            !(constantFirst && ["Sub", "Div"].contains(node.opType)),
             readOnce(node.input[dynamicIndex])
         else { return false }
         let shape = shapes[operand]!
@@ -120,9 +122,12 @@ extension ONNXGraphBuilder {
                 }
                 return .constant(values)
             case let .computed(value):
-                let index = inputs.count
-                inputs.append(value)
-                inputShapes.append(shapes[value]!)
+                // `x ∘ x` reads one input twice (so that its curvature squares the whole derivative).
+                let index = inputs.firstIndex(of: value) ?? inputs.count
+                if index == inputs.count {
+                    inputs.append(value)
+                    inputShapes.append(shapes[value]!)
+                }
                 if shapes[value]! == shape { return .input(index, offsets: nil) }
                 let inputOffsets = shapes[value]!.offsets()
                 var offsets = [Int32](repeating: 0, count: shape.count)
@@ -205,7 +210,8 @@ extension ONNXGraphBuilder {
         func expanded(_ tensor: ONNXTensor?, _ role: String, _ fallback: Double) throws -> [Float] {
             guard let tensor else { return Array(repeating: Float(fallback), count: normalised.reduce(1, *)) }
             guard (try? Broadcast.dimensions(tensor.dims, normalised)) == normalised else {
-                throw fail("its \(role) has shape \(tensor.dims), which does not broadcast to the normalised \(normalised)")
+                throw fail(
+                    "its \(role) has shape \(tensor.dims), which does not broadcast to the normalised \(normalised)")
             }
             return Broadcast.sources(from: tensor.dims, to: normalised).map { Float(tensor.values[Int($0)]) }
         }
@@ -242,7 +248,9 @@ extension ONNXGraphBuilder {
             }
         }
         if computed.count == operands.count, axis == 1,
-            computed.allSatisfy({ shapes[$0]!.hasChannelsInnermost && shapes[$0]!.isImage == shapes[computed[0]]!.isImage })
+            computed.allSatisfy({
+                shapes[$0]!.hasChannelsInnermost && shapes[$0]!.isImage == shapes[computed[0]]!.isImage
+            })
         {
             try append(Concat(), inputs: computed)
             return
@@ -300,11 +308,15 @@ extension ONNXGraphBuilder {
         switch node.opType {
         case "Flatten":
             let axis = try axis(node.int("axis", default: 1), rank: rank + 1)
-            try move(.reshape(count: count, to: [dims[..<axis].reduce(1, *), dims[axis...].reduce(1, *)]), [data], origin: "Flatten")
+            try move(
+                .reshape(count: count, to: [dims[..<axis].reduce(1, *), dims[axis...].reduce(1, *)]), [data],
+                origin: "Flatten")
         case "Reshape":
             let target = try requiredConstant(1, of: node, "shape").integers
             let allowZero = node.int("allowzero", default: 0) == 1
-            var output = target.enumerated().map { index, size in size == 0 && !allowZero && index < rank ? dims[index] : size }
+            var output = target.enumerated().map { index, size in
+                size == 0 && !allowZero && index < rank ? dims[index] : size
+            }
             let known = output.filter { $0 != -1 }.reduce(1, *)
             if let inferred = output.firstIndex(of: -1) {
                 guard output.filter({ $0 == -1 }).count == 1, known > 0, count % known == 0 else {
@@ -318,9 +330,12 @@ extension ONNXGraphBuilder {
             try move(.reshape(count: count, to: output), [data], origin: "Reshape")
         case "Squeeze":
             let written = opset >= 13 ? try constant(1, of: node, "axes")?.integers : node.ints("axes")
-            let axes = try written.map { try $0.map { try axis($0, rank: rank) } } ?? dims.indices.filter { dims[$0] == 1 }
+            let axes =
+                try written.map { try $0.map { try axis($0, rank: rank) } } ?? dims.indices.filter { dims[$0] == 1 }
             guard axes.allSatisfy({ dims[$0] == 1 }) else { throw fail("squeezes axes \(axes) of \(dims), not all 1") }
-            try move(.reshape(count: count, to: dims.indices.filter { !axes.contains($0) }.map { dims[$0] }), [data], origin: "Squeeze")
+            try move(
+                .reshape(count: count, to: dims.indices.filter { !axes.contains($0) }.map { dims[$0] }), [data],
+                origin: "Squeeze")
         case "Unsqueeze":
             guard let written = opset >= 13 ? try constant(1, of: node, "axes")?.integers : node.ints("axes") else {
                 throw fail("needs its axes")
@@ -332,7 +347,9 @@ extension ONNXGraphBuilder {
             try move(.reshape(count: count, to: output), [data], origin: "Unsqueeze")
         case "Transpose":
             let permutation = node.ints("perm") ?? Array((0..<rank).reversed())
-            guard permutation.sorted() == Array(0..<rank) else { throw fail("perm \(permutation) is not a permutation of \(rank) axes") }
+            guard permutation.sorted() == Array(0..<rank) else {
+                throw fail("perm \(permutation) is not a permutation of \(rank) axes")
+            }
             try move(.transpose(dims, permutation: permutation), [data], origin: "Transpose")
         case "Slice":
             try slice(node, data, dims)
@@ -341,7 +358,9 @@ extension ONNXGraphBuilder {
             let indices = try requiredConstant(1, of: node, "indices")
             let picked = try indices.integers.map { index -> Int in
                 let normalised = index < 0 ? index + dims[axis] : index
-                guard (0..<dims[axis]).contains(normalised) else { throw fail("index \(index) is outside axis \(axis) of \(dims)") }
+                guard (0..<dims[axis]).contains(normalised) else {
+                    throw fail("index \(index) is outside axis \(axis) of \(dims)")
+                }
                 return normalised
             }
             var lists = dims.map { Array(0..<$0) }
@@ -364,16 +383,22 @@ extension ONNXGraphBuilder {
     private mutating func slice(_ node: Onnx_NodeProto, _ data: ONNXOperand, _ dims: [Int]) throws {
         let starts = try requiredConstant(1, of: node, "starts").integers
         let ends = try requiredConstant(2, of: node, "ends").integers
-        let axes = try constant(3, of: node, "axes")?.integers.map { try axis($0, rank: dims.count) } ?? Array(0..<starts.count)
+        let axes =
+            try constant(3, of: node, "axes")?.integers.map { try axis($0, rank: dims.count) }
+            ?? Array(0..<starts.count)
         let steps = try constant(4, of: node, "steps")?.integers ?? Array(repeating: 1, count: starts.count)
-        guard starts.count == ends.count, axes.count == starts.count, steps.count == starts.count, steps.allSatisfy({ $0 != 0 }) else {
+        guard starts.count == ends.count, axes.count == starts.count, steps.count == starts.count,
+            steps.allSatisfy({ $0 != 0 })
+        else {
             throw fail("starts, ends, axes and steps must agree in length and steps be non-zero")
         }
         var lists = dims.map { Array(0..<$0) }
         for (position, axis) in axes.enumerated() {
             let size = dims[axis]
             let step = steps[position]
-            func clamp(_ value: Int, _ low: Int, _ high: Int) -> Int { min(max(value < 0 ? value + size : value, low), high) }
+            func clamp(_ value: Int, _ low: Int, _ high: Int) -> Int {
+                min(max(value < 0 ? value + size : value, low), high)
+            }
             let (start, end) =
                 step > 0
                 ? (clamp(starts[position], 0, size), clamp(ends[position], 0, size))
@@ -422,7 +447,9 @@ extension ONNXGraphBuilder {
                 case "constant": return -1
                 case "edge": return min(max(index, 0), size - 1)
                 case "reflect":
-                    guard size > 1, before < size, after < size else { throw fail("reflect padding needs pads smaller than the axis") }
+                    guard size > 1, before < size, after < size else {
+                        throw fail("reflect padding needs pads smaller than the axis")
+                    }
                     return index < 0 ? -index : 2 * (size - 1) - index
                 default: throw fail("mode \(mode) is not supported (constant, reflect, edge)")
                 }
@@ -438,7 +465,9 @@ extension ONNXGraphBuilder {
         let shape = shapes[input]!
         let dims = shape.dimensions
         let mode = node.string("mode", default: "nearest")
-        guard mode == "nearest" || mode == "linear" else { throw fail("mode \(mode) is not supported (nearest, linear)") }
+        guard mode == "nearest" || mode == "linear" else {
+            throw fail("mode \(mode) is not supported (nearest, linear)")
+        }
         guard node.int("antialias", default: 0) == 0 else { throw fail("antialias = 1 is not supported") }
         let scalesInput = node.opType == "Upsample" ? 1 : 2
         var scales = try constant(scalesInput, of: node, "scales")?.values ?? []
@@ -471,7 +500,9 @@ extension ONNXGraphBuilder {
             case "asymmetric": return x / scale
             case "align_corners": return outSize > 1 ? x * (inSize - 1) / (outSize - 1) : 0
             default:
-                throw fail("coordinate_transformation_mode \(transformation) is not supported (half_pixel, pytorch_half_pixel, asymmetric, align_corners)")
+                throw fail(
+                    "coordinate_transformation_mode \(transformation) is not supported (half_pixel, pytorch_half_pixel, asymmetric, align_corners)"
+                )
             }
         }
         if mode == "nearest" {
@@ -541,6 +572,7 @@ extension ONNXGraphBuilder {
             }
         }
         try append(
-            LinearResize(input: shape, output: target, taps: tapCount, sources: sources, weights: weights), inputs: [input])
+            LinearResize(input: shape, output: target, taps: tapCount, sources: sources, weights: weights),
+            inputs: [input])
     }
 }

@@ -163,7 +163,9 @@ struct ONNXGraphBuilder {
             }
         }
         guard order.count == graph.node.count else {
-            let cycle = graph.node.indices.filter { pending[$0] > 0 }.map { "`\(name(graph.node[$0]))` (\(graph.node[$0].opType))" }
+            let cycle = graph.node.indices.filter { pending[$0] > 0 }.map {
+                "`\(name(graph.node[$0]))` (\(graph.node[$0].opType))"
+            }
             throw ONNXImportError(
                 path: path, node: name(graph.node[graph.node.indices.first { pending[$0] > 0 }!]),
                 opType: graph.node[graph.node.indices.first { pending[$0] > 0 }!].opType,
@@ -334,7 +336,9 @@ struct ONNXGraphBuilder {
         guard let last = values[output.name], last != Network.inputName else {
             throw ONNXImportError(
                 path: path,
-                reason: "the graph output `\(output.name)` is \(constants[output.name] != nil ? "a constant" : "not computed by any node cimcarlo maps")")
+                reason:
+                    "the graph output `\(output.name)` is \(constants[output.name] != nil ? "a constant" : "not computed by any node cimcarlo maps")"
+            )
         }
         // Keep the nodes the output depends on, with the output last.
         var needed: Set<String> = [last]

@@ -17,7 +17,8 @@ public struct Concat: NetworkOperation, Equatable {
             })
         else {
             throw OperationShapeError(
-                "inputs must be images of one height and width, or vectors, have \(inputs.map(\.description).joined(separator: ", "))")
+                "inputs must be images of one height and width, or vectors, have \(inputs.map(\.description).joined(separator: ", "))"
+            )
         }
         return ActivationShape(height: inputs[0].height, width: inputs[0].width, channels: channels)
     }

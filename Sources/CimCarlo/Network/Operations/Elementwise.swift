@@ -13,8 +13,13 @@ public struct Elementwise: NetworkOperation, Equatable {
 
     /// The function, with ONNX's name for it.
     public enum Function: String, Sendable, CaseIterable {
-        case add = "Add", subtract = "Sub", multiply = "Mul", divide = "Div"
-        case maximum = "Max", minimum = "Min", power = "Pow"
+        case add = "Add"
+        case subtract = "Sub"
+        case multiply = "Mul"
+        case divide = "Div"
+        case maximum = "Max"
+        case minimum = "Min"
+        case power = "Pow"
 
         @inline(__always) func value(_ x: Float, _ y: Float) -> Float {
             switch self {
@@ -96,17 +101,27 @@ public struct Elementwise: NetworkOperation, Equatable {
         }
     }
 
+    /// Whether both operands read the same input the same way (`x · x`): the node's derivative
+    /// with respect to that value is then `∂f/∂x + ∂f/∂y`, squared as one in curvature mode.
+    private var readsOneValueTwice: Bool {
+        guard case let .input(first, firstOffsets) = operands[0], case let .input(second, secondOffsets) = operands[1]
+        else { return false }
+        return first == second && firstOffsets == secondOffsets
+    }
+
     /// Gradient: `g_x += g · ∂f/∂x` (summed over broadcast copies); curvature: `S_x += S · (∂f/∂x)²`.
     public func backward(_ pass: BackwardPass) {
         let count = output.count
         let inputs = pass.forward.inputs
         let curvature = pass.mode == .curvature
+        let twice = readsOneValueTwice
         for sample in 0..<pass.forward.batchSize {
             for element in 0..<count {
                 let x = load(operands[0], inputs, sample: sample, element: element)
                 let y = load(operands[1], inputs, sample: sample, element: element)
                 let g = pass.outputGradient[sample &* count &+ element]
-                let (dx, dy) = function.partials(x, y)
+                var (dx, dy) = function.partials(x, y)
+                if twice { (dx, dy) = (dx + dy, 0) }
                 accumulate(operands[0], g * (curvature ? dx * dx : dx), pass, sample: sample, element: element)
                 accumulate(operands[1], g * (curvature ? dy * dy : dy), pass, sample: sample, element: element)
             }

@@ -34,7 +34,8 @@ public struct Rearrange: NetworkOperation, Equatable {
             let target = Int(outputOffsets[position])
             let input = map.input[position]
             sourceInput[target] = input
-            sourceElement[target] = input < 0 ? map.element[position] : inputOffsets[Int(input)][Int(map.element[position])]
+            sourceElement[target] =
+                input < 0 ? map.element[position] : inputOffsets[Int(input)][Int(map.element[position])]
         }
         self.sourceInput = sourceInput
         self.sourceElement = sourceElement

@@ -5,7 +5,9 @@ public struct Reduce: NetworkOperation, Equatable {
     public static let kind = "reduce"
 
     public enum Function: String, Sendable {
-        case mean = "ReduceMean", sum = "ReduceSum", maximum = "ReduceMax"
+        case mean = "ReduceMean"
+        case sum = "ReduceSum"
+        case maximum = "ReduceMax"
     }
 
     public var function: Function
