@@ -72,3 +72,46 @@ import Testing
         }
     }
 }
+
+@Suite struct RunSpecPathTests {
+    /// `map` printed `runs/../models/…`; paths are normalised as the spec resolves them.
+    @Test func resolvedPathsAreNormalised() {
+        #expect(RunSpec.normalised("runs/../models/vit.onnx") == "models/vit.onnx")
+        #expect(RunSpec.normalised("/work/runs/./../models//m.onnx") == "/work/models/m.onnx")
+        #expect(RunSpec.normalised("../shared/m.onnx") == "../shared/m.onnx")
+        #expect(RunSpec.normalised("a/b/../../..") == "..")
+    }
+
+    /// `run --test-limit N` evaluates the first N test images (recorded in the result).
+    @Test func runTakesATestLimitOnTheCommandLine() throws {
+        let directory = TemporaryDirectory()
+        let fixture = try TinyStudyFixture(directory: directory, instances: 2)
+        let result = try runCimcarlo(["run", fixture.spec, "--quiet", "--test-limit", "7"])
+        #expect(result.status == 0, "\(result.standardError)")
+        let file = try HDF5File(path: directory.file("out/result.h5"), mode: .readOnly)
+        #expect(try file.scalarAttribute("test_images", as: Int64.self) == 7)
+    }
+
+    /// A SWIM policy on a dataset file without a training split names itself.
+    @Test func swimWithoutATrainingSplitSaysSoNamingThePolicy() throws {
+        let directory = TemporaryDirectory()
+        let fixture = try TinyStudyFixture(directory: directory, instances: 2)
+        // The fixture's dataset without its training split.
+        let testOnly = directory.file("test-only.h5")
+        do {
+            let source = try HDF5File(path: fixture.data, mode: .readOnly)
+            let file = try HDF5File(path: testOnly, mode: .createTruncating)
+            try file.write(try source.read("/images", as: Float.self), to: "/images")
+            try file.write(try source.read("/labels", as: Int64.self).values, to: "/labels")
+        }
+        var text = try String(contentsOfFile: fixture.spec, encoding: .utf8)
+        text = text.replacingOccurrences(of: "policies = [", with: "policies = [\"swim@0.1\", ")
+            .replacingOccurrences(of: "dataset = \"data.h5\"", with: "dataset = \"test-only.h5\"")
+        try text.write(toFile: fixture.spec, atomically: true, encoding: .utf8)
+        let result = try runCimcarlo(["run", fixture.spec, "--quiet"])
+        #expect(result.status == 2)
+        #expect(result.standardError.contains("policy swim@0.1 ranks weights by a pass over the training split"))
+        #expect(result.standardError.contains("train_images"))
+        #expect(result.standardError.split(separator: "\n").count == 1)
+    }
+}
