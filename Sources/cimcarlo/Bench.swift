@@ -55,7 +55,14 @@ extension CimCarloCommand {
             ("swim-dac22-lenet5", "runs/bench/swim-dac22-lenet5.toml", false),
             ("resnet8", "runs/bench/resnet8.toml", true),
             ("lenet5-tile", "runs/bench/lenet5-tile.toml", true),
+            ("vit", "runs/bench/vit.toml", true),
+            ("resnet18-cifar", "runs/bench/resnet18-cifar.toml", true),
+            ("mobilenetv2-cifar", "runs/bench/mobilenetv2-cifar.toml", true),
         ]
+
+        /// Where `scripts/bench_networks.py` writes the generated networks users bring (ResNet-18,
+        /// MobileNetV2 with random weights, built with the onnx helper API) and their CIFAR-shaped images.
+        static let generatedNetworks = "runs/out/bench-networks"
 
         func run() throws {
             try reportingErrors {
@@ -69,18 +76,26 @@ extension CimCarloCommand {
                                 "sgemm %.1f GFLOP/s (1 thread), %.1f GFLOP/s (%d threads); Gaussian %.1f M/s (1 thread)",
                             rates.sgemmGigaflops[1]!, rates.sgemmGigaflops[threads]!, threads,
                             rates.gaussiansPerSecond / 1e6))
-                    print("workload           threads  s/instance  floor s/inst  of floor  parallel eff.  peak RSS")
+                    print(
+                        "workload           threads  s/instance  floor s/inst  of floor  parallel eff.  peak RSS"
+                            + "    s/pass  ORT s/pass  of ORT  sampling")
                 }
                 let encoder = JSONEncoder()
                 encoder.outputFormatting = [.sortedKeys]
                 encoder.keyEncodingStrategy = .convertToSnakeCase
-                for (name, path, heavy) in Self.workloads where selected?.contains(name) ?? true {
+                let chosen = Self.workloads.filter { selected?.contains($0.0) ?? true }
+                if chosen.contains(where: { $0.1.contains("-cifar") }) { try generateNetworks() }
+                for (name, path, heavy) in chosen {
                     var spec = try RunSpec.load(path: path)
                     if let testLimit { spec.testLimit = testLimit }
                     let study = try Study(spec: spec)
+                    var samplingSpec = spec
+                    samplingSpec.testLimit = 1
+                    let sampling = try Study(spec: samplingSpec)
                     let measurements = try Benchmark.measure(
-                        name, study: study, instancesPerThread: heavy ? max(1, instances / 3) : instances,
-                        threads: threads, rates: rates)
+                        name, study: study, sampling: sampling,
+                        instancesPerThread: heavy ? max(1, instances / 3) : instances, threads: threads, rates: rates,
+                        onnxruntime: { onnxruntimeSecondsPerPass(spec: spec, images: study.test.count, threads: $0) })
                     for measurement in measurements {
                         if json {
                             print(String(decoding: try encoder.encode(measurement), as: UTF8.self))
@@ -88,15 +103,75 @@ extension CimCarloCommand {
                             print(
                                 name.padding(toLength: 17, withPad: " ", startingAt: 0),
                                 String(
-                                    format: "%7d  %10.4f  %12.4f  %8.2f  %13.2f  %5.0f MiB",
+                                    format: "%7d  %10.4f  %12.4f  %8.2f  %13.2f  %5.0f MiB  %8.4f  %10@  %6@  %7.1f %%",
                                     measurement.threads, measurement.secondsPerInstance,
                                     measurement.floorSecondsPerInstance, measurement.fractionOfFloor,
                                     measurement.parallelEfficiency,
-                                    Double(measurement.peakRssBytes) / 1_048_576))
+                                    Double(measurement.peakRssBytes) / 1_048_576, measurement.secondsPerPass,
+                                    measurement.onnxruntimeSecondsPerPass.map { String(format: "%.4f", $0) } ?? "–",
+                                    measurement.onnxruntimeRatio.map { String(format: "%.2f", $0) } ?? "–",
+                                    100 * measurement.samplingShare))
                         }
                     }
                 }
             }
+        }
+
+        /// Runs `scripts/bench_networks.py` once (its output is kept under `generatedNetworks`).
+        private func generateNetworks() throws {
+            let marker = Self.generatedNetworks + "/cifar_like.h5"
+            guard !FileManager.default.fileExists(atPath: marker) else { return }
+            let (status, output) = runPython(["scripts/bench_networks.py", Self.generatedNetworks])
+            guard status == 0 else {
+                throw failure("scripts/bench_networks.py failed: \(output)", code: ExitStatus.runtimeFailure)
+            }
+        }
+
+        /// onnxruntime's seconds per pass over the spec's test images on `threads` threads, by
+        /// `scripts/ort_timing.py`: the ONNX model itself, or for a cimcarlo model file its ONNX twin
+        /// in `generatedNetworks` (same name, `.onnx`) when there is one. Nil when neither exists or
+        /// Python lacks onnxruntime (a note says so once).
+        private func onnxruntimeSecondsPerPass(spec: RunSpec, images: Int, threads: Int) -> Double? {
+            let twin =
+                Self.generatedNetworks + "/"
+                + ((spec.modelPath as NSString).lastPathComponent as NSString).deletingPathExtension + ".onnx"
+            let model = spec.modelPath.lowercased().hasSuffix(".onnx") ? spec.modelPath : twin
+            guard FileManager.default.fileExists(atPath: model) else { return nil }
+            let dataset: String
+            switch spec.dataset {
+            case .fashionMNIST: dataset = "fashion-mnist"
+            case let .hdf5(path): dataset = path
+            }
+            let (status, output) = runPython([
+                "scripts/ort_timing.py", model, "--dataset", dataset, "--images", "\(images)", "--threads",
+                "\(threads)", "--repeats", "3",
+            ])
+            guard status == 0, let line = output.split(separator: "\n").last,
+                let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
+                let seconds = object["seconds_per_pass"] as? Double
+            else {
+                note("cimcarlo: note: no onnxruntime figure for \(model): \(output.split(separator: "\n").last ?? "")")
+                return nil
+            }
+            return seconds
+        }
+
+        /// Runs `python3 ARGUMENTS` from the working directory; its exit status and output.
+        private func runPython(_ arguments: [String]) -> (Int32, String) {
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+            process.arguments = ["python3"] + arguments
+            let pipe = Pipe()
+            process.standardOutput = pipe
+            process.standardError = pipe
+            do {
+                try process.run()
+            } catch {
+                return (127, "cannot run python3: \(error)")
+            }
+            let data = pipe.fileHandleForReading.readDataToEndOfFile()
+            process.waitUntilExit()
+            return (process.terminationStatus, String(decoding: data, as: UTF8.self))
         }
     }
 }

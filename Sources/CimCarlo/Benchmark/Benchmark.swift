@@ -26,6 +26,18 @@ public enum Benchmark {
         public var gemmGflopPerInstance: Double
         /// Forward passes over the test set per instance (policies × evaluated time points).
         public var passesPerInstance: Int
+        /// Wall time per pass: `secondsPerInstance / passesPerInstance` (sampling included).
+        public var secondsPerPass: Double
+        /// The part of an instance spent sampling, programming and reading devices (a chip run
+        /// on one test image), seconds, and its share of `secondsPerInstance`.
+        public var samplingSecondsPerInstance: Double
+        public var samplingShare: Double
+        /// onnxruntime's clean inference of the same network over the same images on the same
+        /// threads, seconds per pass (nil when the network is not ONNX or onnxruntime is absent).
+        public var onnxruntimeSecondsPerPass: Double?
+        /// `onnxruntimeSecondsPerPass / secondsPerPass`: cimcarlo's pass speed as a fraction of
+        /// onnxruntime's (target ≥ 0.9).
+        public var onnxruntimeRatio: Double?
     }
 
     /// The machine's rates the floor is computed from.
@@ -44,20 +56,29 @@ public enum Benchmark {
 
     /// Monte-Carlo of `study` (its policies, times, periphery and test set; `instancesPerThread`
     /// instances per worker) at 1 thread and at `threads`; one measurement per thread count.
+    /// `sampling` is the same study on one test image (what a chip costs besides its passes);
+    /// `onnxruntime` gives onnxruntime's seconds per pass on a thread count, when known.
     public static func measure(
-        _ name: String, study: Study, instancesPerThread: Int, threads: Int, rates: Rates
+        _ name: String, study: Study, sampling: Study, instancesPerThread: Int, threads: Int, rates: Rates,
+        onnxruntime: (Int) -> Double? = { _ in nil }
     ) throws -> [Measurement] {
         let passes = ChipSimulator.passes(
             policies: study.policies.count, times: study.spec.timesSeconds.count, device: study.device)
         let flops = try gemmFlopsPerPass(study) * Double(passes)
         var single = 0.0
-        return try Set([1, threads]).sorted().map { workers in
-            let instances = Array(0..<(instancesPerThread * workers))
+        func secondsPerInstance(_ study: Study, instances: [Int], workers: Int) throws -> Double {
             let collector = ResultCollector(
                 instances: instances, policies: study.policies.count, times: study.spec.timesSeconds.count)
             let started = DispatchTime.now().uptimeNanoseconds
             try study.simulate(instances: instances, into: collector, threads: workers)
-            let seconds = Double(DispatchTime.now().uptimeNanoseconds - started) * 1e-9 / Double(instances.count)
+            return Double(DispatchTime.now().uptimeNanoseconds - started) * 1e-9 / Double(instances.count)
+        }
+        return try Set([1, threads]).sorted().map { workers in
+            let instances = Array(0..<(instancesPerThread * workers))
+            let seconds = try secondsPerInstance(study, instances: instances, workers: workers)
+            let samplingSeconds = try secondsPerInstance(sampling, instances: instances, workers: workers)
+            let secondsPerPass = seconds / Double(passes)
+            let onnxruntimeSeconds = onnxruntime(workers)
             if workers == 1 { single = seconds }
             let rate = rates.sgemmGigaflops[workers]!
             let floor = flops / (rate * 1e9)
@@ -66,7 +87,10 @@ public enum Benchmark {
                 floorSecondsPerInstance: floor, fractionOfFloor: floor / seconds, sgemmGflops: rate,
                 gaussianPerSecond: rates.gaussiansPerSecond,
                 parallelEfficiency: single / (Double(workers) * seconds),
-                peakRssBytes: peakResidentBytes(), gemmGflopPerInstance: flops / 1e9, passesPerInstance: passes)
+                peakRssBytes: peakResidentBytes(), gemmGflopPerInstance: flops / 1e9, passesPerInstance: passes,
+                secondsPerPass: secondsPerPass, samplingSecondsPerInstance: samplingSeconds,
+                samplingShare: samplingSeconds / seconds, onnxruntimeSecondsPerPass: onnxruntimeSeconds,
+                onnxruntimeRatio: onnxruntimeSeconds.map { $0 / secondsPerPass })
         }
     }
 
