@@ -28,12 +28,17 @@ let package = Package(
             pkgConfig: "zlib",
             providers: [.apt(["zlib1g-dev"])]
         ),
+        // oneDNN's convolutions (Debian's libdnnl-dev, no pkg-config file) behind a few C calls.
+        .target(
+            name: "CKernels",
+            linkerSettings: [.linkedLibrary("dnnl"), .linkedLibrary("dl")]
+        ),
 
         // MARK: The engine
         .target(
             name: "CimCarlo",
             dependencies: [
-                "CBLAS", "CHDF5", "CZlib",
+                "CBLAS", "CHDF5", "CZlib", "CKernels",
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),  // ONNX import
             ],
             exclude: ["ONNX/Generated/README.md"]

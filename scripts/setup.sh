@@ -7,7 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-apt_packages=(libopenblas-dev libhdf5-dev zlib1g-dev pkg-config dataset-fashion-mnist)
+apt_packages=(libopenblas-dev libhdf5-dev libdnnl-dev zlib1g-dev pkg-config dataset-fashion-mnist)
 if [ "${1:-}" = "--tests" ]; then apt_packages+=(slurm-wlm munge); fi
 missing=()
 for package in "${apt_packages[@]}"; do

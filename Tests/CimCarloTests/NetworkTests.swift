@@ -85,7 +85,11 @@ import Testing
         let inference = try NetworkWorkspace(network: network, batchCapacity: 8, supportsBackward: false)
         let training = try NetworkWorkspace(network: network, batchCapacity: 8)
         #expect(inference.valueBufferFloats < training.valueBufferFloats / 2)
-        #expect(try logits(network, supportsBackward: false) == logits(network))
+        // Inference workspaces run convolutions with oneDNN (another summation order than
+        // im2col + sgemm), so the logits agree to rounding.
+        let (shared, kept) = (try logits(network, supportsBackward: false), try logits(network))
+        let scale = kept.map(abs).max()!
+        for (a, b) in zip(shared, kept) { #expect(abs(a - b) <= 1e-5 * scale, "\(a) vs \(b)") }
     }
 
     @Test func liveBuffersOfAChainStayAtTheWidestCut() throws {

@@ -42,6 +42,9 @@ public final class NetworkWorkspace {
     /// refreshed each pass.
     private let normalizationScale: UnsafeMutableBufferPointer<Float>
     private let normalizationShift: UnsafeMutableBufferPointer<Float>
+    /// oneDNN's convolutions for this workspace's passes (inference workspaces only: backward
+    /// passes keep the im2col path their derivatives share).
+    private let convolutions: NativeConvolutions?
     /// Buffers of multi-network passes (`evaluate(_:on:)` on several networks), grown on demand.
     private var passBuffers: [PassBuffer: UnsafeMutableBufferPointer<Float>] = [:]
 
@@ -119,6 +122,7 @@ public final class NetworkWorkspace {
         normalizationShift = .allocateZeroed(shapes[0].channels)
         recordedIndices = indices
         gradients = supportsBackward ? sizes.map { .allocateZeroed($0) } : []
+        convolutions = supportsBackward ? nil : NativeConvolutions()
     }
 
     deinit {
@@ -182,7 +186,8 @@ public final class NetworkWorkspace {
             node: index, inputs: values.map { buffer(ofValue: $0, batchSize: batchSize) },
             inputShapes: values.map { shapes[$0] }, output: buffer(ofValue: index + 1, batchSize: batchSize),
             outputShape: shapes[index + 1], batchSize: batchSize, scratch: scratch,
-            recordedIndices: recordedIndices[index], matrixProduct: matrixProduct, productNoise: productNoise)
+            recordedIndices: recordedIndices[index], matrixProduct: matrixProduct, productNoise: productNoise,
+            convolutions: convolutions)
     }
 
     /// Runs the forward pass on `batchSize` images (NHWC pixels in [0, 1]) and returns the

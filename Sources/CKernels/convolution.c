@@ -1,0 +1,162 @@
+#include "cimcarlo_kernels.h"
+
+#include <dlfcn.h>
+#include <oneapi/dnnl/dnnl.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+static dnnl_engine_t engine;
+/// OpenMP's `omp_set_num_threads`, from the libgomp that libdnnl loads (no link-time dependency).
+static void (*set_omp_threads)(int);
+static pthread_once_t engine_once = PTHREAD_ONCE_INIT;
+static void make_engine(void) {
+    if (dnnl_engine_create(&engine, dnnl_cpu, 0) != dnnl_success) engine = NULL;
+    set_omp_threads = (void (*)(int))dlsym(RTLD_DEFAULT, "omp_set_num_threads");
+}
+
+/// One batch size's primitives.
+typedef struct {
+    int32_t batch;
+    dnnl_primitive_t convolution;
+    dnnl_primitive_t weights_reorder;  // NULL when the primitive takes the weights as they are
+    dnnl_memory_t input, user_weights, weights, bias, output;
+    void *weights_buffer;
+} batch_primitives;
+
+enum { batch_sizes = 4 };
+
+struct cimcarlo_convolution {
+    cimcarlo_convolution_shape shape;
+    dnnl_stream_t stream;
+    batch_primitives batches[batch_sizes];
+    int used;
+};
+
+static void release(batch_primitives *entry) {
+    if (entry->convolution) dnnl_primitive_destroy(entry->convolution);
+    if (entry->weights_reorder) dnnl_primitive_destroy(entry->weights_reorder);
+    dnnl_memory_t memories[] = {entry->input, entry->user_weights, entry->weights, entry->bias, entry->output};
+    for (int index = 0; index < 5; index++)
+        if (memories[index]) dnnl_memory_destroy(memories[index]);
+    free(entry->weights_buffer);
+    memset(entry, 0, sizeof *entry);
+}
+
+/// Creates the primitives for `batch` images; 0 on success.
+static int prepare(cimcarlo_convolution *convolution, batch_primitives *entry, int32_t batch) {
+    const cimcarlo_convolution_shape *s = &convolution->shape;
+    memset(entry, 0, sizeof *entry);
+    entry->batch = batch;
+    dnnl_memory_desc_t input_md, output_md, bias_md, user_weights_md, any_weights_md;
+    dnnl_dims_t input_dims = {batch, s->input_channels, s->input_height, s->input_width};
+    dnnl_dims_t output_dims = {batch, s->output_channels, s->output_height, s->output_width};
+    dnnl_dims_t bias_dims = {s->output_channels};
+    int grouped = s->groups > 1;
+    dnnl_dims_t weights_dims;
+    int weights_rank;
+    if (grouped) {
+        weights_rank = 5;
+        dnnl_dims_t dims = {s->groups, s->output_channels / s->groups, s->input_channels / s->groups,
+                            s->kernel_height, s->kernel_width};
+        memcpy(weights_dims, dims, sizeof(dnnl_dim_t) * 5);
+    } else {
+        weights_rank = 4;
+        dnnl_dims_t dims = {s->output_channels, s->input_channels, s->kernel_height, s->kernel_width};
+        memcpy(weights_dims, dims, sizeof(dnnl_dim_t) * 4);
+    }
+    if (dnnl_memory_desc_init_by_tag(&input_md, 4, input_dims, dnnl_f32, dnnl_nhwc) ||
+        dnnl_memory_desc_init_by_tag(&output_md, 4, output_dims, dnnl_f32, dnnl_nhwc) ||
+        dnnl_memory_desc_init_by_tag(&bias_md, 1, bias_dims, dnnl_f32, dnnl_x) ||
+        dnnl_memory_desc_init_by_tag(
+            &user_weights_md, weights_rank, weights_dims, dnnl_f32, grouped ? dnnl_goihw : dnnl_oihw) ||
+        dnnl_memory_desc_init_by_tag(&any_weights_md, weights_rank, weights_dims, dnnl_f32, dnnl_format_tag_any))
+        return 1;
+    dnnl_dims_t strides = {s->stride_height, s->stride_width};
+    dnnl_dims_t dilates = {s->dilation_height - 1, s->dilation_width - 1};
+    dnnl_dims_t padding_l = {s->pad_top, s->pad_left};
+    dnnl_dims_t padding_r = {s->pad_bottom, s->pad_right};
+    dnnl_convolution_desc_t descriptor;
+    if (dnnl_dilated_convolution_forward_desc_init(
+            &descriptor, dnnl_forward_inference, dnnl_convolution_direct, &input_md, &any_weights_md, &bias_md,
+            &output_md, strides, dilates, padding_l, padding_r))
+        return 1;
+    dnnl_primitive_desc_t primitive_desc;
+    if (dnnl_primitive_desc_create(&primitive_desc, &descriptor, NULL, engine, NULL)) return 1;
+    const dnnl_memory_desc_t *weights_md = dnnl_primitive_desc_query_md(primitive_desc, dnnl_query_weights_md, 0);
+    int status = dnnl_primitive_create(&entry->convolution, primitive_desc);
+    if (!status && !dnnl_memory_desc_equal(weights_md, &user_weights_md)) {
+        dnnl_primitive_desc_t reorder_desc;
+        status = dnnl_reorder_primitive_desc_create(&reorder_desc, &user_weights_md, engine, weights_md, engine, NULL);
+        if (!status) {
+            status = dnnl_primitive_create(&entry->weights_reorder, reorder_desc);
+            dnnl_primitive_desc_destroy(reorder_desc);
+        }
+        size_t size = dnnl_memory_desc_get_size(weights_md);
+        entry->weights_buffer = aligned_alloc(64, (size + 63) / 64 * 64);
+        if (!status && !entry->weights_buffer) status = 1;
+        if (!status) status = dnnl_memory_create(&entry->weights, weights_md, engine, entry->weights_buffer);
+    }
+    if (!status) status = dnnl_memory_create(&entry->user_weights, &user_weights_md, engine, DNNL_MEMORY_NONE);
+    if (!status) status = dnnl_memory_create(&entry->input, &input_md, engine, DNNL_MEMORY_NONE);
+    if (!status) status = dnnl_memory_create(&entry->output, &output_md, engine, DNNL_MEMORY_NONE);
+    if (!status) status = dnnl_memory_create(&entry->bias, &bias_md, engine, DNNL_MEMORY_NONE);
+    dnnl_primitive_desc_destroy(primitive_desc);
+    if (status) release(entry);
+    return status;
+}
+
+cimcarlo_convolution *cimcarlo_convolution_create(const cimcarlo_convolution_shape *shape) {
+    pthread_once(&engine_once, make_engine);
+    if (!engine) return NULL;
+    cimcarlo_convolution *convolution = calloc(1, sizeof *convolution);
+    if (!convolution) return NULL;
+    convolution->shape = *shape;
+    if (dnnl_stream_create(&convolution->stream, engine, dnnl_stream_default_flags)) {
+        free(convolution);
+        return NULL;
+    }
+    return convolution;
+}
+
+int cimcarlo_convolution_forward(
+    cimcarlo_convolution *convolution, const float *input, const float *weights, const float *bias, float *output,
+    int32_t batch) {
+    // One thread per worker: cimcarlo runs chips in parallel, and a fixed thread count keeps
+    // every result independent of how many workers run.
+    if (set_omp_threads) set_omp_threads(1);
+    batch_primitives *entry = NULL;
+    for (int index = 0; index < convolution->used; index++)
+        if (convolution->batches[index].batch == batch) entry = &convolution->batches[index];
+    if (!entry) {
+        if (convolution->used == batch_sizes) release(&convolution->batches[--convolution->used]);
+        entry = &convolution->batches[convolution->used];
+        if (prepare(convolution, entry, batch)) return 1;
+        convolution->used++;
+    }
+    if (dnnl_memory_set_data_handle(entry->user_weights, (void *)weights)) return 1;
+    dnnl_memory_t weights_memory = entry->user_weights;
+    if (entry->weights_reorder) {
+        dnnl_exec_arg_t arguments[] = {{DNNL_ARG_FROM, entry->user_weights}, {DNNL_ARG_TO, entry->weights}};
+        if (dnnl_primitive_execute(entry->weights_reorder, convolution->stream, 2, arguments)) return 1;
+        weights_memory = entry->weights;
+    }
+    if (dnnl_memory_set_data_handle(entry->input, (void *)input) ||
+        dnnl_memory_set_data_handle(entry->output, output) || dnnl_memory_set_data_handle(entry->bias, (void *)bias))
+        return 1;
+    dnnl_exec_arg_t arguments[] = {
+        {DNNL_ARG_SRC, entry->input},
+        {DNNL_ARG_WEIGHTS, weights_memory},
+        {DNNL_ARG_BIAS, entry->bias},
+        {DNNL_ARG_DST, entry->output},
+    };
+    if (dnnl_primitive_execute(entry->convolution, convolution->stream, 4, arguments)) return 1;
+    return dnnl_stream_wait(convolution->stream) != dnnl_success;
+}
+
+void cimcarlo_convolution_destroy(cimcarlo_convolution *convolution) {
+    if (!convolution) return;
+    for (int index = 0; index < convolution->used; index++) release(&convolution->batches[index]);
+    dnnl_stream_destroy(convolution->stream);
+    free(convolution);
+}

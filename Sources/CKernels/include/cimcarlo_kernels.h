@@ -1,0 +1,33 @@
+// Convolution kernels of oneDNN (Debian's libdnnl-dev, the CPU kernels under PyTorch), behind
+// a few plain C calls: oneDNN picks its AVX2/AVX-512 code at run time, which the baseline
+// x86-64 Swift build cannot. Activations are NHWC float32, as cimcarlo keeps images; weights
+// come in PyTorch's layout [out, in / groups, kH, kW] and are reordered on each call (cheap
+// next to the convolution of a batch).
+#ifndef CIMCARLO_KERNELS_H
+#define CIMCARLO_KERNELS_H
+
+#include <stdint.h>
+
+/// The geometry of one 2-D convolution (cimcarlo's `Convolution`).
+typedef struct {
+    int32_t input_channels, input_height, input_width;
+    int32_t output_channels, output_height, output_width;
+    int32_t kernel_height, kernel_width, stride_height, stride_width;
+    int32_t pad_top, pad_left, pad_bottom, pad_right;
+    int32_t dilation_height, dilation_width, groups;
+} cimcarlo_convolution_shape;
+
+typedef struct cimcarlo_convolution cimcarlo_convolution;
+
+/// A forward convolution for `shape`, or NULL when oneDNN cannot make one.
+cimcarlo_convolution *cimcarlo_convolution_create(const cimcarlo_convolution_shape *shape);
+
+/// `output = conv(input, weights) + bias` for `batch` images (NHWC in and out). Returns 0 on
+/// success, non-zero when oneDNN failed (the caller computes it another way).
+int cimcarlo_convolution_forward(
+    cimcarlo_convolution *convolution, const float *input, const float *weights, const float *bias, float *output,
+    int32_t batch);
+
+void cimcarlo_convolution_destroy(cimcarlo_convolution *convolution);
+
+#endif
