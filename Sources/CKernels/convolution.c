@@ -20,7 +20,7 @@ typedef struct {
     int32_t batch;
     dnnl_primitive_t convolution;
     dnnl_primitive_t weights_reorder;  // NULL when the primitive takes the weights as they are
-    dnnl_memory_t input, user_weights, weights, bias, output;
+    dnnl_memory_t input, user_weights, weights, bias, output, scale, shift;
     void *weights_buffer;
 } batch_primitives;
 
@@ -28,6 +28,7 @@ enum { batch_sizes = 4 };
 
 struct cimcarlo_convolution {
     cimcarlo_convolution_shape shape;
+    cimcarlo_convolution_epilogue epilogue;
     dnnl_stream_t stream;
     batch_primitives batches[batch_sizes];
     int used;
@@ -36,8 +37,9 @@ struct cimcarlo_convolution {
 static void release(batch_primitives *entry) {
     if (entry->convolution) dnnl_primitive_destroy(entry->convolution);
     if (entry->weights_reorder) dnnl_primitive_destroy(entry->weights_reorder);
-    dnnl_memory_t memories[] = {entry->input, entry->user_weights, entry->weights, entry->bias, entry->output};
-    for (int index = 0; index < 5; index++)
+    dnnl_memory_t memories[] = {entry->input,  entry->user_weights, entry->weights, entry->bias,
+                                entry->output, entry->scale,        entry->shift};
+    for (int index = 0; index < 7; index++)
         if (memories[index]) dnnl_memory_destroy(memories[index]);
     free(entry->weights_buffer);
     memset(entry, 0, sizeof *entry);
@@ -81,8 +83,33 @@ static int prepare(cimcarlo_convolution *convolution, batch_primitives *entry, i
             &descriptor, dnnl_forward_inference, dnnl_convolution_direct, &input_md, &any_weights_md, &bias_md,
             &output_md, strides, dilates, padding_l, padding_r))
         return 1;
+    // The epilogue as post-ops: binary mul and add by per-channel vectors, then an eltwise.
+    const cimcarlo_convolution_epilogue *e = &convolution->epilogue;
+    dnnl_memory_desc_t channel_md;
+    dnnl_dims_t channel_dims = {1, s->output_channels, 1, 1};
+    if (dnnl_memory_desc_init_by_tag(&channel_md, 4, channel_dims, dnnl_f32, dnnl_nchw)) return 1;
+    dnnl_primitive_attr_t attributes = NULL;
+    if (e->scales || e->activation) {
+        dnnl_post_ops_t post_ops;
+        if (dnnl_primitive_attr_create(&attributes) || dnnl_post_ops_create(&post_ops)) return 1;
+        int failed = 0;
+        if (e->scales)
+            failed |= dnnl_post_ops_append_binary(post_ops, dnnl_binary_mul, &channel_md) ||
+                      dnnl_post_ops_append_binary(post_ops, dnnl_binary_add, &channel_md);
+        if (e->activation == 1) failed |= dnnl_post_ops_append_eltwise(post_ops, 1.0f, dnnl_eltwise_relu, 0, 0);
+        if (e->activation == 2)
+            failed |= dnnl_post_ops_append_eltwise(post_ops, 1.0f, dnnl_eltwise_clip, e->minimum, e->maximum);
+        failed |= dnnl_primitive_attr_set_post_ops(attributes, post_ops);
+        dnnl_post_ops_destroy(post_ops);
+        if (failed) {
+            dnnl_primitive_attr_destroy(attributes);
+            return 1;
+        }
+    }
     dnnl_primitive_desc_t primitive_desc;
-    if (dnnl_primitive_desc_create(&primitive_desc, &descriptor, NULL, engine, NULL)) return 1;
+    int made = dnnl_primitive_desc_create(&primitive_desc, &descriptor, attributes, engine, NULL);
+    if (attributes) dnnl_primitive_attr_destroy(attributes);
+    if (made) return 1;
     const dnnl_memory_desc_t *weights_md = dnnl_primitive_desc_query_md(primitive_desc, dnnl_query_weights_md, 0);
     int status = dnnl_primitive_create(&entry->convolution, primitive_desc);
     if (!status && !dnnl_memory_desc_equal(weights_md, &user_weights_md)) {
@@ -101,17 +128,21 @@ static int prepare(cimcarlo_convolution *convolution, batch_primitives *entry, i
     if (!status) status = dnnl_memory_create(&entry->input, &input_md, engine, DNNL_MEMORY_NONE);
     if (!status) status = dnnl_memory_create(&entry->output, &output_md, engine, DNNL_MEMORY_NONE);
     if (!status) status = dnnl_memory_create(&entry->bias, &bias_md, engine, DNNL_MEMORY_NONE);
+    if (!status && e->scales) status = dnnl_memory_create(&entry->scale, &channel_md, engine, DNNL_MEMORY_NONE);
+    if (!status && e->scales) status = dnnl_memory_create(&entry->shift, &channel_md, engine, DNNL_MEMORY_NONE);
     dnnl_primitive_desc_destroy(primitive_desc);
     if (status) release(entry);
     return status;
 }
 
-cimcarlo_convolution *cimcarlo_convolution_create(const cimcarlo_convolution_shape *shape) {
+cimcarlo_convolution *cimcarlo_convolution_create(
+    const cimcarlo_convolution_shape *shape, const cimcarlo_convolution_epilogue *epilogue) {
     pthread_once(&engine_once, make_engine);
     if (!engine) return NULL;
     cimcarlo_convolution *convolution = calloc(1, sizeof *convolution);
     if (!convolution) return NULL;
     convolution->shape = *shape;
+    convolution->epilogue = *epilogue;
     if (dnnl_stream_create(&convolution->stream, engine, dnnl_stream_default_flags)) {
         free(convolution);
         return NULL;
@@ -120,8 +151,8 @@ cimcarlo_convolution *cimcarlo_convolution_create(const cimcarlo_convolution_sha
 }
 
 int cimcarlo_convolution_forward(
-    cimcarlo_convolution *convolution, const float *input, const float *weights, const float *bias, float *output,
-    int32_t batch) {
+    cimcarlo_convolution *convolution, const float *input, const float *weights, const float *bias,
+    const float *scale, const float *shift, float *output, int32_t batch) {
     // One thread per worker: cimcarlo runs chips in parallel, and a fixed thread count keeps
     // every result independent of how many workers run.
     if (set_omp_threads) set_omp_threads(1);
@@ -149,8 +180,17 @@ int cimcarlo_convolution_forward(
         {DNNL_ARG_WEIGHTS, weights_memory},
         {DNNL_ARG_BIAS, entry->bias},
         {DNNL_ARG_DST, entry->output},
+        {DNNL_ARG_ATTR_MULTIPLE_POST_OP(0) | DNNL_ARG_SRC_1, entry->scale},
+        {DNNL_ARG_ATTR_MULTIPLE_POST_OP(1) | DNNL_ARG_SRC_1, entry->shift},
     };
-    if (dnnl_primitive_execute(entry->convolution, convolution->stream, 4, arguments)) return 1;
+    int count = 4;
+    if (convolution->epilogue.scales) {
+        if (dnnl_memory_set_data_handle(entry->scale, (void *)scale) ||
+            dnnl_memory_set_data_handle(entry->shift, (void *)shift))
+            return 1;
+        count = 6;
+    }
+    if (dnnl_primitive_execute(entry->convolution, convolution->stream, count, arguments)) return 1;
     return dnnl_stream_wait(convolution->stream) != dnnl_success;
 }
 

@@ -17,16 +17,26 @@ typedef struct {
     int32_t dilation_height, dilation_width, groups;
 } cimcarlo_convolution_shape;
 
+/// What follows the convolution in the same pass (fused as oneDNN post-ops): a per-channel
+/// `y · scale + shift` (digital batch normalisation), then ReLU or a clip to [minimum, maximum].
+typedef struct {
+    int32_t scales;      // 1: per-channel scale and shift follow
+    int32_t activation;  // 0 none, 1 ReLU, 2 clip
+    float minimum, maximum;
+} cimcarlo_convolution_epilogue;
+
 typedef struct cimcarlo_convolution cimcarlo_convolution;
 
-/// A forward convolution for `shape`, or NULL when oneDNN cannot make one.
-cimcarlo_convolution *cimcarlo_convolution_create(const cimcarlo_convolution_shape *shape);
+/// A forward convolution for `shape` followed by `epilogue`, or NULL when oneDNN cannot make one.
+cimcarlo_convolution *cimcarlo_convolution_create(
+    const cimcarlo_convolution_shape *shape, const cimcarlo_convolution_epilogue *epilogue);
 
-/// `output = conv(input, weights) + bias` for `batch` images (NHWC in and out). Returns 0 on
-/// success, non-zero when oneDNN failed (the caller computes it another way).
+/// `output = epilogue(conv(input, weights) + bias)` for `batch` images (NHWC in and out);
+/// `scale` and `shift` (one per output channel) are read when the epilogue has them. Returns 0
+/// on success, non-zero when oneDNN failed (the caller computes it another way).
 int cimcarlo_convolution_forward(
-    cimcarlo_convolution *convolution, const float *input, const float *weights, const float *bias, float *output,
-    int32_t batch);
+    cimcarlo_convolution *convolution, const float *input, const float *weights, const float *bias,
+    const float *scale, const float *shift, float *output, int32_t batch);
 
 void cimcarlo_convolution_destroy(cimcarlo_convolution *convolution);
 

@@ -2,43 +2,111 @@ internal import CKernels
 
 /// oneDNN's forward convolutions for one workspace (one thread), one per convolution node,
 /// made on first use: they pick AVX2/AVX-512 code at run time and read NHWC images directly,
-/// without im2col patches. A node whose convolution oneDNN cannot make (or fails to run) is
-/// computed by im2col and sgemm instead; tile mode and per-read noise always are (their
-/// products are hooks on the sgemm).
+/// without im2col patches. A digital batch normalisation and a ReLU or clip that follow a
+/// convolution in place (each the only reader of the value before it) run as its post-ops, in
+/// the same pass over the output. A node whose convolution oneDNN cannot make (or fails to
+/// run) is computed by im2col and sgemm, its followers on their own; tile mode and per-read
+/// noise always are (their products are hooks on the sgemm).
 final class NativeConvolutions {
+    /// The nodes fused after a convolution: a batch normalisation, then an activation.
+    struct Fusion {
+        var batchNormalization: Int?
+        var activation: Int?
+        var followers: Int { (batchNormalization == nil ? 0 : 1) + (activation == nil ? 0 : 1) }
+    }
+
     private var handles: [Int: OpaquePointer?] = [:]
+    /// By convolution node.
+    private let fusions: [Int: Fusion]
+
+    /// Plans the fusions of `network` in a workspace whose value `v` lives in buffer `valueBuffer[v]`.
+    init(network: Network, valueBuffer: [Int]) {
+        var readers = [[Int]](repeating: [], count: network.nodes.count + 1)
+        for (index, values) in network.inputValues.enumerated() {
+            for value in values { readers[value].append(index) }
+        }
+        /// The node that alone reads node `index`'s output in place, if it is `index + 1`.
+        func soleInPlaceReader(of index: Int) -> Int? {
+            let value = index + 1
+            guard readers[value] == [index + 1], index + 1 < network.scoredNodeCount,
+                valueBuffer[value + 1] == valueBuffer[value]
+            else { return nil }
+            return index + 1
+        }
+        var fusions: [Int: Fusion] = [:]
+        for (index, node) in network.nodes.enumerated() where node.operation is Convolution {
+            var fusion = Fusion()
+            var last = index
+            if let next = soleInPlaceReader(of: last), network.nodes[next].operation is BatchNormalization {
+                fusion.batchNormalization = next
+                last = next
+            }
+            if let next = soleInPlaceReader(of: last),
+                network.nodes[next].operation is ReLU || network.nodes[next].operation is Clip
+            {
+                fusion.activation = next
+            }
+            fusions[index] = fusion
+        }
+        self.fusions = fusions
+    }
 
     deinit {
         for case let handle?? in handles.values { cimcarlo_convolution_destroy(handle) }
     }
 
-    /// Computes `convolution`'s output for `pass` (bias included); false when it could not.
-    func forward(_ convolution: Convolution, _ pass: ForwardPass) -> Bool {
+    /// Computes convolution node `pass.node` of `network` (bias and fused followers included);
+    /// the number of followers it computed, or nil when it could not compute the node.
+    func forward(_ convolution: Convolution, _ pass: ForwardPass, network: Network) -> Int? {
+        let fusion = fusions[pass.node] ?? Fusion()
         let handle: OpaquePointer?
         if let made = handles[pass.node] {
             handle = made
         } else {
-            let (input, output) = (pass.inputShape, pass.outputShape)
-            var shape = cimcarlo_convolution_shape(
-                input_channels: Int32(input.channels), input_height: Int32(input.height),
-                input_width: Int32(input.width), output_channels: Int32(output.channels),
-                output_height: Int32(output.height), output_width: Int32(output.width),
-                kernel_height: Int32(convolution.kernelHeight), kernel_width: Int32(convolution.kernelWidth),
-                stride_height: Int32(convolution.strideHeight), stride_width: Int32(convolution.strideWidth),
-                pad_top: Int32(convolution.padTop), pad_left: Int32(convolution.padLeft),
-                pad_bottom: Int32(convolution.padBottom), pad_right: Int32(convolution.padRight),
-                dilation_height: Int32(convolution.dilationHeight), dilation_width: Int32(convolution.dilationWidth),
-                groups: Int32(convolution.groups))
-            handle = cimcarlo_convolution_create(&shape)
+            handle = make(convolution, pass, network: network, fusion: fusion)
             handles[pass.node] = handle
         }
-        guard let handle else { return false }
-        return convolution.weight.withUnsafeBufferPointer { weight in
+        guard let handle else { return nil }
+        let normalization = fusion.batchNormalization.map { network.nodes[$0].operation as! BatchNormalization }
+        let (scale, shift) = (normalization?.scale ?? [0], normalization?.shift ?? [0])
+        let done = convolution.weight.withUnsafeBufferPointer { weight in
             convolution.bias.withUnsafeBufferPointer { bias in
-                cimcarlo_convolution_forward(
-                    handle, pass.input.baseAddress!, weight.baseAddress!, bias.baseAddress!,
-                    pass.output.baseAddress!, Int32(pass.batchSize)) == 0
+                scale.withUnsafeBufferPointer { scale in
+                    shift.withUnsafeBufferPointer { shift in
+                        cimcarlo_convolution_forward(
+                            handle, pass.input.baseAddress!, weight.baseAddress!, bias.baseAddress!,
+                            scale.baseAddress!, shift.baseAddress!, pass.output.baseAddress!, Int32(pass.batchSize))
+                            == 0
+                    }
+                }
             }
         }
+        return done ? fusion.followers : nil
+    }
+
+    private func make(_ convolution: Convolution, _ pass: ForwardPass, network: Network, fusion: Fusion)
+        -> OpaquePointer?
+    {
+        let (input, output) = (pass.inputShape, pass.outputShape)
+        var shape = cimcarlo_convolution_shape(
+            input_channels: Int32(input.channels), input_height: Int32(input.height),
+            input_width: Int32(input.width), output_channels: Int32(output.channels),
+            output_height: Int32(output.height), output_width: Int32(output.width),
+            kernel_height: Int32(convolution.kernelHeight), kernel_width: Int32(convolution.kernelWidth),
+            stride_height: Int32(convolution.strideHeight), stride_width: Int32(convolution.strideWidth),
+            pad_top: Int32(convolution.padTop), pad_left: Int32(convolution.padLeft),
+            pad_bottom: Int32(convolution.padBottom), pad_right: Int32(convolution.padRight),
+            dilation_height: Int32(convolution.dilationHeight), dilation_width: Int32(convolution.dilationWidth),
+            groups: Int32(convolution.groups))
+        var epilogue = cimcarlo_convolution_epilogue(
+            scales: fusion.batchNormalization == nil ? 0 : 1, activation: 0, minimum: 0, maximum: 0)
+        if let activation = fusion.activation {
+            if let clip = network.nodes[activation].operation as? Clip {
+                (epilogue.activation, epilogue.minimum, epilogue.maximum) = (2, clip.minimum, clip.maximum)
+            } else {
+                epilogue.activation = 1
+            }
+        }
+        return cimcarlo_convolution_create(&shape, &epilogue)
     }
 }

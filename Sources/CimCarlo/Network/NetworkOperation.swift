@@ -110,8 +110,6 @@ public struct ForwardPass {
     public let matrixProduct: MatrixProduct?
     /// Called after a crossbar operation's sgemm with the same arguments, to add per-read noise.
     public var productNoise: MatrixProduct? = nil
-    /// The workspace's native convolutions, when its passes may use them.
-    var convolutions: NativeConvolutions? = nil
 
     public var input: UnsafeMutableBufferPointer<Float> { inputs[0] }
     public var inputShape: ActivationShape { inputShapes[0] }

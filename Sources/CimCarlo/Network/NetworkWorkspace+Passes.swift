@@ -45,9 +45,7 @@ extension NetworkWorkspace {
                     loadInput(
                         reference, pixels: UnsafeBufferPointer(rebasing: pixels[(start * images.pixelsPerImage)...]),
                         batchSize: size)
-                    for index in 0..<first {
-                        reference.nodes[index].operation.forward(forwardPass(node: index, batchSize: size))
-                    }
+                    run(reference, nodes: 0..<first, batchSize: size)
                     let pass = forwardPass(node: first, batchSize: size)
                     let (input, rows) = operations[0].productInput(pass)
                     BLAS.gemm(
@@ -61,9 +59,7 @@ extension NetworkWorkspace {
                                 for column in 0..<outputs { to[column] = from[column] + bias[column] }
                             }
                         }
-                        for node in (first + 1)..<scoredNodeCount {
-                            network.nodes[node].operation.forward(forwardPass(node: node, batchSize: size))
-                        }
+                        run(network, nodes: (first + 1)..<scoredNodeCount, batchSize: size)
                         let result = SoftmaxCrossEntropy.evaluate(
                             logits: UnsafeBufferPointer(buffer(ofValue: scoreValue, batchSize: size)),
                             labels: UnsafeBufferPointer(rebasing: labels[start..<(start + size)]),

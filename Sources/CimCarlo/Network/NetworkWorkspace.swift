@@ -122,7 +122,7 @@ public final class NetworkWorkspace {
         normalizationShift = .allocateZeroed(shapes[0].channels)
         recordedIndices = indices
         gradients = supportsBackward ? sizes.map { .allocateZeroed($0) } : []
-        convolutions = supportsBackward ? nil : NativeConvolutions()
+        convolutions = supportsBackward ? nil : NativeConvolutions(network: network, valueBuffer: assignment)
     }
 
     deinit {
@@ -186,8 +186,7 @@ public final class NetworkWorkspace {
             node: index, inputs: values.map { buffer(ofValue: $0, batchSize: batchSize) },
             inputShapes: values.map { shapes[$0] }, output: buffer(ofValue: index + 1, batchSize: batchSize),
             outputShape: shapes[index + 1], batchSize: batchSize, scratch: scratch,
-            recordedIndices: recordedIndices[index], matrixProduct: matrixProduct, productNoise: productNoise,
-            convolutions: convolutions)
+            recordedIndices: recordedIndices[index], matrixProduct: matrixProduct, productNoise: productNoise)
     }
 
     /// Runs the forward pass on `batchSize` images (NHWC pixels in [0, 1]) and returns the
@@ -197,9 +196,7 @@ public final class NetworkWorkspace {
         -> UnsafeBufferPointer<Float>
     {
         loadInput(network, pixels: pixels, batchSize: batchSize)
-        for (index, node) in network.nodes.enumerated() {
-            node.operation.forward(forwardPass(node: index, batchSize: batchSize))
-        }
+        run(network, nodes: 0..<network.nodes.count, batchSize: batchSize)
         return UnsafeBufferPointer(buffer(ofValue: shapes.count - 1, batchSize: batchSize))
     }
 
@@ -209,10 +206,27 @@ public final class NetworkWorkspace {
         -> UnsafeBufferPointer<Float>
     {
         loadInput(network, pixels: pixels, batchSize: batchSize)
-        for index in 0..<scoredNodeCount {
-            network.nodes[index].operation.forward(forwardPass(node: index, batchSize: batchSize))
-        }
+        run(network, nodes: 0..<scoredNodeCount, batchSize: batchSize)
         return UnsafeBufferPointer(buffer(ofValue: scoreValue, batchSize: batchSize))
+    }
+
+    /// Runs the forward passes of nodes `range` of `network` on `batchSize` samples. In inference
+    /// workspaces without product hooks a convolution runs on oneDNN, with the batch
+    /// normalisation and activation that follow it fused (`NativeConvolutions`).
+    func run(_ network: Network, nodes range: Range<Int>, batchSize: Int) {
+        var index = range.lowerBound
+        while index < range.upperBound {
+            let pass = forwardPass(node: index, batchSize: batchSize)
+            if let convolutions, matrixProduct == nil, productNoise == nil,
+                let convolution = network.nodes[index].operation as? Convolution,
+                let followers = convolutions.forward(convolution, pass, network: network)
+            {
+                index += 1 + followers
+                continue
+            }
+            network.nodes[index].operation.forward(pass)
+            index += 1
+        }
     }
 
     /// Writes the normalised images into the input value: `(pixel − mean) / std` per channel.

@@ -166,11 +166,6 @@ public struct Convolution: CrossbarOperation, Equatable {
     }
 
     public func forward(_ pass: ForwardPass) {
-        if pass.matrixProduct == nil, pass.productNoise == nil, let native = pass.convolutions,
-            native.forward(self, pass)
-        {
-            return
-        }
         let scratch = scratch(pass, backward: false)
         let rows = pass.batchSize * pass.outputShape.pixels
         pass.output.fillRows(rows, with: bias)
