@@ -84,3 +84,34 @@ import Testing
         #expect(stream.normal(1123) == reference[123])
     }
 }
+
+extension CounterRandomTests {
+    /// The sampler's baseline, AVX2 and AVX-512 versions (those this CPU has) give the same bits,
+    /// over unaligned ranges that cross the 32-draw groups.
+    @Test func everyInstructionSetGivesTheSameDraws() {
+        var generator = SplitMix64(seed: 12)
+        var compared = 0
+        for round in 0..<50 {
+            let stream = CounterRandom(seed: generator.next(), instance: round, purpose: .programming)
+            let first = Int(generator.next() % 10_000)
+            let count = 1 + Int(generator.next() % 2_000)
+            for normal in [true, false] {
+                var reference = [Float](repeating: 0, count: count)
+                _ = reference.withUnsafeMutableBufferPointer {
+                    stream.fill($0, firstCounter: first, normal: normal, version: 0)
+                }
+                for version in 1...2 {
+                    var values = [Float](repeating: 0, count: count)
+                    let ran = values.withUnsafeMutableBufferPointer {
+                        stream.fill($0, firstCounter: first, normal: normal, version: version)
+                    }
+                    guard ran else { continue }
+                    compared += 1
+                    #expect(values.map(\.bitPattern) == reference.map(\.bitPattern), "version \(version)")
+                }
+            }
+        }
+        #expect(compared > 0, "this CPU has neither AVX2 nor AVX-512: nothing to compare")
+        #expect(CounterRandom.instructionSet != "")
+    }
+}

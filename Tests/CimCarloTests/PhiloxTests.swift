@@ -3,7 +3,7 @@ import Testing
 @testable import CimCarlo
 
 /// Philox-4×32-10 against the known-answer vectors of its authors' Random123 library
-/// (`kat_vectors`, philox4x32 with 10 rounds), in every lane.
+/// (`kat_vectors`, philox4x32 with 10 rounds).
 @Suite struct PhiloxTests {
     @Test(
         arguments: [
@@ -21,10 +21,6 @@ import Testing
             ),
         ] as [([UInt32], (UInt32, UInt32), [UInt32])])
     func knownAnswers(counter: [UInt32], key: (UInt32, UInt32), expected: [UInt32]) {
-        let lanes = counter.map { Philox.Lanes(repeating: $0) }
-        let output = Philox.block((lanes[0], lanes[1], lanes[2], lanes[3]), key: key)
-        for lane in 0..<8 {
-            #expect([output.0[lane], output.1[lane], output.2[lane], output.3[lane]] == expected)
-        }
+        #expect(Philox.block(counter, key: key) == expected)
     }
 }

@@ -40,4 +40,22 @@ int cimcarlo_convolution_forward(
 
 void cimcarlo_convolution_destroy(cimcarlo_convolution *convolution);
 
+/// Draws `first ..< first + count` of the stream with 64-bit Philox key `key` into `out`:
+/// standard normals (`normal` 1) or uniforms in (0, 1), exactly as `CounterRandom` defines them.
+void cimcarlo_fill(uint64_t key, int64_t first, float *out, int64_t count, int32_t normal);
+
+/// `cimcarlo_fill` on version `version` (0 baseline x86-64, 1 AVX2, 2 AVX-512) whatever the
+/// machine's best; non-zero when this CPU lacks it. For tests that the versions agree.
+int32_t cimcarlo_fill_version(
+    int32_t version, uint64_t key, int64_t first, float *out, int64_t count, int32_t normal);
+
+/// Standard normal draws at arbitrary `counters` of the stream `key`, into `out`.
+void cimcarlo_normals_at(uint64_t key, const int64_t *counters, float *out, int64_t count);
+
+/// The instruction set the sampler runs on here: "avx512", "avx2" or "x86-64".
+const char *cimcarlo_sampler_isa(void);
+
+/// One Philox-4x32-10 block of the 128-bit counter under key (k0, k1), for known-answer tests.
+void cimcarlo_philox(const uint32_t counter[4], uint32_t k0, uint32_t k1, uint32_t out[4]);
+
 #endif

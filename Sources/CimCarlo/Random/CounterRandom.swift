@@ -1,3 +1,4 @@
+internal import CKernels
 import Foundation
 
 /// A counter-based random stream: draw `n` is a pure function of (key, n). The key is
@@ -65,7 +66,8 @@ public struct CounterRandom: Sendable {
         (Double(bits(counter) >> 11) + 0.5) * 0x1.0p-53
     }
 
-    // MARK: - The vectorised sampler (Philox-4×32-10, Box–Muller)
+    // MARK: - The vectorised sampler (Philox-4×32-10, Box–Muller; Sources/CKernels/sampler.c, AVX-512,
+    // AVX2 or baseline x86-64 chosen at run time, the same draws on each)
     //
     // Draw n of a stream is word j = (n >> 3) & 3 of Philox block b = 8·(n >> 5) + (n & 7) under
     // the stream's 64-bit key: 32 consecutive draws are the four words of eight consecutive
@@ -73,108 +75,39 @@ public struct CounterRandom: Sendable {
     // Box–Muller on word pairs (0, 1) and (2, 3): r = √(−2 ln u₀), (r cos 2πu₁, r sin 2πu₁), with
     // 23-bit uniforms, so |z| ≤ 5.8. Every draw is a pure function of (key, n).
 
-    /// The key as Philox's two 32-bit words.
-    private var philoxKey: (UInt32, UInt32) { (UInt32(truncatingIfNeeded: key), UInt32(truncatingIfNeeded: key >> 32)) }
-
-    /// The four output words of the eight blocks `blocks`.
-    @inline(__always)
-    private func words(blocks: SIMD8<UInt64>) -> (Philox.Lanes, Philox.Lanes, Philox.Lanes, Philox.Lanes) {
-        let zero = Philox.Lanes(repeating: 0)
-        return Philox.block(
-            (Philox.Lanes(truncatingIfNeeded: blocks), Philox.Lanes(truncatingIfNeeded: blocks &>> 32), zero, zero),
-            key: philoxKey)
-    }
-
-    /// The 32 draws of group `group` (positions 32·group …): normals, or uniforms in (0, 1).
-    @inline(__always)
-    private func group(_ group: Int, normal: Bool) -> (
-        VectorMath.Lanes, VectorMath.Lanes, VectorMath.Lanes, VectorMath.Lanes
-    ) {
-        let blocks = SIMD8<UInt64>(repeating: UInt64(truncatingIfNeeded: group) &* 8) &+ SIMD8(0, 1, 2, 3, 4, 5, 6, 7)
-        return Self.draws(words(blocks: blocks), normal: normal)
-    }
-
-    /// Box–Muller normals (or open uniforms) of four words per lane.
-    @inline(__always)
-    private static func draws(
-        _ words: (Philox.Lanes, Philox.Lanes, Philox.Lanes, Philox.Lanes), normal: Bool
-    ) -> (VectorMath.Lanes, VectorMath.Lanes, VectorMath.Lanes, VectorMath.Lanes) {
-        let (u0, u1, u2, u3) = (openUnit(words.0), openUnit(words.1), openUnit(words.2), openUnit(words.3))
-        guard normal else { return (u0, u1, u2, u3) }
-        let radius0 = VectorMath.sqrt(-2 * VectorMath.log(u0))
-        let radius1 = VectorMath.sqrt(-2 * VectorMath.log(u2))
-        let angle0 = VectorMath.cosSinTurns(u1)
-        let angle1 = VectorMath.cosSinTurns(u3)
-        return (radius0 * angle0.cos, radius0 * angle0.sin, radius1 * angle1.cos, radius1 * angle1.sin)
-    }
-
-    /// The top 23 bits of a word as a float in (0, 1): (m + ½)·2⁻²³, exactly (bit arithmetic).
-    @inline(__always)
-    private static func openUnit(_ word: Philox.Lanes) -> VectorMath.Lanes {
-        unsafeBitCast((word &>> 9) | 0x3F80_0000, to: VectorMath.Lanes.self) - (1 - 0x1.0p-24)
-    }
-
-    /// Word `index` of four.
-    @inline(__always)
-    private static func word(
-        _ values: (VectorMath.Lanes, VectorMath.Lanes, VectorMath.Lanes, VectorMath.Lanes), _ index: Int
-    ) -> VectorMath.Lanes {
-        switch index {
-        case 0: values.0
-        case 1: values.1
-        case 2: values.2
-        default: values.3
-        }
-    }
-
-    /// Writes draws `firstCounter ..< firstCounter + buffer.count` into `buffer`.
-    private func fill(_ buffer: UnsafeMutableBufferPointer<Float>, firstCounter: Int, normal: Bool) {
-        guard let base = buffer.baseAddress, !buffer.isEmpty else { return }
-        let end = firstCounter + buffer.count
-        for groupIndex in (firstCounter >> 5)...((end - 1) >> 5) {
-            let values = group(groupIndex, normal: normal)
-            let start = groupIndex << 5
-            if start >= firstCounter && start + 32 <= end {
-                let destination = base + (start - firstCounter)
-                VectorMath.store(values.0, destination, 0)
-                VectorMath.store(values.1, destination, 8)
-                VectorMath.store(values.2, destination, 16)
-                VectorMath.store(values.3, destination, 24)
-                continue
-            }
-            for counter in max(start, firstCounter)..<min(start + 32, end) {
-                base[counter - firstCounter] = Self.word(values, (counter >> 3) & 3)[counter & 7]
-            }
-        }
-    }
-
     /// Standard normal draws `firstCounter ..< firstCounter + buffer.count`, into `buffer`.
     public func fillNormals(_ buffer: UnsafeMutableBufferPointer<Float>, firstCounter: Int) {
-        fill(buffer, firstCounter: firstCounter, normal: true)
+        guard let base = buffer.baseAddress else { return }
+        cimcarlo_fill(key, Int64(firstCounter), base, Int64(buffer.count), 1)
     }
 
     /// Uniform draws in (0, 1) at `firstCounter ..< firstCounter + buffer.count`, into `buffer`.
     public func fillUniforms(_ buffer: UnsafeMutableBufferPointer<Float>, firstCounter: Int) {
-        fill(buffer, firstCounter: firstCounter, normal: false)
+        guard let base = buffer.baseAddress else { return }
+        cimcarlo_fill(key, Int64(firstCounter), base, Int64(buffer.count), 0)
     }
 
     /// Standard normal draws at arbitrary `counters`, into `normals` (same count): the same values
     /// `fillNormals` gives at those positions, eight counters per pass.
     public func normals(at counters: UnsafeBufferPointer<Int>, into normals: UnsafeMutableBufferPointer<Float>) {
         precondition(normals.count >= counters.count)
-        for start in stride(from: 0, to: counters.count, by: 8) {
-            var blocks = SIMD8<UInt64>(repeating: 0)
-            let lanes = min(8, counters.count - start)
-            for lane in 0..<lanes {
-                let counter = UInt64(truncatingIfNeeded: counters[start + lane])
-                blocks[lane] = (counter >> 5) &* 8 &+ (counter & 7)
-            }
-            let values = Self.draws(words(blocks: blocks), normal: true)
-            for lane in 0..<lanes {
-                normals[start + lane] = Self.word(values, (counters[start + lane] >> 3) & 3)[lane]
-            }
-        }
+        guard let base = normals.baseAddress, !counters.isEmpty else { return }
+        counters.withMemoryRebound(to: Int64.self) { cimcarlo_normals_at(key, $0.baseAddress!, base, Int64($0.count)) }
     }
+
+    /// `fillNormals` (or `fillUniforms`) on one version of the sampler: 0 baseline x86-64,
+    /// 1 AVX2, 2 AVX-512; false when this CPU lacks it (tests check that all agree).
+    func fill(
+        _ buffer: UnsafeMutableBufferPointer<Float>, firstCounter: Int, normal: Bool, version: Int
+    ) -> Bool {
+        guard let base = buffer.baseAddress else { return true }
+        return cimcarlo_fill_version(
+            Int32(version), key, Int64(firstCounter), base, Int64(buffer.count), normal ? 1 : 0) == 0
+    }
+
+    /// The instruction set the sampler runs on here ("avx512", "avx2" or "x86-64"); the draws
+    /// are the same on each. `CIMCARLO_SAMPLER_ISA` may force a lower one.
+    public static var instructionSet: String { String(cString: cimcarlo_sampler_isa()) }
 
     /// The standard normal draw at position `counter` (as `fillNormals` gives it).
     public func normal(_ counter: Int) -> Float {

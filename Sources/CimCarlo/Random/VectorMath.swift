@@ -32,19 +32,6 @@ enum VectorMath {
         x.replacing(with: bound, where: x .> bound)
     }
 
-    /// √x for x > 0 (normal floats): x · 1/√x, the reciprocal square root from the bit-pattern
-    /// estimate (Lomont's constant) refined by three Newton steps to ≈ 1 ulp. (`SIMD.squareRoot()`
-    /// is a scalar loop in Swift's standard library.)
-    @inline(__always)
-    static func sqrt(_ x: Lanes) -> Lanes {
-        var y = unsafeBitCast(0x5F37_5A86 &- (unsafeBitCast(x, to: Integers.self) &>> 1), to: Lanes.self)
-        let half = x * 0.5
-        y = y * (1.5 - half * y * y)
-        y = y * (1.5 - half * y * y)
-        y = y * (1.5 - half * y * y)
-        return x * y
-    }
-
     /// Natural logarithm for x > 0 (Cephes `logf`, ≈ 1 ulp).
     @inline(__always)
     static func log(_ x: Lanes) -> Lanes {
@@ -86,31 +73,6 @@ enum VectorMath {
         y = y * r * r + r + 1
         let scale = unsafeBitCast((integer &+ 127) &<< 23, to: Lanes.self)
         return y * scale
-    }
-
-    /// cos 2πt and sin 2πt for t in [0, 1): reduced to |a| ≤ π/4 by quarter turns.
-    @inline(__always)
-    static func cosSinTurns(_ t: Lanes) -> (cos: Lanes, sin: Lanes) {
-        let (quarter, quarterInteger) = rounded(t * 4)
-        let a = (t - quarter * 0.25) * 6.283_185_307_179_586
-        let a2 = a * a
-        var s = Lanes(repeating: -1.951_529_589_1e-4)
-        s = s * a2 + 8.332_160_873_6e-3
-        s = s * a2 - 1.666_665_461_1e-1
-        s = s * a2 * a + a
-        var c = Lanes(repeating: 2.443_315_711_809_948e-5)
-        c = c * a2 - 1.388_731_625_493_765e-3
-        c = c * a2 + 4.166_664_568_298_827e-2
-        c = c * a2 * a2 - 0.5 * a2 + 1
-        // Quarter q rotates (c, s) by q·90°: odd q swaps them, q ∈ {1, 2} negates the cosine,
-        // q ∈ {2, 3} the sine (bit arithmetic on the patterns instead of masks).
-        let swap = 0 &- (quarterInteger & 1)
-        let cBits = unsafeBitCast(c, to: Integers.self)
-        let sBits = unsafeBitCast(s, to: Integers.self)
-        let exchanged = (cBits ^ sBits) & swap
-        let cosine = (cBits ^ exchanged) ^ (((quarterInteger &+ 1) & 2) &<< 30)
-        let sine = (sBits ^ exchanged) ^ ((quarterInteger & 2) &<< 30)
-        return (unsafeBitCast(cosine, to: Lanes.self), unsafeBitCast(sine, to: Lanes.self))
     }
 
     /// Eight floats from `pointer + index` (unaligned).
