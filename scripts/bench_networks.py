@@ -18,6 +18,10 @@ for a given onnx version. Writes, printing one line per file:
     OUTDIR/vit_small.onnx       a small ViT (7×7 patches, 16 tokens + class token, width 64, 4 heads,
                                 3 pre-norm blocks, MLP 128) as torch's default (dynamo) exporter writes
                                 it at opset 18: batch fixed at 1, input "images" float32 [1, 1, 28, 28]
+    OUTDIR/lenet5.onnx, mlp.onnx  the shipped models/lenet5.h5 and models/mlp.h5 (cimcarlo's model
+                                file: chains of conv2d, maxpool2d, relu, flatten, dense) as ONNX with
+                                their trained weights and input normalisation (Sub, Div), so the bench
+                                compares their passes with onnxruntime too
     OUTDIR/cifar_like.h5        cimcarlo's HDF5 dataset format: `images` uint8 [N, 3, 32, 32] and
                                 `labels` int64 [N] in 0..9, both seeded random (N = --images, 10 000)
 
@@ -371,6 +375,73 @@ def write_model(outdir, name, model):
     )
 
 
+def from_model_file(path):
+    """A cimcarlo model file (a chain of conv2d, maxpool2d, avgpool2d, relu, flatten and dense layers)
+    as an ONNX graph computing the same: input "images" [N, C, H, W] with pixels in [0, 1], the
+    file's input normalisation as Sub and Div, output "logits" [N, K]."""
+    with h5py.File(path, "r") as f:
+        channels, height, width = (int(v) for v in f.attrs["input_shape"])
+        mean = np.atleast_1d(np.asarray(f.attrs["input_mean"], dtype=np.float32))
+        std = np.atleast_1d(np.asarray(f.attrs["input_std"], dtype=np.float32))
+        shape = [1, channels, 1, 1] if mean.size > 1 else []
+        initializers = [
+            numpy_helper.from_array(mean.reshape(shape) if shape else mean.reshape(()), "input_mean"),
+            numpy_helper.from_array(std.reshape(shape) if shape else std.reshape(()), "input_std"),
+        ]
+        nodes = [
+            helper.make_node("Sub", ["images", "input_mean"], ["centred"], name="normalise_sub"),
+            helper.make_node("Div", ["centred", "input_std"], ["normalised"], name="normalise_div"),
+        ]
+        previous = "normalised"
+        layers = f["layers"]
+        for index, key in enumerate(sorted(layers)):
+            layer = layers[key]
+            kind = layer.attrs["kind"]
+            kind = kind.decode() if isinstance(kind, bytes) else str(kind)
+            name = f"{kind}{index}"
+            output = "logits" if index == len(layers) - 1 else name
+            if kind == "conv2d":
+                kernel = [int(k) for k in np.atleast_1d(layer.attrs["kernel"])]
+                kernel = kernel * 2 if len(kernel) == 1 else kernel
+                stride = int(np.atleast_1d(layer.attrs["stride"])[0])
+                padding = int(np.atleast_1d(layer.attrs["padding"])[0])
+                initializers += [
+                    numpy_helper.from_array(layer["weight"][...].astype(np.float32), name + ".weight"),
+                    numpy_helper.from_array(layer["bias"][...].astype(np.float32), name + ".bias"),
+                ]
+                nodes.append(helper.make_node(
+                    "Conv", [previous, name + ".weight", name + ".bias"], [output], name=name, kernel_shape=kernel,
+                    strides=[stride, stride], pads=[padding] * 4))
+            elif kind == "dense":
+                initializers += [
+                    numpy_helper.from_array(layer["weight"][...].astype(np.float32), name + ".weight"),
+                    numpy_helper.from_array(layer["bias"][...].astype(np.float32), name + ".bias"),
+                ]
+                nodes.append(helper.make_node(
+                    "Gemm", [previous, name + ".weight", name + ".bias"], [output], name=name, transB=1))
+            elif kind in ("maxpool2d", "avgpool2d"):
+                kernel = int(np.atleast_1d(layer.attrs["kernel"])[0])
+                stride = int(np.atleast_1d(layer.attrs.get("stride", kernel))[0])
+                nodes.append(helper.make_node(
+                    "MaxPool" if kind == "maxpool2d" else "AveragePool", [previous], [output], name=name,
+                    kernel_shape=[kernel, kernel], strides=[stride, stride]))
+            elif kind == "relu":
+                nodes.append(helper.make_node("Relu", [previous], [output], name=name))
+            elif kind == "flatten":
+                nodes.append(helper.make_node("Flatten", [previous], [output], name=name, axis=1))
+            else:
+                sys.exit(f"bench_networks.py: {path}: layer kind {kind} has no ONNX twin here")
+            previous = output
+        classes = int(f.attrs["num_classes"])
+    graph = helper.make_graph(
+        nodes, os.path.basename(path),
+        [helper.make_tensor_value_info("images", TensorProto.FLOAT, ["N", channels, height, width])],
+        [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["N", classes])], initializers)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], producer_name="cimcarlo")
+    model.ir_version = 8
+    return model
+
+
 def write_dataset(outdir, count):
     rng = generator("cifar_like")
     images = rng.integers(0, 256, size=(count, 3, 32, 32), dtype=np.uint8)
@@ -401,6 +472,9 @@ def main():
     write_model(arguments.outdir, "resnet18_cifar", resnet18_cifar())
     write_model(arguments.outdir, "mobilenet_v2", mobilenet_v2_cifar())
     write_model(arguments.outdir, "vit_small", vit_small())
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    for name in ("lenet5", "mlp"):
+        write_model(arguments.outdir, name, from_model_file(os.path.join(root, "models", name + ".h5")))
     write_dataset(arguments.outdir, arguments.images)
 
 

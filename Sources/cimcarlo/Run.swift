@@ -99,6 +99,7 @@ extension CimCarloCommand {
                 var finished: [(label: String, report: ResultReport)] = []
                 for (label, variant) in runs {
                     if runs.count > 1 { emit("== \(label)") }
+                    let commandStarted = Date()
                     let study = try readingInputs("the inputs of \(spec)") {
                         try Study(spec: variant, instances: count, seed: seed, stopping: stopping)
                     }
@@ -125,10 +126,14 @@ extension CimCarloCommand {
                     let seconds = Date().timeIntervalSince(started)
                     let report = try ResultReport(path: path)
                     emit(report.table())
+                    let setUp = started.timeIntervalSince(commandStarted)
                     emit(
                         String(
-                            format: "wall time %.1f s, %.2f instances/s, %d threads", seconds,
-                            Double(report.instancesCompleted) / max(seconds, 1e-9), parallelism.workerThreads))
+                            format:
+                                "wall time %.1f s: loading %.1f s, sensitivity pass %.1f s, chips and writing %.1f s (%.2f instances/s, %d threads)",
+                            Date().timeIntervalSince(commandStarted), setUp - study.sensitivitySeconds,
+                            study.sensitivitySeconds, seconds, Double(report.instancesCompleted) / max(seconds, 1e-9),
+                            parallelism.workerThreads))
                     finished.append((label, report))
                 }
                 if runs.count > 1 { emit(ResultReport.sweepTable(finished)) }

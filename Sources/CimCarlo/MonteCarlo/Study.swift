@@ -9,6 +9,8 @@ public final class Study: Sendable {
     public let device: DeviceModel
     public let deviceModelText: String
     public let network: Network
+    /// Wall time of the sensitivity pass over the training images, seconds (0 without one).
+    public let sensitivitySeconds: Double
     public let test: LabeledImages
     public let mapping: CrossbarMapping
     public let seed: UInt64
@@ -54,9 +56,12 @@ public final class Study: Sendable {
                         "policy \(policy) ranks weights by a pass over the training split, which is missing: \(error)")
             }
             try training.checkFits(network, name: spec.dataset.description)
+            let started = DispatchTime.now().uptimeNanoseconds
             sensitivity = try WeightSensitivity.compute(network: network, images: training)
+            sensitivitySeconds = Double(DispatchTime.now().uptimeNanoseconds - started) * 1e-9
         } else {
             sensitivity = nil
+            sensitivitySeconds = 0
         }
         let selector = PolicySelector(
             network: network, mapping: mapping, device: device, seed: seed,
