@@ -91,6 +91,35 @@ public struct Elementwise: NetworkOperation, Equatable {
 
     public func forward(_ pass: ForwardPass) {
         let count = output.count
+        // The common cases without tables — a value and a constant of its shape, or two values
+        // of one shape and layout — as plain loops.
+        switch (operands[0], operands[1]) {
+        case let (.input(index, nil), .constant(values)):
+            values.withUnsafeBufferPointer { constant in
+                let input = pass.inputs[index].baseAddress!
+                for sample in 0..<pass.batchSize {
+                    let (from, to) = (input + sample &* count, pass.output.baseAddress! + sample &* count)
+                    for element in 0..<count { to[element] = function.value(from[element], constant[element]) }
+                }
+            }
+            return
+        case let (.constant(values), .input(index, nil)):
+            values.withUnsafeBufferPointer { constant in
+                let input = pass.inputs[index].baseAddress!
+                for sample in 0..<pass.batchSize {
+                    let (from, to) = (input + sample &* count, pass.output.baseAddress! + sample &* count)
+                    for element in 0..<count { to[element] = function.value(constant[element], from[element]) }
+                }
+            }
+            return
+        case let (.input(first, nil), .input(second, nil)):
+            let (x, y) = (pass.inputs[first].baseAddress!, pass.inputs[second].baseAddress!)
+            let to = pass.output.baseAddress!
+            for element in 0..<(pass.batchSize &* count) { to[element] = function.value(x[element], y[element]) }
+            return
+        default:
+            break
+        }
         for sample in 0..<pass.batchSize {
             let out = pass.output.baseAddress! + sample &* count
             for element in 0..<count {

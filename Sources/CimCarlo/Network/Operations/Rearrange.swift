@@ -67,13 +67,25 @@ public struct Rearrange: NetworkOperation, Equatable {
             _ = pass.output.update(fromContentsOf: pass.input)
             return
         }
-        let sizes = inputShapes.map(\.count)
-        for sample in 0..<pass.batchSize {
-            let out = pass.output.baseAddress! + sample &* count
-            for element in 0..<count {
-                let input = Int(sourceInput[element])
-                let source = Int(sourceElement[element])
-                out[element] = input < 0 ? constants[source] : pass.inputs[input][sample &* sizes[input] &+ source]
+        sourceElement.withUnsafeBufferPointer { sources in
+            // One input and no constants (transposes, reshapes, slices): a plain gather.
+            if inputShapes.count == 1 && constants.isEmpty {
+                let size = inputShapes[0].count
+                for sample in 0..<pass.batchSize {
+                    let out = pass.output.baseAddress! + sample &* count
+                    let from = pass.input.baseAddress! + sample &* size
+                    for element in 0..<count { out[element] = from[Int(sources[element])] }
+                }
+                return
+            }
+            let sizes = inputShapes.map(\.count)
+            for sample in 0..<pass.batchSize {
+                let out = pass.output.baseAddress! + sample &* count
+                for element in 0..<count {
+                    let input = Int(sourceInput[element])
+                    let source = Int(sources[element])
+                    out[element] = input < 0 ? constants[source] : pass.inputs[input][sample &* sizes[input] &+ source]
+                }
             }
         }
     }
