@@ -70,28 +70,10 @@ public struct Network: Sendable, Equatable {
                 throw NetworkShapeError(node: node.name, reason: "input `\(input)` names no node")
             }
         }
-        // Kahn's algorithm, always taking the earliest ready node: a stable topological order.
-        var pending = nodes.map { Set($0.inputs.filter { $0 != Self.inputName }).count }
-        var consumers = [[Int]](repeating: [], count: nodes.count)
-        for (index, node) in nodes.enumerated() {
-            for input in Set(node.inputs) where input != Self.inputName { consumers[position[input]!].append(index) }
-        }
-        var ready = (0..<nodes.count).filter { pending[$0] == 0 }
-        var order: [Int] = []
-        while !ready.isEmpty {
-            let next = ready.removeFirst()
-            order.append(next)
-            for consumer in consumers[next] {
-                pending[consumer] -= 1
-                if pending[consumer] == 0 {
-                    let insertAt = ready.firstIndex { $0 > consumer } ?? ready.count
-                    ready.insert(consumer, at: insertAt)
-                }
-            }
-        }
-        guard order.count == nodes.count else {
-            let stuck = nodes.indices.first { !order.contains($0) }!
-            throw NetworkShapeError(node: nodes[stuck].name, reason: "the graph has a cycle through this node")
+        let (order, stuck) = TopologicalOrder.of(
+            sources: nodes.map { Set($0.inputs.filter { $0 != Self.inputName }).map { position[$0]! } })
+        if let first = stuck.first {
+            throw NetworkShapeError(node: nodes[first].name, reason: "the graph has a cycle through this node")
         }
         self.nodes = order.map { nodes[$0] }
         var value: [String: Int] = [Self.inputName: 0]

@@ -137,39 +137,22 @@ struct ONNXGraphBuilder {
                 }
             }
         }
-        var pending = [Int](repeating: 0, count: graph.node.count)
-        var consumers = [[Int]](repeating: [], count: graph.node.count)
-        for (index, node) in graph.node.enumerated() {
-            for input in Set(node.input) where !input.isEmpty && !known.contains(input) {
+        let sources = try graph.node.map { node in
+            try Set(node.input.filter { !$0.isEmpty && !known.contains($0) }).map { input in
                 guard let source = producer[input] else {
                     throw ONNXImportError(
                         path: path, node: name(node), opType: node.opType,
                         reason: "its input `\(input)` is made by no node and is no initializer or graph input")
                 }
-                pending[index] += 1
-                consumers[source].append(index)
+                return source
             }
         }
-        var ready = (0..<graph.node.count).filter { pending[$0] == 0 }
-        var order: [Int] = []
-        while !ready.isEmpty {
-            let next = ready.removeFirst()
-            order.append(next)
-            for consumer in consumers[next] {
-                pending[consumer] -= 1
-                if pending[consumer] == 0 {
-                    ready.insert(consumer, at: ready.firstIndex { $0 > consumer } ?? ready.count)
-                }
-            }
-        }
-        guard order.count == graph.node.count else {
-            let cycle = graph.node.indices.filter { pending[$0] > 0 }.map {
-                "`\(name(graph.node[$0]))` (\(graph.node[$0].opType))"
-            }
+        let (order, stuck) = TopologicalOrder.of(sources: sources)
+        if let first = stuck.first {
+            let cycle = stuck.prefix(6).map { "`\(name(graph.node[$0]))` (\(graph.node[$0].opType))" }
             throw ONNXImportError(
-                path: path, node: name(graph.node[graph.node.indices.first { pending[$0] > 0 }!]),
-                opType: graph.node[graph.node.indices.first { pending[$0] > 0 }!].opType,
-                reason: "the graph has a cycle through \(cycle.prefix(6).joined(separator: ", "))")
+                path: path, node: name(graph.node[first]), opType: graph.node[first].opType,
+                reason: "the graph has a cycle through \(cycle.joined(separator: ", "))")
         }
         return order.map { graph.node[$0] }
     }
