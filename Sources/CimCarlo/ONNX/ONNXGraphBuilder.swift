@@ -328,13 +328,12 @@ struct ONNXGraphBuilder {
         for node in nodes.reversed() where needed.contains(node.name) { needed.formUnion(node.inputs) }
         var kept = nodes.filter { needed.contains($0.name) && $0.name != last }
         kept.append(nodes.first { $0.name == last }!)
-        var used = Set(kept.compactMap { origins[$0.name] })
-        // Nodes folded at load or removed count as used when a kept node depends on them; the
-        // rest of the unconverted nodes are reported by what they became.
-        for (index, report) in reports.enumerated() where report.placement != .folded {
-            if !used.contains(index) { reports[index].placement = .unused }
+        // Nodes that made network nodes the output does not need are "not used"; nodes folded at
+        // load keep that placement.
+        let used = Set(kept.compactMap { origins[$0.name] })
+        for index in reports.indices where reports[index].placement != .folded && !used.contains(index) {
+            reports[index].placement = .unused
         }
-        used.removeAll()
         guard inputScale.allSatisfy({ $0 > 0 }) else {
             throw ONNXImportError(
                 path: path, reason: "the input normalisation scales a channel by a non-positive factor")
