@@ -15,6 +15,18 @@ static void make_engine(void) {
     set_omp_threads = (void (*)(int))dlsym(RTLD_DEFAULT, "omp_set_num_threads");
 }
 
+/// The CPU engine every primitive runs on, NULL when oneDNN has none.
+dnnl_engine_t cimcarlo_engine(void) {
+    pthread_once(&engine_once, make_engine);
+    return engine;
+}
+
+/// One thread per worker: cimcarlo runs chips in parallel, and a fixed thread count keeps
+/// every result independent of how many workers run.
+void cimcarlo_single_thread(void) {
+    if (set_omp_threads) set_omp_threads(1);
+}
+
 /// One batch size's primitives.
 typedef struct {
     int32_t batch;
@@ -107,7 +119,7 @@ static int prepare(cimcarlo_convolution *convolution, batch_primitives *entry, i
         }
     }
     dnnl_primitive_desc_t primitive_desc;
-    int made = dnnl_primitive_desc_create(&primitive_desc, &descriptor, attributes, engine, NULL);
+    int made = dnnl_primitive_desc_create(&primitive_desc, &descriptor, attributes, cimcarlo_engine(), NULL);
     if (attributes) dnnl_primitive_attr_destroy(attributes);
     if (made) return 1;
     const dnnl_memory_desc_t *weights_md = dnnl_primitive_desc_query_md(primitive_desc, dnnl_query_weights_md, 0);
@@ -137,8 +149,7 @@ static int prepare(cimcarlo_convolution *convolution, batch_primitives *entry, i
 
 cimcarlo_convolution *cimcarlo_convolution_create(
     const cimcarlo_convolution_shape *shape, const cimcarlo_convolution_epilogue *epilogue) {
-    pthread_once(&engine_once, make_engine);
-    if (!engine) return NULL;
+    if (!cimcarlo_engine()) return NULL;
     cimcarlo_convolution *convolution = calloc(1, sizeof *convolution);
     if (!convolution) return NULL;
     convolution->shape = *shape;
@@ -153,9 +164,7 @@ cimcarlo_convolution *cimcarlo_convolution_create(
 int cimcarlo_convolution_forward(
     cimcarlo_convolution *convolution, const float *input, const float *weights, const float *bias,
     const float *scale, const float *shift, float *output, int32_t batch) {
-    // One thread per worker: cimcarlo runs chips in parallel, and a fixed thread count keeps
-    // every result independent of how many workers run.
-    if (set_omp_threads) set_omp_threads(1);
+    cimcarlo_single_thread();
     batch_primitives *entry = NULL;
     for (int index = 0; index < convolution->used; index++)
         if (convolution->batches[index].batch == batch) entry = &convolution->batches[index];

@@ -40,6 +40,22 @@ int cimcarlo_convolution_forward(
 
 void cimcarlo_convolution_destroy(cimcarlo_convolution *convolution);
 
+/// The geometry of a max-pooling (cimcarlo's `MaxPool`; the output size includes ceil mode).
+typedef struct {
+    int32_t channels, input_height, input_width, output_height, output_width;
+    int32_t kernel_height, kernel_width, stride_height, stride_width, pad_top, pad_left;
+} cimcarlo_pooling_shape;
+
+typedef struct cimcarlo_max_pooling cimcarlo_max_pooling;
+
+/// oneDNN's max-pooling for `shape` (NHWC in and out), or NULL when it cannot make one.
+cimcarlo_max_pooling *cimcarlo_max_pooling_create(const cimcarlo_pooling_shape *shape);
+
+/// Max-pools `batch` images; 0 on success, non-zero when oneDNN failed.
+int cimcarlo_max_pooling_forward(cimcarlo_max_pooling *pooling, const float *input, float *output, int32_t batch);
+
+void cimcarlo_max_pooling_destroy(cimcarlo_max_pooling *pooling);
+
 /// Draws `first ..< first + count` of the stream with 64-bit Philox key `key` into `out`:
 /// standard normals (`normal` 1) or uniforms in (0, 1), exactly as `CounterRandom` defines them.
 void cimcarlo_fill(uint64_t key, int64_t first, float *out, int64_t count, int32_t normal);

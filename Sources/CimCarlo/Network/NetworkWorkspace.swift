@@ -42,9 +42,9 @@ public final class NetworkWorkspace {
     /// refreshed each pass.
     private let normalizationScale: UnsafeMutableBufferPointer<Float>
     private let normalizationShift: UnsafeMutableBufferPointer<Float>
-    /// oneDNN's convolutions for this workspace's passes (inference workspaces only: backward
-    /// passes keep the im2col path their derivatives share).
-    private let convolutions: NativeConvolutions?
+    /// oneDNN's convolutions and max-poolings for this workspace's passes (inference workspaces
+    /// only: backward passes keep the im2col path and the recorded winners their derivatives use).
+    private let kernels: NativeKernels?
     /// Buffers of multi-network passes (`evaluate(_:on:)` on several networks), grown on demand.
     private var passBuffers: [PassBuffer: UnsafeMutableBufferPointer<Float>] = [:]
 
@@ -122,7 +122,7 @@ public final class NetworkWorkspace {
         normalizationShift = .allocateZeroed(shapes[0].channels)
         recordedIndices = indices
         gradients = supportsBackward ? sizes.map { .allocateZeroed($0) } : []
-        convolutions = supportsBackward ? nil : NativeConvolutions(network: network, valueBuffer: assignment)
+        kernels = supportsBackward ? nil : NativeKernels(network: network, valueBuffer: assignment)
     }
 
     deinit {
@@ -211,20 +211,26 @@ public final class NetworkWorkspace {
     }
 
     /// Runs the forward passes of nodes `range` of `network` on `batchSize` samples. In inference
-    /// workspaces without product hooks a convolution runs on oneDNN, with the batch
-    /// normalisation and activation that follow it fused (`NativeConvolutions`).
+    /// workspaces a max-pooling runs on oneDNN, and so does a convolution without product hooks,
+    /// with the batch normalisation and activation that follow it fused (`NativeKernels`).
     func run(_ network: Network, nodes range: Range<Int>, batchSize: Int) {
         var index = range.lowerBound
         while index < range.upperBound {
             let pass = forwardPass(node: index, batchSize: batchSize)
-            if let convolutions, matrixProduct == nil, productNoise == nil,
-                let convolution = network.nodes[index].operation as? Convolution,
-                let followers = convolutions.forward(convolution, pass, network: network)
-            {
-                index += 1 + followers
-                continue
+            let operation = network.nodes[index].operation
+            if let kernels {
+                if matrixProduct == nil, productNoise == nil, let convolution = operation as? Convolution,
+                    let followers = kernels.forward(convolution, pass, network: network)
+                {
+                    index += 1 + followers
+                    continue
+                }
+                if let pooling = operation as? MaxPool, kernels.forward(pooling, pass) {
+                    index += 1
+                    continue
+                }
             }
-            network.nodes[index].operation.forward(pass)
+            operation.forward(pass)
             index += 1
         }
     }

@@ -1,13 +1,14 @@
 internal import CKernels
 
-/// oneDNN's forward convolutions for one workspace (one thread), one per convolution node,
+/// oneDNN's forward convolutions and max-poolings for one workspace (one thread), one per node,
 /// made on first use: they pick AVX2/AVX-512 code at run time and read NHWC images directly,
 /// without im2col patches. A digital batch normalisation and a ReLU or clip that follow a
 /// convolution in place (each the only reader of the value before it) run as its post-ops, in
 /// the same pass over the output. A node whose convolution oneDNN cannot make (or fails to
 /// run) is computed by im2col and sgemm, its followers on their own; tile mode and per-read
 /// noise always are (their products are hooks on the sgemm).
-final class NativeConvolutions {
+final class NativeKernels {
+    private var poolings: [Int: OpaquePointer?] = [:]
     /// The nodes fused after a convolution: a batch normalisation, then an activation.
     struct Fusion {
         var batchNormalization: Int?
@@ -53,6 +54,28 @@ final class NativeConvolutions {
 
     deinit {
         for case let handle?? in handles.values { cimcarlo_convolution_destroy(handle) }
+        for case let handle?? in poolings.values { cimcarlo_max_pooling_destroy(handle) }
+    }
+
+    /// Computes max-pooling node `pass.node`; false when it could not.
+    func forward(_ pooling: MaxPool, _ pass: ForwardPass) -> Bool {
+        let handle: OpaquePointer?
+        if let made = poolings[pass.node] {
+            handle = made
+        } else {
+            let (input, output, window) = (pass.inputShape, pass.outputShape, pooling.window)
+            var shape = cimcarlo_pooling_shape(
+                channels: Int32(input.channels), input_height: Int32(input.height), input_width: Int32(input.width),
+                output_height: Int32(output.height), output_width: Int32(output.width),
+                kernel_height: Int32(window.kernelHeight), kernel_width: Int32(window.kernelWidth),
+                stride_height: Int32(window.strideHeight), stride_width: Int32(window.strideWidth),
+                pad_top: Int32(window.padTop), pad_left: Int32(window.padLeft))
+            handle = cimcarlo_max_pooling_create(&shape)
+            poolings[pass.node] = handle
+        }
+        guard let handle else { return false }
+        return cimcarlo_max_pooling_forward(
+            handle, pass.input.baseAddress!, pass.output.baseAddress!, Int32(pass.batchSize)) == 0
     }
 
     /// Computes convolution node `pass.node` of `network` (bias and fused followers included);
