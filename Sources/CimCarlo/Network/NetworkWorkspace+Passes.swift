@@ -1,10 +1,9 @@
-/// A crossbar operation whose forward pass is one product `input · Wᵀ` (one group): what
+/// A crossbar operation whose forward pass is one product `input · Wᵀ` (a dense layer): what
 /// several passes that differ only in weights can share.
 protocol SingleProductOperation: CrossbarOperation {
-    /// The product's left matrix for `pass`, `[rows, fanIn]`: the input itself, or its im2col
-    /// patches gathered into the pass's scratch (valid until the scratch is next written).
+    /// The product's left matrix for `pass`, `[rows, fanIn]`.
     func productInput(_ pass: ForwardPass) -> (matrix: UnsafePointer<Float>, rows: Int)
-    /// The weights in product order, `[outputs, fanIn]` (a convolution's in its patch order).
+    /// The weights in product order, `[outputs, fanIn]`.
     func productWeights(into weights: UnsafeMutableBufferPointer<Float>)
 }
 
@@ -13,11 +12,12 @@ extension NetworkWorkspace {
     /// in their crossbar weights (one chip under several policies and time points), evaluated
     /// batch by batch.
     ///
-    /// Everything before the first weight layer, and that layer's input (its im2col patches), is
-    /// computed once per batch for all of them, and the layer's products for all networks are one
-    /// wide GEMM `patches · [W₁ … W_K]ᵀ` — the skinny first convolutions run far below the sgemm
-    /// rate one network at a time. Each network's result equals `evaluate(_:on:)` up to the
-    /// rounding of the product's summation order.
+    /// When the first weight layer is dense, everything before it is computed once per batch for
+    /// all of them, and the layer's products for all networks are one wide GEMM
+    /// `x · [W₁ … W_K]ᵀ`. A first convolution runs per network on oneDNN instead: measured, that
+    /// beats sharing its im2col patches in one wide sgemm (LeNet-5's passes from 0.80 to 0.88 of
+    /// onnxruntime's speed). Each network's result equals `evaluate(_:on:)` up to the rounding of
+    /// the product's summation order.
     public func evaluate(_ networks: ArraySlice<Network>, on images: LabeledImages) -> [Evaluation] {
         guard let reference = networks.first else { return [] }
         guard networks.count > 1, matrixProduct == nil, productNoise == nil, let first = sharedFirstLayer(reference)
@@ -74,8 +74,9 @@ extension NetworkWorkspace {
         return zip(lossSums, corrects).map { Evaluation(accuracy: Double($1) / count, meanLoss: $0 / count) }
     }
 
-    /// The first weight layer, when passes can share its input: one group, and every value
-    /// computed before it read by nothing after it (the later nodes may reuse their buffers).
+    /// The first weight layer, when passes can share its input: a dense layer (a convolution runs
+    /// per pass on oneDNN), and every value computed before it read by nothing after it (the
+    /// later nodes may reuse their buffers).
     private func sharedFirstLayer(_ network: Network) -> Int? {
         guard let first = network.nodes.firstIndex(where: { $0.operation is any CrossbarOperation }),
             let operation = network.nodes[first].operation as? any SingleProductOperation, operation.groups == 1,

@@ -295,20 +295,3 @@ extension Convolution: ModelFileCodable {
         try node.write("bias", bias, shape: [outputChannels])
     }
 }
-
-extension Convolution: SingleProductOperation {
-    func productInput(_ pass: ForwardPass) -> (matrix: UnsafePointer<Float>, rows: Int) {
-        precondition(groups == 1, "one product per pass needs one group")
-        let scratch = scratch(pass, backward: false)
-        let source = Im2col.source(
-            self, input: pass.input, shape: pass.inputShape, batchSize: pass.batchSize, padded: scratch.padded)
-        return (
-            UnsafePointer(patches(pass, scratch, source: source, group: 0).baseAddress!),
-            pass.batchSize * pass.outputShape.pixels
-        )
-    }
-
-    func productWeights(into weights: UnsafeMutableBufferPointer<Float>) {
-        weight.withUnsafeBufferPointer { Im2col.permuteWeights($0, order: productRowOrder, into: weights) }
-    }
-}
