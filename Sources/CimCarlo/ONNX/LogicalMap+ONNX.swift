@@ -10,6 +10,17 @@ extension LogicalMap {
         return strides
     }
 
+    /// Steps a row-major multi-index of `dimensions` to the next element (the last axis fastest).
+    static func advance(_ index: inout [Int], within dimensions: [Int]) {
+        var axis = dimensions.count - 1
+        while axis >= 0 {
+            index[axis] += 1
+            if index[axis] < dimensions[axis] { return }
+            index[axis] = 0
+            axis -= 1
+        }
+    }
+
     /// The same elements in the same order under new dimensions (Reshape, Flatten, Squeeze, Unsqueeze).
     static func reshape(count: Int, to dimensions: [Int]) -> LogicalMap {
         LogicalMap(dimensions: dimensions, elements: (0..<Int32(count)).map { $0 })
@@ -45,13 +56,7 @@ extension LogicalMap {
             } else {
                 element[position] = Int32(offset)
             }
-            var axis = output.count - 1
-            while axis >= 0 {
-                index[axis] += 1
-                if index[axis] < output[axis] { break }
-                index[axis] = 0
-                axis -= 1
-            }
+            LogicalMap.advance(&index, within: output)
         }
         return LogicalMap(dimensions: output, input: input, element: element, constants: fill.map { [$0] } ?? [])
     }

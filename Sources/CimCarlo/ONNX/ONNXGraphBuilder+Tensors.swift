@@ -563,13 +563,7 @@ extension ONNXGraphBuilder {
                 sources[memory * tapCount + tap] = Int32(offset)
                 weights[memory * tapCount + tap] = Float(weight)
             }
-            var axis = output.count - 1
-            while axis >= 0 {
-                index[axis] += 1
-                if index[axis] < output[axis] { break }
-                index[axis] = 0
-                axis -= 1
-            }
+            LogicalMap.advance(&index, within: output)
         }
         try append(
             LinearResize(input: shape, output: target, taps: tapCount, sources: sources, weights: weights),
