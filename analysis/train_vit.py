@@ -69,13 +69,11 @@ from __future__ import annotations
 
 import argparse
 import collections
-import gzip
 import json
 import math
 import os
 import random
 import shlex
-import struct
 import sys
 import time
 
@@ -88,61 +86,12 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-MEAN = 0.2860
-STD = 0.3530
+# Fashion-MNIST's normalisation, file names, IDX reading, splits and augmentation are
+# train_resnet.py's (the same data for both shipped networks).
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from train_resnet import FILES, MEAN, STD, augment, load_split, read_idx  # noqa: E402,F401
+
 NUM_CLASSES = 10
-
-FILES = {
-    "train_images": "train-images-idx3-ubyte.gz",
-    "train_labels": "train-labels-idx1-ubyte.gz",
-    "test_images": "t10k-images-idx3-ubyte.gz",
-    "test_labels": "t10k-labels-idx1-ubyte.gz",
-}
-
-
-# ----------------------------------------------------------------------------- data
-
-def read_idx(path: str) -> np.ndarray:
-    """Read a (gzip-compressed) IDX file into a numpy array of its declared shape."""
-    opener = gzip.open if path.endswith(".gz") else open
-    with opener(path, "rb") as f:
-        data = f.read()
-    zero, dtype_code, ndim = struct.unpack(">HBB", data[:4])
-    if zero != 0 or dtype_code != 0x08:
-        raise ValueError(f"{path}: not an unsigned-byte IDX file (magic {data[:4]!r})")
-    dims = struct.unpack(">" + "I" * ndim, data[4:4 + 4 * ndim])
-    offset = 4 + 4 * ndim
-    count = int(np.prod(dims))
-    if len(data) - offset != count:
-        raise ValueError(f"{path}: expected {count} bytes of data, found {len(data) - offset}")
-    return np.frombuffer(data, dtype=np.uint8, offset=offset).reshape(dims)
-
-
-def load_split(data_dir: str, split: str) -> tuple[torch.Tensor, torch.Tensor]:
-    """Images as float32 [N, 1, 28, 28] in [0, 1] (x / 255), labels as int64 [N]."""
-    images = read_idx(os.path.join(data_dir, FILES[f"{split}_images"]))
-    labels = read_idx(os.path.join(data_dir, FILES[f"{split}_labels"]))
-    if images.shape[0] != labels.shape[0] or images.shape[1:] != (28, 28):
-        raise ValueError(f"unexpected {split} shapes {images.shape}, {labels.shape}")
-    x = torch.from_numpy(images.astype(np.float32) / 255.0).unsqueeze(1).contiguous()
-    y = torch.from_numpy(labels.astype(np.int64))
-    return x, y
-
-
-def augment(x: torch.Tensor, gen: torch.Generator, pad: int = 2) -> torch.Tensor:
-    """Random crop with `pad`-pixel zero padding, then random horizontal flip (per image)."""
-    n, c, h, w = x.shape
-    padded = F.pad(x, (pad, pad, pad, pad))
-    oy = torch.randint(0, 2 * pad + 1, (n,), generator=gen)
-    ox = torch.randint(0, 2 * pad + 1, (n,), generator=gen)
-    flip = torch.rand(n, generator=gen) < 0.5
-    rows = oy[:, None] + torch.arange(h)[None, :]                       # [n, h]
-    cols = ox[:, None] + torch.arange(w)[None, :]                       # [n, w]
-    cols = torch.where(flip[:, None], cols.flip(1), cols)               # flip = reversed columns
-    idx_n = torch.arange(n)[:, None, None]
-    out = padded[:, 0][idx_n, rows[:, :, None], cols[:, None, :]]      # [n, h, w]
-    return out.unsqueeze(1).contiguous()
-
 
 # ----------------------------------------------------------------------------- model
 
