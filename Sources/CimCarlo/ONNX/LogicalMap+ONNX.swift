@@ -1,15 +1,6 @@
 /// ONNX's data-movement operators as logical maps (row-major indices), shared by constant
 /// folding and by the network's `Rearrange`.
 extension LogicalMap {
-    /// Row-major strides of `dimensions`.
-    static func rowMajorStrides(_ dimensions: [Int]) -> [Int] {
-        var strides = [Int](repeating: 1, count: dimensions.count)
-        for axis in stride(from: dimensions.count - 2, through: 0, by: -1) {
-            strides[axis] = strides[axis + 1] * dimensions[axis + 1]
-        }
-        return strides
-    }
-
     /// Steps a row-major multi-index of `dimensions` to the next element (the last axis fastest).
     static func advance(_ index: inout [Int], within dimensions: [Int]) {
         var axis = dimensions.count - 1
@@ -28,7 +19,7 @@ extension LogicalMap {
 
     /// Transpose: output axis `i` is input axis `permutation[i]`.
     static func transpose(_ dimensions: [Int], permutation: [Int]) -> LogicalMap {
-        let strides = rowMajorStrides(dimensions)
+        let strides = ActivationShape(dimensions: dimensions).strides
         let output = permutation.map { dimensions[$0] }
         return LogicalMap(
             dimensions: output,
@@ -38,7 +29,7 @@ extension LogicalMap {
     /// Per axis, the input index each output index reads (-1: the constant `constants[0]`):
     /// Slice, Gather on one axis, Pad, Expand and nearest-neighbour Resize.
     static func select(_ dimensions: [Int], indices: [[Int]], fill: Double? = nil) -> LogicalMap {
-        let strides = rowMajorStrides(dimensions)
+        let strides = ActivationShape(dimensions: dimensions).strides
         let output = indices.map(\.count)
         let total = output.reduce(1, *)
         var input = [Int32](repeating: 0, count: total)

@@ -273,13 +273,9 @@ extension ONNXGraphBuilder {
         try append(Gelu(tanhApproximation: approximation == "tanh"), inputs: [value(0, of: node)])
     }
 
-    /// `x' = x · scale + shift` per channel, composed into the input transform.
-    mutating func foldIntoInputNormalization(_ opType: String, _ tensor: ONNXTensor) throws {
-        guard let perChannel = tensor.perChannel(inputShape.channels) else {
-            throw fail(
-                "a normalisation constant must be a scalar or one value per channel ([C], [C,1,1] or [1,C,1,1]), has shape \(tensor.dims)"
-            )
-        }
+    /// `x' = x · scale + shift` per channel, composed into the input transform (`perChannel`:
+    /// the constant operand, one value per input channel).
+    mutating func foldIntoInputNormalization(_ opType: String, _ perChannel: [Double]) throws {
         for channel in 0..<inputShape.channels {
             let value = perChannel[channel]
             switch opType {

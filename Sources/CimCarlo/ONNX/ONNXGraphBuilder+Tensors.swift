@@ -57,10 +57,8 @@ extension ONNXGraphBuilder {
             readOnce(node.input[dynamicIndex])
         else { return false }
         let shape = shapes[operand]!
-        if operand == Network.inputName, shape.hasChannelsInnermost, tensor.perChannel(inputShape.channels) != nil,
-            (try? Broadcast.dimensions(tensor.dims, shape.dimensions)) == shape.dimensions
-        {
-            try foldIntoInputNormalization(node.opType, tensor)
+        if operand == Network.inputName, shape.hasChannelsInnermost, let perChannel = perChannel(tensor, of: shape) {
+            try foldIntoInputNormalization(node.opType, perChannel)
             values[node.output[0]] = Network.inputName
             return true
         }

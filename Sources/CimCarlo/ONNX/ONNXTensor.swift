@@ -81,14 +81,6 @@ struct ONNXTensor {
             throw fail("tensor `\(proto.name)` holds \(values.count) values for its shape \(dims)")
         }
     }
-
-    /// The values broadcast per channel (or per feature of a flat tensor): a scalar, or one
-    /// value per channel laid out as `[C]`, `[1, C]`, `[C, 1, 1]` or `[1, C, 1, 1]`.
-    func perChannel(_ channels: Int) -> [Double]? {
-        if values.count == 1 { return Array(repeating: values[0], count: channels) }
-        let layouts = [[channels], [1, channels], [channels, 1, 1], [1, channels, 1, 1]]
-        return layouts.contains(dims) ? values : nil
-    }
 }
 
 /// The files beside an ONNX model that hold its external tensors (ONNX's external-data
@@ -97,13 +89,11 @@ struct ONNXTensor {
 final class ExternalData {
     /// The model's folder, standardised.
     let folder: URL
-    let modelPath: String
     private var files: [String: Data] = [:]
     /// The files read, by location as written in the model.
     private(set) var locations: [String] = []
 
     init(modelPath: String) {
-        self.modelPath = modelPath
         folder = URL(fileURLWithPath: modelPath).deletingLastPathComponent().standardizedFileURL
     }
 
