@@ -1,29 +1,5 @@
 import Foundation
 
-/// What one chip instance achieved under every policy and at every time point.
-public struct InstanceResult: Sendable {
-    public var instance: Int
-    /// Top-1 accuracy, `[policy][time]`, fractions.
-    public var accuracy: [[Float]]
-    /// Mean cross-entropy, `[policy][time]`, nats.
-    public var loss: [[Float]]
-    /// Programming pulses over all devices, per policy.
-    public var writeCycles: [Double]
-    /// `writeCycles × pulse time`, seconds, per policy.
-    public var programmingTimeSeconds: [Double]
-
-    public init(
-        instance: Int, accuracy: [[Float]], loss: [[Float]], writeCycles: [Double],
-        programmingTimeSeconds: [Double]
-    ) {
-        self.instance = instance
-        self.accuracy = accuracy
-        self.loss = loss
-        self.writeCycles = writeCycles
-        self.programmingTimeSeconds = programmingTimeSeconds
-    }
-}
-
 /// Simulates chip instances in effective-weight mode: samples every device of the mapped
 /// network, programs it under each policy, lets it drift and reads it at each time point,
 /// folds the conductances back into one perturbed weight matrix per layer and runs the test set.
