@@ -12,10 +12,10 @@ import Testing
         writeVerify: WriteVerify())
 
     /// Deviations for 200 000 standard normal draws (fixed seed).
-    private func deviations(_ variation: Variation, at x: Double, sigma: Double) -> [Double] {
+    private func deviations(_ variation: Variation, at x: Double) -> [Double] {
         var generator = SplitMix64(seed: 11)
         return (0..<200_000).map { _ in
-            variation.deviation(at: x, standardNormal: generator.nextStandardNormal(), device: device, sigma: sigma)
+            variation.deviation(at: x, standardNormal: generator.nextStandardNormal(), device: device)
         }
     }
 
@@ -23,7 +23,7 @@ import Testing
         // G = G_t · exp(σ z): median G_t, mean G_t·e^{σ²/2}, variance G_t²·(e^{σ²} − 1)·e^{σ²}.
         let (x, sigma) = (0.5, 0.3)
         let target = 0.05 + x  // G_t in range units
-        let values = deviations(Variation(distribution: .lognormal, sigma: sigma), at: x, sigma: sigma)
+        let values = deviations(Variation(distribution: .lognormal, sigma: sigma), at: x)
         let (mean, std) = meanAndStd(values)
         let expectedMean = target * (exp(sigma * sigma / 2) - 1)
         let expectedStd = target * ((exp(sigma * sigma) - 1) * exp(sigma * sigma)).squareRoot()
@@ -39,8 +39,7 @@ import Testing
         let sigma = 0.1
         for x in [0.0, 0.25, 1.0] {
             let values = deviations(
-                Variation(distribution: .gaussian, reference: .target, sigma: sigma), at: x,
-                sigma: sigma)
+                Variation(distribution: .gaussian, reference: .target, sigma: sigma), at: x)
             let (mean, std) = meanAndStd(values)
             let expectedStd = sigma * (0.05 + x)
             #expect(abs(std / expectedStd - 1) < 0.01, "x = \(x)")
@@ -48,8 +47,8 @@ import Testing
         }
         // Referenced to the range instead, the spread does not depend on the level.
         let range = Variation(sigma: sigma)
-        #expect(abs(range.deviation(at: 0, standardNormal: 1.5, device: device, sigma: sigma) - 0.15) < 1e-15)
-        #expect(abs(range.deviation(at: 1, standardNormal: 1.5, device: device, sigma: sigma) - 0.15) < 1e-15)
+        #expect(abs(range.deviation(at: 0, standardNormal: 1.5, device: device) - 0.15) < 1e-15)
+        #expect(abs(range.deviation(at: 1, standardNormal: 1.5, device: device) - 0.15) < 1e-15)
     }
 
     @Test func levelDependentSigmaInterpolatesBetweenLevels() {

@@ -135,9 +135,9 @@ import Testing
         let device = incrementalDevice(
             pulses: 100, setNonlinearity: 0, resetNonlinearity: 0, stepSigma: 0, readSigma: 0, maxIterations: 1000)
         let simulator = try simulator(halfRangeLayer(), device: device, policies: [WriteVerifyPolicy(kind: .all)])
-        simulator.sampleStaticState(instance: 0)
-        let errors = Array(simulator.oneShotError[0].prefix(simulator.mapping.layers[0].targets.count))
-        let cycles = simulator.program(instance: 0, policy: WriteVerifyPolicy(kind: .all))
+        let (errors, programmed, pulses) = simulator.programmedDevices(
+            instance: 0, policy: WriteVerifyPolicy(kind: .all), layer: 0)
+        let cycles = Double(pulses)
         // Each step moves 1/N toward the target: ⌈(|e| − τ)·N⌉ steps after the first pulse.
         var expected = 0.0
         var borderline = 0.0
@@ -149,7 +149,7 @@ import Testing
         #expect(abs(cycles - expected) <= borderline, "\(cycles) pulses vs \(expected)")
         let targets = simulator.mapping.layers[0].targets
         for (index, target) in targets.enumerated() {
-            #expect(abs(simulator.programmed[0][index] - target) <= 0.02 + 1e-5)
+            #expect(abs(programmed[index] - target) <= 0.02 + 1e-5)
         }
     }
 
@@ -181,20 +181,19 @@ import Testing
         let device = incrementalDevice(
             pulses: 32, setNonlinearity: 2.4, resetNonlinearity: -4.88, stepSigma: 0.01, readSigma: 0.01)
         let simulator = try simulator(halfRangeLayer(), device: device, policies: [WriteVerifyPolicy(kind: .all)])
-        simulator.sampleStaticState(instance: 0)
-        let count = simulator.mapping.layers[0].targets.count
-        let errors = Array(simulator.oneShotError[0].prefix(count))
-        let cycles = simulator.program(instance: 0, policy: WriteVerifyPolicy(kind: .all))
-        let residuals = (0..<count).map {
-            Double(simulator.programmed[0][$0] - simulator.mapping.layers[0].targets[$0])
-        }
+        let targets = simulator.mapping.layers[0].targets
+        let count = targets.count
+        let (errors, programmed, totalPulses) = simulator.programmedDevices(
+            instance: 0, policy: WriteVerifyPolicy(kind: .all), layer: 0)
+        let cycles = Double(totalPulses)
+        let residuals = (0..<count).map { Double(programmed[$0] - targets[$0]) }
 
         var generator = SplitMix64(seed: 3)
         var reference: [(residual: Double, pulses: Int)] = []
         for (index, error) in errors.enumerated() {
             reference.append(
                 referenceVerify(
-                    error: Double(error), target: Double(simulator.mapping.layers[0].targets[index]),
+                    error: Double(error), target: Double(targets[index]),
                     response: device.writeVerify.response!, readSigma: 0.01, tolerance: 0.02, maxIterations: 40,
                     generator: &generator))
         }
@@ -223,11 +222,12 @@ import Testing
         let simulator = try simulator(halfRangeLayer(), device: device, policies: [WriteVerifyPolicy(kind: .all)])
         var residuals: [Double] = []
         for instance in 0..<3 {
-            simulator.sampleStaticState(instance: instance)
-            _ = simulator.program(instance: instance, policy: WriteVerifyPolicy(kind: .all))
-            residuals += (0..<simulator.mapping.layers[0].targets.count).map {
-                Double(simulator.programmed[0][$0] - simulator.mapping.layers[0].targets[$0])
-            }
+            let targets = simulator.mapping.layers[0].targets
+            let programmed = simulator.programmedDevices(
+                instance: instance, policy: WriteVerifyPolicy(kind: .all), layer: 0
+            )
+            .programmed
+            residuals += (0..<targets.count).map { Double(programmed[$0] - targets[$0]) }
         }
         let variance = residuals.reduce(0) { $0 + $1 * $1 } / Double(residuals.count)
         let expected = VerifiedSpread(device: device, seed: 1).variance(at: 0.5)
@@ -304,6 +304,8 @@ import Testing
         let stream = CounterRandom(seed: 3, instance: 0, purpose: .productNoise)
         let folded = mapping.quantizedNetwork(network)
         var tiles: TileSimulator?
+        var products: ReadNoiseProduct?
+        let coefficients = layer.coefficients
         if fidelity == .tile {
             var periphery = PeripheryConfiguration()
             periphery.fidelity = .tile
@@ -318,14 +320,12 @@ import Testing
             simulator.load([targets], readNoiseVariances: [deviceVariances], stream: stream)
             tiles = simulator
         } else {
-            let product = try ReadNoiseProduct(network: network, mapping: mapping, batchCapacity: batch)
-            product.load([deviceVariances], factors: nil, stream: stream)
-            workspace.productNoise = {
-                product.addNoise(
-                    node: $0, group: $1, input: $2, rows: $3, inner: $4, output: $5, outputs: $6, outputStride: $7)
-            }
+            let product = try ReadNoiseProduct(
+                network: network, mapping: mapping, batchCapacity: batch, passes: 1, workspace: workspace)
+            product.load([deviceVariances], stream: stream)
+            products = product
         }
-        _ = tiles
+        _ = (tiles, products)
         let pixels = Array([[Float]](repeating: pixel, count: batch).joined())
         var samples = [[Double]](repeating: [], count: outputs)
         for _ in 0..<8 {
@@ -347,7 +347,7 @@ import Testing
                 var variance = 0.0
                 for device in (weight * layer.devicesPerWeight)..<((weight + 1) * layer.devicesPerWeight) {
                     variance += Double(
-                        layer.coefficients[device] * layer.coefficients[device] * deviceVariances[device])
+                        coefficients[device] * coefficients[device] * deviceVariances[device])
                 }
                 if layer.hasReference {
                     let first =

@@ -28,12 +28,16 @@ public struct LayerMapping: Sendable {
     public let devices: Int
     /// Fraction of the arrays' cells in use.
     public let utilization: Double
-    /// Normalised target conductance of each device, `(G − g_min) / (g_max − g_min)` in [0, 1]:
-    /// the weights' devices, then the reference columns' (offset encoding only).
-    public let targets: [Float]
-    /// Effective weight contributed per unit of normalised conductance of each weight device:
-    /// `w_eff = Σ_d coefficient[d] · x[d]` over the weight's devices (minus the reference).
-    public let coefficients: [Float]
+    /// The layer's weights as mapped, `[columns, rows]` (column-major: weight `column · rows + row`).
+    public let weights: [Float]
+    /// The quantisation scale `s` of each output column (`max|W|` of the layer or of the column).
+    public let columnScales: [Float]
+    /// `L = 2^weightBits − 1` (0: unquantised).
+    public let quantisationLevels: Int
+    public let cellBits: Int
+    public let signEncoding: MappingConfiguration.SignEncoding
+    /// Offset encoding: the level of each slice's reference device.
+    public let referenceLevels: [Float]
     /// Offset encoding: outputs per column tile (each tile has its own reference columns;
     /// tiles do not straddle groups).
     public let columnsPerTile: Int
@@ -46,6 +50,88 @@ public struct LayerMapping: Sendable {
     /// Devices of the weights themselves (the reference columns follow them in `targets`).
     public var weightDeviceCount: Int { weightCount * devicesPerWeight }
     public var hasReference: Bool { !referenceSliceWeights.isEmpty }
+
+    /// Normalised target conductance of each device, `(G − g_min) / (g_max − g_min)` in [0, 1]:
+    /// the weights' devices, then the reference columns' (offset encoding only). Made on
+    /// request (`devices` floats); simulation encodes a few weights at a time (`encode`).
+    public var targets: [Float] {
+        var targets = [Float](repeating: 0, count: devices)
+        var coefficients = [Float](repeating: 0, count: weightDeviceCount)
+        targets.withUnsafeMutableBufferPointer { targets in
+            coefficients.withUnsafeMutableBufferPointer { coefficients in
+                encode(weights: 0..<weightCount, targets: targets.baseAddress!, coefficients: coefficients.baseAddress!)
+            }
+            for index in weightDeviceCount..<devices { targets[index] = referenceTarget(index) }
+        }
+        return targets
+    }
+
+    /// Effective weight contributed per unit of normalised conductance of each weight device:
+    /// `w_eff = Σ_d coefficient[d] · x[d]` over the weight's devices (minus the reference).
+    public var coefficients: [Float] {
+        var targets = [Float](repeating: 0, count: weightDeviceCount)
+        var coefficients = [Float](repeating: 0, count: weightDeviceCount)
+        targets.withUnsafeMutableBufferPointer { targets in
+            coefficients.withUnsafeMutableBufferPointer { coefficients in
+                encode(weights: 0..<weightCount, targets: targets.baseAddress!, coefficients: coefficients.baseAddress!)
+            }
+        }
+        return coefficients
+    }
+
+    /// The target of reference device `device` (`weightDeviceCount ≤ device < devices`).
+    @inline(__always)
+    public func referenceTarget(_ device: Int) -> Float {
+        referenceLevels[(device - weightDeviceCount) % slices]
+    }
+
+    /// Writes the targets and fold coefficients of the devices of weights `range` to
+    /// `targets[0 ..< range.count · devicesPerWeight]` and `coefficients` (see
+    /// `CrossbarMapping.init` for the encoding).
+    public func encode(
+        weights range: Range<Int>, targets: UnsafeMutablePointer<Float>, coefficients: UnsafeMutablePointer<Float>
+    ) {
+        let base = 1 << cellBits
+        let levelMax = Float(base - 1)
+        let offsetEncoding = signEncoding == .offset
+        weights.withUnsafeBufferPointer { weights in
+            for weightIndex in range {
+                let scale = columnScales[weightIndex / rows]
+                let value = weights[weightIndex]
+                let sign: Float = value < 0 ? -1 : 1
+                let first = (weightIndex - range.lowerBound) * devicesPerWeight
+                let magnitude = scale > 0 ? min(abs(value) / scale, 1) : 0
+                let q = Int((magnitude * Float(quantisationLevels)).rounded())
+                for slice in 0..<slices {
+                    let level: Float
+                    let coefficient: Float
+                    if quantisationLevels == 0 {
+                        level = offsetEncoding ? (sign * magnitude + 1) / 2 : magnitude
+                        coefficient = offsetEncoding ? 2 * scale : scale
+                    } else {
+                        let stored = offsetEncoding ? Int(sign) * q + quantisationLevels : q
+                        let digit = (stored >> (cellBits * slice)) & (base - 1)
+                        level = Float(digit) / levelMax
+                        coefficient = scale / Float(quantisationLevels) * Float(1 << (cellBits * slice)) * levelMax
+                    }
+                    switch signEncoding {
+                    case .differential:
+                        let positive = first + slice * 2
+                        targets[positive] = sign > 0 ? level : 0
+                        targets[positive + 1] = sign > 0 ? 0 : level
+                        coefficients[positive] = coefficient
+                        coefficients[positive + 1] = -coefficient
+                    case .signMagnitude:
+                        targets[first + slice] = level
+                        coefficients[first + slice] = sign * coefficient
+                    case .offset:
+                        targets[first + slice] = level
+                        coefficients[first + slice] = coefficient
+                    }
+                }
+            }
+        }
+    }
 
     /// Offset encoding: the column tile (and so the reference columns) of output `column`.
     public func referenceTile(ofColumn column: Int) -> Int {
@@ -135,65 +221,21 @@ public struct CrossbarMapping: Sendable {
             offsetEncoding
             ? min(columnsPerGroup, max(1, (configuration.arrayColumns - slices) / slices)) : columnsPerGroup
         let columnTiles = groups * ((columnsPerGroup + columnsPerTile - 1) / columnsPerTile)
-        let referenceCount = offsetEncoding ? columnTiles * rows * slices : 0
-        var targets = [Float](repeating: 0, count: weight.count * devicesPerWeight + referenceCount)
-        var coefficients = [Float](repeating: 0, count: weight.count * devicesPerWeight)
         // Offset encoding stores u = q + L (unquantised: (w/s + 1) / 2); its reference is L (½).
-        var referenceDigits = [Float](repeating: 0, count: slices)
+        var referenceLevels = [Float](repeating: 0, count: offsetEncoding ? slices : 0)
         var referenceSliceWeights: [Float] = []
         if offsetEncoding {
             for slice in 0..<slices {
-                referenceDigits[slice] =
+                referenceLevels[slice] =
                     quantisationLevels == 0
                     ? 0.5
                     : Float((quantisationLevels >> (cellBits * slice)) & (base - 1)) / levelMax
                 referenceSliceWeights.append(quantisationLevels == 0 ? 2 : Float(1 << (cellBits * slice)) * levelMax)
             }
-            for index in 0..<referenceCount {
-                targets[weight.count * devicesPerWeight + index] = referenceDigits[index % slices]
-            }
         }
         let referenceColumnScales: [Float] =
             offsetEncoding
             ? scales.map { quantisationLevels == 0 ? $0 : $0 / Float(quantisationLevels) } : []
-        for column in 0..<columns {
-            let scale = scales[column]
-            for row in 0..<rows {
-                let weightIndex = column * rows + row
-                let value = weight[weightIndex]
-                let sign: Float = value < 0 ? -1 : 1
-                let first = weightIndex * devicesPerWeight
-                let magnitude = scale > 0 ? min(abs(value) / scale, 1) : 0
-                let q = Int((magnitude * Float(quantisationLevels)).rounded())
-                for slice in 0..<slices {
-                    let level: Float
-                    let coefficient: Float
-                    if quantisationLevels == 0 {
-                        level = offsetEncoding ? (sign * magnitude + 1) / 2 : magnitude
-                        coefficient = offsetEncoding ? 2 * scale : scale
-                    } else {
-                        let stored = offsetEncoding ? Int(sign) * q + quantisationLevels : q
-                        let digit = (stored >> (cellBits * slice)) & (base - 1)
-                        level = Float(digit) / levelMax
-                        coefficient = scale / Float(quantisationLevels) * Float(1 << (cellBits * slice)) * levelMax
-                    }
-                    switch configuration.signEncoding {
-                    case .differential:
-                        let positive = first + slice * 2
-                        targets[positive] = sign > 0 ? level : 0
-                        targets[positive + 1] = sign > 0 ? 0 : level
-                        coefficients[positive] = coefficient
-                        coefficients[positive + 1] = -coefficient
-                    case .signMagnitude:
-                        targets[first + slice] = level
-                        coefficients[first + slice] = sign * coefficient
-                    case .offset:
-                        targets[first + slice] = level
-                        coefficients[first + slice] = coefficient
-                    }
-                }
-            }
-        }
         let physicalColumns = columns * devicesPerWeight + (offsetEncoding ? columnTiles * slices : 0)
         let rowTiles = (rows + configuration.arrayRows - 1) / configuration.arrayRows
         let groupPhysicalColumns = columnsPerGroup * devicesPerWeight
@@ -207,7 +249,8 @@ public struct CrossbarMapping: Sendable {
             nodeIndex: index, name: name, rows: rows, columns: columns, groups: groups, slices: slices,
             devicesPerWeight: devicesPerWeight, physicalColumns: physicalColumns, arrays: arrays, devices: devices,
             utilization: Double(devices) / Double(arrays * configuration.arrayRows * configuration.arrayColumns),
-            targets: targets, coefficients: coefficients, columnsPerTile: columnsPerTile,
+            weights: weight, columnScales: scales, quantisationLevels: quantisationLevels, cellBits: cellBits,
+            signEncoding: configuration.signEncoding, referenceLevels: referenceLevels, columnsPerTile: columnsPerTile,
             referenceSliceWeights: referenceSliceWeights, referenceColumnScales: referenceColumnScales)
     }
 

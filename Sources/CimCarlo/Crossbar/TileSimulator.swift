@@ -26,15 +26,17 @@ final class TileSimulator {
     let arrayRows: Int
     /// Mapped layer index of each network node (nil for nodes without crossbar weights).
     private let mappedIndex: [Int?]
-    /// Per mapped layer: conductance matrices `[slice · sides + side][columns × rows]`.
-    private var conductance: [[UnsafeMutableBufferPointer<Float>]]
+    /// Per pass and mapped layer: conductance matrices `[slice · sides + side][columns × rows]`.
+    private var conductances: [[[DeviceBuffer<Float>]]]
+    /// The pass being evaluated (`select`): its conductances, read-noise variances and compensation.
+    private var pass = 0
     /// Per mapped layer: `κ[slice · sides + side][column]`.
     private var kappa: [[[Float]]]
     /// Per mapped layer: where PyTorch row `k` of the weight matrix sits in the product's
     /// input order (conv2d patches are `(ky, kx, channel)`).
     private let rowOrder: [[Int]]
-    /// Drift compensation per mapped layer and column (1 = none), set before each pass.
-    var compensation: [[Float]]
+    /// Drift compensation per pass, mapped layer and column (1 = none).
+    private var compensations: [[[Float]]]
     /// Calibrated input range per mapped layer (max |input|).
     private(set) var inputRange: [Float]
     /// ADC range per mapped layer and column: low and high.
@@ -46,9 +48,11 @@ final class TileSimulator {
     private var partial: UnsafeMutableBufferPointer<Float>
     private var merged: UnsafeMutableBufferPointer<Float>
     private var columnFactors: UnsafeMutableBufferPointer<Float>
-    /// Per-read noise: per mapped layer, read-noise variances `[unit][columns × rows]` (empty
-    /// when off), the squared plane, the partial sums' variances, draws and running counters.
-    private var variance: [[UnsafeMutableBufferPointer<Float>]]
+    /// Per-read noise: per pass and mapped layer, read-noise variances `[unit][columns × rows]`
+    /// (empty when off), whether each pass has them, the squared plane, the partial sums'
+    /// variances, draws and running counters.
+    private var variances: [[[DeviceBuffer<Float>]]]
+    private var readNoiseInPass: [Bool]
     private var squaredPlane: UnsafeMutableBufferPointer<Float>
     private var partialVariance: UnsafeMutableBufferPointer<Float>
     private var noiseDraws: UnsafeMutableBufferPointer<Float>
@@ -59,7 +63,11 @@ final class TileSimulator {
     private let largestProductInput: Int
     private let largestProductOutput: Int
 
-    init(network: Network, mapping: CrossbarMapping, periphery: PeripheryConfiguration, batchCapacity: Int) throws {
+    /// Tile-accurate arithmetic for `passes` passes of `network`.
+    init(
+        network: Network, mapping: CrossbarMapping, periphery: PeripheryConfiguration, batchCapacity: Int,
+        passes: Int = 1
+    ) throws {
         self.mapping = mapping
         self.periphery = periphery
         arrayRows = mapping.configuration.arrayRows
@@ -72,15 +80,17 @@ final class TileSimulator {
         }
         rowOrder = mapping.layers.map { network.crossbarOperation(ofNode: $0.nodeIndex)!.productRowOrder }
         let sides = mapping.configuration.sides
-        conductance = mapping.layers.map { layer in
-            (0..<(layer.slices * sides)).map { _ in .allocateZeroed(layer.weightCount) }
+        conductances = (0..<passes).map { _ in
+            mapping.layers.map { layer in
+                (0..<(layer.slices * sides)).map { _ in DeviceBuffer(count: layer.weightCount) }
+            }
         }
         kappa = mapping.layers.map { layer in
             Array(
                 repeating: Array(repeating: 0, count: layer.columns),
                 count: layer.slices * sides)
         }
-        compensation = mapping.layers.map { Array(repeating: 1, count: $0.columns) }
+        compensations = Array(repeating: mapping.layers.map { Array(repeating: 1, count: $0.columns) }, count: passes)
         inputRange = Array(repeating: 0, count: mapping.layers.count)
         adcLow = mapping.layers.map { Array(repeating: 0, count: $0.columns) }
         adcHigh = mapping.layers.map { Array(repeating: 0, count: $0.columns) }
@@ -88,7 +98,8 @@ final class TileSimulator {
         partial = .allocateZeroed(largestOutput)
         merged = .allocateZeroed(largestOutput)
         columnFactors = .allocateZeroed(mapping.layers.map(\.columns).max() ?? 1)
-        variance = mapping.layers.map { _ in [] }
+        variances = Array(repeating: mapping.layers.map { _ in [] }, count: passes)
+        readNoiseInPass = Array(repeating: false, count: passes)
         squaredPlane = .allocateZeroed(0)
         partialVariance = .allocateZeroed(0)
         noiseDraws = .allocateZeroed(0)
@@ -98,8 +109,6 @@ final class TileSimulator {
     }
 
     deinit {
-        conductance.forEach { $0.forEach { $0.deallocate() } }
-        variance.forEach { $0.forEach { $0.deallocate() } }
         squaredPlane.deallocate()
         partialVariance.deallocate()
         noiseDraws.deallocate()
@@ -109,44 +118,84 @@ final class TileSimulator {
         columnFactors.deallocate()
     }
 
-    /// Loads the devices' normalised conductances (the layout of `LayerMapping.targets`) and,
-    /// for per-read noise, their read-noise variances (units of the range²) with the stream the
-    /// pass's draws come from (restarted here).
+    /// Loads the devices' normalised conductances of every layer (the layout of
+    /// `LayerMapping.targets`) into pass 0 and selects it, with, for per-read noise, their
+    /// read-noise variances (units of the range²) and the stream the pass's draws come from.
     func load(
         _ conductances: [UnsafeMutableBufferPointer<Float>],
         readNoiseVariances: [UnsafeMutableBufferPointer<Float>]? = nil,
         stream: CounterRandom? = nil
     ) {
-        let sides = mapping.configuration.sides
-        readNoiseActive = readNoiseVariances != nil
-        if let stream { noiseStream = stream }
-        noiseCounters = noiseCounters.map { _ in 0 }
-        if readNoiseActive && squaredPlane.isEmpty {
-            variance = mapping.layers.map { layer in
-                (0..<(layer.slices * sides)).map { _ in .allocateZeroed(layer.weightCount) }
+        for (index, layer) in mapping.layers.enumerated() {
+            startLayer(index, pass: 0, readNoise: readNoiseVariances != nil)
+            layer.coefficients.withUnsafeBufferPointer { coefficients in
+                place(
+                    pass: 0, layer: index, weights: 0..<layer.weightCount, coefficients: coefficients.baseAddress!,
+                    levels: conductances[index].baseAddress!, variances: readNoiseVariances?[index].baseAddress)
             }
+            finishLayer(index, pass: 0, factors: nil)
+        }
+        select(pass: 0, stream: stream ?? noiseStream)
+    }
+
+    /// Prepares pass `pass` for layer `layerIndex`; `readNoise`: whether it has per-read noise.
+    func startLayer(_ layerIndex: Int, pass: Int, readNoise: Bool) {
+        readNoiseInPass[pass] = readNoise
+        guard readNoise && variances[pass][layerIndex].isEmpty else { return }
+        let layer = mapping.layers[layerIndex]
+        variances[pass][layerIndex] = (0..<(layer.slices * mapping.configuration.sides)).map { _ in
+            DeviceBuffer(count: layer.weightCount)
+        }
+        if squaredPlane.isEmpty {
             squaredPlane = .allocateZeroed(largestProductInput)
             partialVariance = .allocateZeroed(largestProductOutput)
             noiseDraws = .allocateZeroed(largestProductOutput)
         }
-        for (index, layer) in mapping.layers.enumerated() {
-            let source = conductances[index]
-            let deviceVariances = readNoiseVariances?[index]
-            let order = rowOrder[index]
-            layer.coefficients.withUnsafeBufferPointer { coefficients in
-                for column in 0..<layer.columns {
-                    for row in 0..<layer.rows {
-                        let weight = column * layer.rows + row
-                        let target = column * layer.rows + order[row]
-                        for unit in 0..<(layer.slices * sides) {
-                            let device = weight * layer.devicesPerWeight + unit
-                            let coefficient = coefficients[device]
-                            conductance[index][unit][target] = coefficient < 0 ? -source[device] : source[device]
-                            if let deviceVariances { variance[index][unit][target] = deviceVariances[device] }
-                            if row == 0 { kappa[index][unit][column] = abs(coefficient) }
-                        }
-                    }
-                }
+    }
+
+    /// Stores the chunk's levels `levels` (and read-noise variances) of the weights from
+    /// `firstWeight` on in pass `pass`.
+    func store(_ chunk: DeviceChunk, pass: Int, layer layerIndex: Int, firstWeight: Int, levels: DeviceBuffer<Float>) {
+        let perWeight = mapping.layers[layerIndex].devicesPerWeight
+        place(
+            pass: pass, layer: layerIndex, weights: firstWeight..<(firstWeight + chunk.count / perWeight),
+            coefficients: chunk.coefficients.base, levels: levels.base,
+            variances: readNoiseInPass[pass] ? chunk.variance.base : nil)
+    }
+
+    /// Sets pass `pass`'s drift compensation of layer `layerIndex` (nil: none).
+    func finishLayer(_ layerIndex: Int, pass: Int, factors: [Float]?) {
+        compensations[pass][layerIndex] = factors ?? Array(repeating: 1, count: mapping.layers[layerIndex].columns)
+    }
+
+    /// Evaluates pass `pass` from here on, its per-read draws from `stream` restarted.
+    func select(pass: Int, stream: CounterRandom) {
+        self.pass = pass
+        readNoiseActive = readNoiseInPass[pass]
+        noiseStream = stream
+        noiseCounters = noiseCounters.map { _ in 0 }
+    }
+
+    /// Writes weights `weights` of layer `layerIndex` into pass `pass`: `D = ±x` per slice and
+    /// side, from their devices' coefficients and levels (`coefficients[0]` is the first weight's).
+    private func place(
+        pass: Int, layer index: Int, weights: Range<Int>, coefficients: UnsafePointer<Float>,
+        levels: UnsafePointer<Float>, variances deviceVariances: UnsafePointer<Float>?
+    ) {
+        let layer = mapping.layers[index]
+        let units = layer.slices * mapping.configuration.sides
+        let order = rowOrder[index]
+        let conductance = conductances[pass][index]
+        let variance = variances[pass][index]
+        for weight in weights {
+            let (column, row) = weight.quotientAndRemainder(dividingBy: layer.rows)
+            let target = column * layer.rows + order[row]
+            for unit in 0..<units {
+                let device = (weight - weights.lowerBound) * layer.devicesPerWeight + unit
+                let coefficient = coefficients[device]
+                conductance[unit][target] = coefficient < 0 ? -levels[device] : levels[device]
+                if let deviceVariances { variance[unit][target] = deviceVariances[device] }
+                if row == 0 { kappa[index][unit][column] = abs(coefficient) }
             }
         }
     }
@@ -168,7 +217,7 @@ final class TileSimulator {
             BLAS.gemm(
                 transposeB: true, m: rows, n: outputs, k: tileRows, alpha: unit.weight * unit.weight,
                 a: squaredPlane.baseAddress!, lda: tileRows,
-                b: variance[index][unit.unit].baseAddress! + matrixOffset + tileStart, ldb: inner,
+                b: variances[pass][index][unit.unit].base + matrixOffset + tileStart, ldb: inner,
                 beta: position == 0 ? 0 : 1, c: partialVariance.baseAddress!, ldc: outputs)
         }
         let count = rows * outputs
@@ -261,7 +310,7 @@ final class TileSimulator {
         guard let index = mappedIndex[node] else { return }
         let firstColumn = group * outputs
         let matrixOffset = firstColumn * inner
-        let units = conductance[index].count
+        let units = conductances[pass][index].count
         let dacBits = calibrating ? 0 : periphery.dacBits
         if calibrating {
             for element in 0..<(rows * inner) { inputRange[index] = max(inputRange[index], abs(input[element])) }
@@ -310,7 +359,7 @@ final class TileSimulator {
                         BLAS.gemm(
                             transposeB: true, m: rows, n: outputs, k: tileRows,
                             a: source + tileStart, lda: inner,
-                            b: conductance[index][unit].baseAddress! + matrixOffset + tileStart, ldb: inner,
+                            b: conductances[pass][index][unit].base + matrixOffset + tileStart, ldb: inner,
                             c: partial.baseAddress!, ldc: outputs)
                         if readNoiseActive && !calibrating {
                             addReadNoise(
@@ -331,7 +380,7 @@ final class TileSimulator {
                         BLAS.gemm(
                             transposeB: true, m: rows, n: outputs, k: tileRows, alpha: shift,
                             a: source + tileStart, lda: inner,
-                            b: conductance[index][unit].baseAddress! + matrixOffset + tileStart, ldb: inner,
+                            b: conductances[pass][index][unit].base + matrixOffset + tileStart, ldb: inner,
                             beta: unit == 0 ? 0 : 1, c: merged.baseAddress!, ldc: outputs)
                     }
                     if readNoiseActive && !calibrating {
@@ -363,7 +412,7 @@ final class TileSimulator {
     ) {
         let factors = columnFactors
         for column in 0..<outputs {
-            factors[column] = compensation[index][firstColumn + column] * scale(firstColumn + column)
+            factors[column] = compensations[pass][index][firstColumn + column] * scale(firstColumn + column)
         }
         if calibrating {
             for row in 0..<rows {

@@ -69,17 +69,19 @@ extension DeviceModel {
             case .table(let form):
                 let q = table.reader(for: form, key: "sigma")
                 if q.contains("log10_us") {
-                    noise.logCoefficient = try q.double("log10_us", in: 0...1e3, unit: "µS")
-                    noise.maximumMicrosiemens = maximumMicrosiemens
+                    noise.sigma = .logarithmic(
+                        microsiemensPerDecade: try q.double("log10_us", in: 0...1e3, unit: "µS"),
+                        maximumMicrosiemens: maximumMicrosiemens)
                 } else {
-                    noise.coefficient = try q.double("coefficient", in: 0...10)
-                    noise.exponent = try q.double("exponent", default: 0, in: 0...10)
-                    noise.floor = try q.double("floor", default: 1e-3, in: 1e-12...1)
-                    noise.maximum = try q.double("max", default: 10, in: 0...10)
+                    noise.sigma = .power(
+                        coefficient: try q.double("coefficient", in: 0...10),
+                        exponent: try q.double("exponent", default: 0, in: 0...10),
+                        floor: try q.double("floor", default: 1e-3, in: 1e-12...1),
+                        maximum: try q.double("max", default: 10, in: 0...10))
                 }
                 try q.finish()
             default:
-                noise.coefficient = try table.double("sigma", in: 0...10, unit: "(relative to G)")
+                noise = ReadNoise(coefficient: try table.double("sigma", in: 0...10, unit: "(relative to G)"))
             }
             noise.oneOverF = try table.bool("one_over_f", default: false)
             noise.readTimeSeconds = try table.double("t_read_s", default: 250e-9, in: 1e-15...1, unit: "s")
@@ -176,12 +178,15 @@ extension DeviceModel {
         guard forms.count <= 1 else {
             throw table.error(forms[1], "give only one of \(keys.joined(separator: ", "))")
         }
-        variation.sigma = try table.double(keys[0], default: 0, in: 0...10)
-        variation.sigmaPerLevel = try table.doubles(keys[1], in: 0...10, count: levels...levels)
-        variation.sigmaPolynomial = try table.doubles(keys[2], in: -1e6...1e6, unit: "µS", count: 1...8)?
-            .map { $0 * 1e-6 }
-        if variation.sigmaPolynomial != nil && variation.reference != .range {
-            throw table.error(keys[2], "is absolute (µS), so reference must be \"range\"")
+        if let perLevel = try table.doubles(keys[1], in: 0...10, count: levels...levels) {
+            variation.sigma = .perLevel(perLevel)
+        } else if let polynomial = try table.doubles(keys[2], in: -1e6...1e6, unit: "µS", count: 1...8) {
+            guard variation.reference == .range else {
+                throw table.error(keys[2], "is absolute (µS), so reference must be \"range\"")
+            }
+            variation.sigma = .polynomial(polynomial.map { $0 * 1e-6 })
+        } else {
+            variation.sigma = .constant(try table.double(keys[0], default: 0, in: 0...10))
         }
     }
 
