@@ -12,11 +12,12 @@ public struct ResultFileError: CimCarloError, Equatable {
 
 /// The HDF5 result of a study, or of one shard of it (README, "Result file format").
 ///
-/// All per-instance datasets exist from the start, filled with NaN, one row per instance the
-/// file holds (`/instance` names them: all of the plan's, a shard's, or — under sequential
-/// stopping — those up to the present checkpoint, grown by `extend`). Each recorded instance
-/// writes its row, sets `/completed` and `instances_completed`, and flushes, so an
-/// interrupted run keeps what it finished and `--resume` fills in the rest. The root attribute
+/// All per-instance datasets (`ResultSchema.perInstance`) exist from the start, filled with
+/// NaN, one row per instance the file holds (`/instance` names them: all of the plan's, a
+/// shard's, or — under sequential stopping — those up to the present checkpoint, grown by
+/// `extend`). Each recorded instance writes its row, sets `/completed` and
+/// `instances_completed`, and flushes, so an interrupted run keeps what it finished and
+/// `--resume` fills in the rest. The root attribute
 /// `status` is "partial" until `finish` writes the summary, then "complete". Storage only:
 /// the statistics come from `StudySummary`.
 public final class ResultFile: ResultSink {
@@ -127,14 +128,20 @@ public final class ResultFile: ResultSink {
         for dataset in datasets { try dataset.create(in: file, rows: n, plan: plan, chunkRows: chunk) }
         try tables.write(to: file)
 
-        for dimension in ResultSchema.Dimension.allCases {
-            try file.attachDimensionScale(
-                "/" + dimension.rawValue, name: dimension.rawValue,
-                to: datasets.compactMap { dataset in
-                    dataset.dimensions.firstIndex(of: dimension).map { (dataset.path, $0) }
-                })
+        // Each scale goes to the datasets with its axis: the `[instance, policy]` ones last (and
+        // `/policy_budget` just before them), the order of files written before `ResultSchema`,
+        // which writes the same bytes.
+        func axis(_ dimension: ResultSchema.Dimension, of datasets: [ResultSchema.Dataset]) -> [(String, Int)] {
+            datasets.compactMap { dataset in dataset.dimensions.firstIndex(of: dimension).map { (dataset.path, $0) } }
         }
-        try file.attachDimensionScale("/policy", name: "policy", to: [("/policy_budget", 0)])
+        let perPolicy = datasets.filter { $0.dimensions == [.instance, .policy] }
+        let others = datasets.filter { $0.dimensions != [.instance, .policy] }
+        try file.attachDimensionScale(
+            "/instance", name: "instance", to: axis(.instance, of: others) + axis(.instance, of: perPolicy))
+        try file.attachDimensionScale(
+            "/policy", name: "policy",
+            to: axis(.policy, of: others) + [("/policy_budget", 0)] + axis(.policy, of: perPolicy))
+        try file.attachDimensionScale("/time", name: "time", to: axis(.time, of: others))
         try file.flush()
         return ResultFile(
             path: path, file: file, plan: plan, tables: tables, shard: shard, instances: instances,

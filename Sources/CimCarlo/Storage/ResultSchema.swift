@@ -26,18 +26,11 @@ public enum ResultSchema {
         /// Set for a dataset that exists only when the plan has a value (the device model's
         /// energy per pulse), which the dataset carries as the attribute of this name.
         let onlyWith: (attribute: String, value: @Sendable (StudyPlan) -> Double?)?
-        private let makeDataset: @Sendable (HDF5File, _ path: String, _ shape: [Int], _ chunkRows: Int) throws -> Void
-        private let writeRows: WriteRows?
-        private let readRows: ReadRows?
-
-        private typealias WriteRows =
-            @Sendable (
-                HDF5File, _ path: String, [InstanceResult], StudyPlan, _ start: [Int], _ count: [Int]
-            ) throws -> Void
-        private typealias ReadRows =
-            @Sendable (
-                HDF5File, _ path: String, _ rowShape: [Int], _ results: inout [InstanceResult?]
-            ) throws -> Void
+        // The dataset's element type, hidden in closures over `path`.
+        private let makeDataset: @Sendable (HDF5File, _ shape: [Int], _ chunkRows: Int) throws -> Void
+        private let writeRows:
+            (@Sendable (HDF5File, [InstanceResult], StudyPlan, _ start: [Int], _ count: [Int]) throws -> Void)?
+        private let readRows: (@Sendable (HDF5File, _ rowShape: [Int], inout [InstanceResult?]) throws -> Void)?
 
         /// A dataset of `Element`s whose row for an instance is `row(result, plan)` (row-major
         /// over `dimensions` after the first), put back into a result by `restore`. Without
@@ -54,18 +47,19 @@ public enum ResultSchema {
             type = Element.typeName
             self.meaning = meaning
             self.onlyWith = onlyWith
-            makeDataset = { file, path, shape, chunkRows in
+            let path = "/" + name
+            makeDataset = { file, shape, chunkRows in
                 try file.createDataset(path, shape: shape, fill: fill, growingRows: chunkRows)
             }
             if let row {
-                writeRows = { file, path, results, plan, start, count in
+                writeRows = { file, results, plan, start, count in
                     try file.writeBlock(results.flatMap { row($0, plan) }, to: path, start: start, count: count)
                 }
             } else {
                 writeRows = nil
             }
             if let restore {
-                readRows = { file, path, rowShape, results in
+                readRows = { file, rowShape, results in
                     let values = try file.read(path, as: Element.self).values
                     let size = rowShape.reduce(1, *)
                     for index in results.indices where results[index] != nil {
@@ -96,7 +90,7 @@ public enum ResultSchema {
 
         /// Creates it in `file` for `rows` instances of `plan` (with its `onlyWith` attribute).
         func create(in file: HDF5File, rows: Int, plan: StudyPlan, chunkRows: Int) throws {
-            try makeDataset(file, path, shape(rows: rows, plan: plan), chunkRows)
+            try makeDataset(file, shape(rows: rows, plan: plan), chunkRows)
             if let (attribute, value) = onlyWith, let value = value(plan) {
                 try file.setAttribute(attribute, value, on: path)
             }
@@ -105,7 +99,7 @@ public enum ResultSchema {
         /// Writes the rows of `results` into rows `start…` of `file` (nothing for `/completed`).
         func write(_ results: [InstanceResult], at start: Int, plan: StudyPlan, in file: HDF5File) throws {
             let count = shape(rows: results.count, plan: plan)
-            try writeRows?(file, path, results, plan, [start] + count.dropFirst().map { _ in 0 }, count)
+            try writeRows?(file, results, plan, [start] + count.dropFirst().map { _ in 0 }, count)
         }
 
         /// Reads the dataset back into the non-nil elements of `results`, one per row of the file.
@@ -116,7 +110,7 @@ public enum ResultSchema {
                 throw ResultFileError(
                     path: file.path, reason: "damaged result file (`\(path)` disagrees with `/instance`)")
             }
-            try readRows(file, path, Array(shape.dropFirst()), &results)
+            try readRows(file, Array(shape.dropFirst()), &results)
         }
     }
 
