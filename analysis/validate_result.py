@@ -1,16 +1,21 @@
 #!/usr/bin/env python3
 """Check a cimcarlo result file against the documented schema (README, "Result file format").
 
-Reads the file with h5py only, independently of cimcarlo. Prints "ok: FILE" and exits 0
-when every name, shape, type, attribute and dimension scale of the contract is present;
-otherwise prints one line per problem and exits 1.
+Reads the file with h5py only, independently of cimcarlo; the per-instance datasets come from
+result_schema.json beside this script (`cimcarlo schema` writes it). Prints "ok: FILE" and
+exits 0 when every name, shape, type, attribute and dimension scale of the contract is
+present; otherwise prints one line per problem and exits 1.
 
     python3 analysis/validate_result.py runs/out/quickstart.h5
 """
+import json
 import sys
+from pathlib import Path
 
 import h5py
 import numpy as np
+
+SCHEMA = json.loads((Path(__file__).with_name("result_schema.json")).read_text())
 
 ROOT_ATTRIBUTES = ["format", "format_version", "tool_version", "seed", "spec", "device_model",
                    "model_sha256", "dataset_sha256", "created_utc", "instances_completed"]
@@ -32,26 +37,30 @@ def validate(path):
         for name in ROOT_ATTRIBUTES:
             if name not in f.attrs:
                 problems.append(f"missing root attribute {name}")
-        if f.attrs.get("format") not in ("cimcarlo.result", b"cimcarlo.result"):
-            problems.append("format is not cimcarlo.result")
-        if int(f.attrs.get("format_version", -1)) != 1:
-            problems.append("format_version is not 1")
-        for name in ["accuracy", "loss", "instance", "policy", "time", "policy_budget", "write_cycles",
-                     "programming_time_s"]:
+        if f.attrs.get("format") not in (SCHEMA["format"], SCHEMA["format"].encode()):
+            problems.append(f"format is not {SCHEMA['format']}")
+        if int(f.attrs.get("format_version", -1)) != SCHEMA["format_version"]:
+            problems.append(f"format_version is not {SCHEMA['format_version']}")
+        per_instance = [entry for entry in SCHEMA["per_instance"]
+                        if entry["name"] in f or "only_with_attribute" not in entry]
+        for name in ["instance", "policy", "time", "policy_budget"] + [entry["name"] for entry in per_instance]:
             if name not in f:
                 problems.append(f"missing dataset /{name}")
         if problems:
             return problems
         n, p, t = len(f["instance"]), len(f["policy"]), len(f["time"])
+        sizes = {"instance": n, "policy": p, "time": t}
         expected = {
-            "accuracy": ((n, p, t), np.float32, ["instance", "policy", "time"]),
-            "loss": ((n, p, t), np.float32, ["instance", "policy", "time"]),
             "instance": ((n,), np.int64, None),
             "time": ((t,), np.float64, None),
             "policy_budget": ((p,), np.float64, ["policy"]),
-            "write_cycles": ((n, p), np.float64, ["instance", "policy"]),
-            "programming_time_s": ((n, p), np.float64, ["instance", "policy"]),
         }
+        for entry in per_instance:
+            dims = entry["dimensions"]
+            expected[entry["name"]] = (tuple(sizes[dim] for dim in dims), np.dtype(entry["type"]), dims)
+            attribute = entry.get("only_with_attribute")
+            if attribute is not None and attribute not in f[entry["name"]].attrs:
+                problems.append(f"/{entry['name']} has no attribute {attribute}")
         for name, (shape, dtype, dims) in expected.items():
             dataset = f[name]
             if dataset.shape != shape:

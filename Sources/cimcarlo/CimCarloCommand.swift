@@ -21,7 +21,7 @@ struct CimCarloCommand: ParsableCommand {
         version: CimCarloVersion.current,
         subcommands: [
             Train.self, Eval.self, Check.self, Map.self, Run.self, Report.self, Search.self, Bench.self, Merge.self,
-            Slurm.self,
+            Slurm.self, Schema.self,
         ]
     )
 

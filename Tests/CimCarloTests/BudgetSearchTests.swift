@@ -47,7 +47,7 @@ import Testing
             StudySummary(ends.results, threshold: AccuracyThreshold(fraction: fraction, testImages: probe.test.count))
                 .cells.map { $0[last].yield }
         }
-        spec.accuracyThreshold = Set(ends.results.accuracy.map(Double.init)).max { a, b in
+        spec.accuracyThreshold = Set(ends.results.rows.flatMap { $0!.accuracy.joined() }.map(Double.init)).max { a, b in
             let (ya, yb) = (yields(a), yields(b))
             return ya[1] - ya[0] < yb[1] - yb[0]
         }!

@@ -1,7 +1,7 @@
 import Foundation
 
 /// What one chip instance achieved under every policy and at every time point.
-public struct InstanceResult: Sendable {
+public struct InstanceResult: Sendable, Equatable {
     public var instance: Int
     /// Top-1 accuracy, `[policy][time]`, fractions.
     public var accuracy: [[Float]]
@@ -21,5 +21,11 @@ public struct InstanceResult: Sendable {
         self.loss = loss
         self.writeCycles = writeCycles
         self.programmingTimeSeconds = programmingTimeSeconds
+    }
+
+    /// An instance with no values yet, which reading a result file fills dataset by dataset
+    /// (`ResultSchema`).
+    init(instance: Int) {
+        self.init(instance: instance, accuracy: [], loss: [], writeCycles: [], programmingTimeSeconds: [])
     }
 }

@@ -35,60 +35,29 @@ public struct AccuracyThreshold: Sendable, Equatable {
     }
 }
 
-/// The per-instance results of a study as its result file holds them: `[row, policy, time]`
-/// for the instances in `instances` (NaN where an instance is not done yet).
+/// The per-instance results of a study as its result file holds them: a row for each of
+/// `instances`, nil where an instance is not done yet.
 public struct StudyResults: Sendable, Equatable {
     /// The instance index of each row.
     public var instances: [Int]
     public var policies: Int
     public var times: Int
-    /// Top-1 accuracy, `[row, policy, time]`, fractions.
-    public var accuracy: [Float]
-    /// Mean cross-entropy, `[row, policy, time]`, nats.
-    public var loss: [Float]
-    /// Programming pulses per chip, `[row, policy]`.
-    public var writeCycles: [Double]
-    /// Programming time per chip, `[row, policy]`, seconds.
-    public var programmingTimeSeconds: [Double]
-    /// Whether each row holds a finished instance.
-    public var completed: [Bool]
+    /// Each row's finished instance, nil until it is recorded.
+    public var rows: [InstanceResult?]
 
     public init(instances: [Int], policies: Int, times: Int) {
         self.instances = instances
         self.policies = policies
         self.times = times
-        let rows = instances.count
-        accuracy = Array(repeating: .nan, count: rows * policies * times)
-        loss = accuracy
-        writeCycles = Array(repeating: .nan, count: rows * policies)
-        programmingTimeSeconds = writeCycles
-        completed = Array(repeating: false, count: rows)
+        rows = Array(repeating: nil, count: instances.count)
     }
+
+    /// Whether each row holds a finished instance.
+    public var completed: [Bool] { rows.map { $0 != nil } }
 
     /// Stores one finished instance in row `row`.
     public mutating func set(_ result: InstanceResult, row: Int) {
-        let cells = policies * times
-        accuracy.replaceSubrange(row * cells..<(row + 1) * cells, with: result.accuracy.joined())
-        loss.replaceSubrange(row * cells..<(row + 1) * cells, with: result.loss.joined())
-        writeCycles.replaceSubrange(row * policies..<(row + 1) * policies, with: result.writeCycles)
-        programmingTimeSeconds.replaceSubrange(
-            row * policies..<(row + 1) * policies,
-            with: result.programmingTimeSeconds)
-        completed[row] = true
-    }
-
-    /// The finished instance in row `row`.
-    public func result(row: Int) -> InstanceResult {
-        let cells = policies * times
-        func table(_ values: [Float]) -> [[Float]] {
-            (0..<policies).map { policy in
-                Array(values[(row * cells + policy * times)..<(row * cells + (policy + 1) * times)])
-            }
-        }
-        return InstanceResult(
-            instance: instances[row], accuracy: table(accuracy), loss: table(loss),
-            writeCycles: Array(writeCycles[row * policies..<(row + 1) * policies]),
-            programmingTimeSeconds: Array(programmingTimeSeconds[row * policies..<(row + 1) * policies]))
+        rows[row] = result
     }
 }
 
@@ -108,29 +77,31 @@ public struct StudySummary: Sendable {
 
     public init(_ results: StudyResults, threshold: AccuracyThreshold) {
         let (policies, times) = (results.policies, results.times)
-        let rows = results.instances.indices.filter { results.completed[$0] }
-        func accuracy(_ row: Int, _ policy: Int, _ time: Int) -> Double {
-            Double(results.accuracy[(row * policies + policy) * times + time])
+        let finished = results.rows.compactMap { $0 }
+        func accuracy(_ result: InstanceResult, _ policy: Int, _ time: Int) -> Double {
+            Double(result.accuracy[policy][time])
         }
         cells = (0..<policies).map { policy in
             (0..<times).map { time in
-                Statistics.summarize(rows.map { accuracy($0, policy, time) }, meetsThreshold: threshold.isMet(by:))
+                Statistics.summarize(
+                    finished.map { accuracy($0, policy, time) }, meetsThreshold: threshold.isMet(by:))
             }
         }
         differences = (0..<policies).map { policy in
             (0..<times).map { time in
                 Statistics.summarize(
-                    rows.map { accuracy($0, policy, time) - accuracy($0, 0, time) },
+                    finished.map { accuracy($0, policy, time) - accuracy($0, 0, time) },
                     meetsThreshold: { _ in false })
             }
         }
-        func means(_ values: [Double]) -> [Double] {
+        func means(_ values: KeyPath<InstanceResult, [Double]>) -> [Double] {
             (0..<policies).map { policy in
-                rows.isEmpty ? .nan : rows.map { values[$0 * policies + policy] }.reduce(0, +) / Double(rows.count)
+                finished.isEmpty
+                    ? .nan : finished.map { $0[keyPath: values][policy] }.reduce(0, +) / Double(finished.count)
             }
         }
-        meanWriteCycles = means(results.writeCycles)
-        meanProgrammingTimeSeconds = means(results.programmingTimeSeconds)
+        meanWriteCycles = means(\.writeCycles)
+        meanProgrammingTimeSeconds = means(\.programmingTimeSeconds)
     }
 
     /// The widest 95 % CI half-width of any (policy, time) mean, in accuracy fractions.

@@ -61,7 +61,7 @@ public enum ShardMerge {
             times: plan.timesSeconds.count)
         for shard in shards {
             let results = try shard.results()
-            for row in results.instances.indices { merged.set(results.result(row: row), row: results.instances[row]) }
+            for (instance, result) in zip(results.instances, results.rows) { merged.rows[instance] = result }
         }
         if FileManager.default.fileExists(atPath: output) && !force {
             throw ResultFileError(path: output, reason: "already exists (use --force to overwrite it)")

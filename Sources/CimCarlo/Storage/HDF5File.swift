@@ -22,13 +22,30 @@ private let hdf5Lock = NSLock()
 protocol HDF5Element: Numeric, Sendable {
     /// The HDF5 in-memory type identifier (`H5T_NATIVE_*`).
     static var hdf5Type: hid_t { get }
+    /// Its NumPy name, e.g. "float32" (`ResultSchema`).
+    static var typeName: String { get }
 }
 
-extension Float: HDF5Element { static var hdf5Type: hid_t { cim_H5T_NATIVE_FLOAT() } }
-extension Double: HDF5Element { static var hdf5Type: hid_t { cim_H5T_NATIVE_DOUBLE() } }
-extension Int64: HDF5Element { static var hdf5Type: hid_t { cim_H5T_NATIVE_INT64() } }
-extension Int32: HDF5Element { static var hdf5Type: hid_t { cim_H5T_NATIVE_INT32() } }
-extension UInt8: HDF5Element { static var hdf5Type: hid_t { cim_H5T_NATIVE_UINT8() } }
+extension Float: HDF5Element {
+    static var hdf5Type: hid_t { cim_H5T_NATIVE_FLOAT() }
+    static var typeName: String { "float32" }
+}
+extension Double: HDF5Element {
+    static var hdf5Type: hid_t { cim_H5T_NATIVE_DOUBLE() }
+    static var typeName: String { "float64" }
+}
+extension Int64: HDF5Element {
+    static var hdf5Type: hid_t { cim_H5T_NATIVE_INT64() }
+    static var typeName: String { "int64" }
+}
+extension Int32: HDF5Element {
+    static var hdf5Type: hid_t { cim_H5T_NATIVE_INT32() }
+    static var typeName: String { "int32" }
+}
+extension UInt8: HDF5Element {
+    static var hdf5Type: hid_t { cim_H5T_NATIVE_UINT8() }
+    static var typeName: String { "uint8" }
+}
 
 /// An open HDF5 file. Closed when the last reference goes away.
 ///

@@ -12,11 +12,12 @@ public struct ResultFileError: CimCarloError, Equatable {
 
 /// The HDF5 result of a study, or of one shard of it (README, "Result file format").
 ///
-/// All per-instance datasets exist from the start, filled with NaN, one row per instance the
-/// file holds (`/instance` names them: all of the plan's, a shard's, or — under sequential
-/// stopping — those up to the present checkpoint, grown by `extend`). Each recorded instance
-/// writes its row, sets `/completed` and `instances_completed`, and flushes, so an
-/// interrupted run keeps what it finished and `--resume` fills in the rest. The root attribute
+/// All per-instance datasets (`ResultSchema.perInstance`) exist from the start, filled with
+/// NaN, one row per instance the file holds (`/instance` names them: all of the plan's, a
+/// shard's, or — under sequential stopping — those up to the present checkpoint, grown by
+/// `extend`). Each recorded instance writes its row, sets `/completed` and
+/// `instances_completed`, and flushes, so an interrupted run keeps what it finished and
+/// `--resume` fills in the rest. The root attribute
 /// `status` is "partial" until `finish` writes the summary, then "complete". Storage only:
 /// the statistics come from `StudySummary`.
 public final class ResultFile: ResultSink {
@@ -51,10 +52,8 @@ public final class ResultFile: ResultSink {
         rowOfInstance = Dictionary(uniqueKeysWithValues: instances.enumerated().map { ($1, $0) })
     }
 
-    private static let perInstance = ["/accuracy", "/loss", "/write_cycles", "/programming_time_s", "/completed"]
-    private var perInstanceDatasets: [String] {
-        Self.perInstance + (plan.energyPerPulseJoules == nil ? [] : ["/programming_energy_j"])
-    }
+    /// The file's per-instance datasets.
+    private var datasets: [ResultSchema.Dataset] { ResultSchema.perInstance(for: plan) }
 
     // MARK: - Creating
 
@@ -90,7 +89,6 @@ public final class ResultFile: ResultSink {
                 path: path, reason: "cannot create it (is the directory writable?)",
                 exitCode: ExitStatus.runtimeFailure)
         }
-        let (n, p, t) = (instances.count, plan.policyLabels.count, plan.timesSeconds.count)
         try file.setAttribute("format", format)
         try file.setAttribute("format_version", formatVersion)
         try file.setAttribute("tool_version", CimCarloVersion.current)
@@ -118,6 +116,7 @@ public final class ResultFile: ResultSink {
         }
         if let shard { try file.setAttribute("shard", shard.description) }
 
+        let n = instances.count
         let chunk = min(max(n, 1), rowsPerChunk)
         try file.createDataset("/instance", shape: [n], fill: Int64(-1), growingRows: chunk)
         try file.writeBlock(instances.map { Int64($0) }, to: "/instance", start: [0], count: [n])
@@ -125,30 +124,24 @@ public final class ResultFile: ResultSink {
         try file.write(plan.timesSeconds, to: "/time")
         try file.setAttribute("units", "s", on: "/time")
         try file.write(plan.policyBudgets, to: "/policy_budget")
-        try file.createDataset("/accuracy", shape: [n, p, t], fill: Float.nan, growingRows: chunk)
-        try file.createDataset("/loss", shape: [n, p, t], fill: Float.nan, growingRows: chunk)
-        try file.createDataset("/write_cycles", shape: [n, p], fill: Double.nan, growingRows: chunk)
-        try file.createDataset("/programming_time_s", shape: [n, p], fill: Double.nan, growingRows: chunk)
-        try file.createDataset("/completed", shape: [n], fill: UInt8(0), growingRows: chunk)
-        var perPolicy = ["/write_cycles", "/programming_time_s"]
-        if let energy = plan.energyPerPulseJoules {
-            try file.createDataset("/programming_energy_j", shape: [n, p], fill: Double.nan, growingRows: chunk)
-            try file.setAttribute("energy_per_pulse_j", energy, on: "/programming_energy_j")
-            perPolicy.append("/programming_energy_j")
-        }
+        let datasets = ResultSchema.perInstance(for: plan)
+        for dataset in datasets { try dataset.create(in: file, rows: n, plan: plan, chunkRows: chunk) }
         try tables.write(to: file)
 
+        // Each scale goes to the datasets with its axis: the `[instance, policy]` ones last (and
+        // `/policy_budget` just before them), the order of files written before `ResultSchema`,
+        // which writes the same bytes.
+        func axis(_ dimension: ResultSchema.Dimension, of datasets: [ResultSchema.Dataset]) -> [(String, Int)] {
+            datasets.compactMap { dataset in dataset.dimensions.firstIndex(of: dimension).map { (dataset.path, $0) } }
+        }
+        let perPolicy = datasets.filter { $0.dimensions == [.instance, .policy] }
+        let others = datasets.filter { $0.dimensions != [.instance, .policy] }
         try file.attachDimensionScale(
-            "/instance", name: "instance",
-            to: [
-                ("/accuracy", 0), ("/loss", 0), ("/completed", 0),
-            ] + perPolicy.map { ($0, 0) })
+            "/instance", name: "instance", to: axis(.instance, of: others) + axis(.instance, of: perPolicy))
         try file.attachDimensionScale(
             "/policy", name: "policy",
-            to: [
-                ("/accuracy", 1), ("/loss", 1), ("/policy_budget", 0),
-            ] + perPolicy.map { ($0, 1) })
-        try file.attachDimensionScale("/time", name: "time", to: [("/accuracy", 2), ("/loss", 2)])
+            to: axis(.policy, of: others) + [("/policy_budget", 0)] + axis(.policy, of: perPolicy))
+        try file.attachDimensionScale("/time", name: "time", to: axis(.time, of: others))
         try file.flush()
         return ResultFile(
             path: path, file: file, plan: plan, tables: tables, shard: shard, instances: instances,
@@ -272,16 +265,8 @@ public final class ResultFile: ResultSink {
         guard let row = rowOfInstance[result.instance] else {
             preconditionFailure("instance \(result.instance) is not in \(path)")
         }
-        let (p, t) = (plan.policyLabels.count, plan.timesSeconds.count)
-        try file.writeBlock(Array(result.accuracy.joined()), to: "/accuracy", start: [row, 0, 0], count: [1, p, t])
-        try file.writeBlock(Array(result.loss.joined()), to: "/loss", start: [row, 0, 0], count: [1, p, t])
-        try file.writeBlock(result.writeCycles, to: "/write_cycles", start: [row, 0], count: [1, p])
-        try file.writeBlock(result.programmingTimeSeconds, to: "/programming_time_s", start: [row, 0], count: [1, p])
-        if let energy = plan.energyPerPulseJoules {
-            try file.writeBlock(
-                result.writeCycles.map { $0 * energy }, to: "/programming_energy_j", start: [row, 0],
-                count: [1, p])
-        }
+        for dataset in datasets { try dataset.write([result], at: row, plan: plan, in: file) }
+        // The commit mark, after the row's values.
         try file.writeBlock([UInt8(1)], to: "/completed", start: [row], count: [1])
         completed[row] = true
         try file.setAttribute("instances_completed", Int64(completedCount))
@@ -290,17 +275,10 @@ public final class ResultFile: ResultSink {
 
     /// Writes every row at once (a merge), in the file's row order.
     func record(_ results: StudyResults) throws {
-        precondition(results.instances == instances && results.completed.allSatisfy { $0 })
-        let (n, p, t) = (instances.count, plan.policyLabels.count, plan.timesSeconds.count)
-        try file.writeBlock(results.accuracy, to: "/accuracy", start: [0, 0, 0], count: [n, p, t])
-        try file.writeBlock(results.loss, to: "/loss", start: [0, 0, 0], count: [n, p, t])
-        try file.writeBlock(results.writeCycles, to: "/write_cycles", start: [0, 0], count: [n, p])
-        try file.writeBlock(results.programmingTimeSeconds, to: "/programming_time_s", start: [0, 0], count: [n, p])
-        if let energy = plan.energyPerPulseJoules {
-            try file.writeBlock(
-                results.writeCycles.map { $0 * energy }, to: "/programming_energy_j", start: [0, 0],
-                count: [n, p])
-        }
+        precondition(results.instances == instances)
+        let rows = results.rows.map { $0! }
+        let n = rows.count
+        for dataset in datasets { try dataset.write(rows, at: 0, plan: plan, in: file) }
         try file.writeBlock(Array(repeating: UInt8(1), count: n), to: "/completed", start: [0], count: [n])
         completed = Array(repeating: true, count: n)
         try file.setAttribute("instances_completed", Int64(n))
@@ -311,7 +289,7 @@ public final class ResultFile: ResultSink {
     public func extend(toInstances count: Int) throws {
         precondition(shard == nil && instances == Array(0..<instances.count) && count >= instances.count)
         let old = instances.count
-        for dataset in ["/instance"] + perInstanceDatasets { try file.extend(dataset, rows: count) }
+        for path in ["/instance"] + datasets.map(\.path) { try file.extend(path, rows: count) }
         try file.writeBlock((old..<count).map { Int64($0) }, to: "/instance", start: [old], count: [count - old])
         for instance in old..<count { rowOfInstance[instance] = instance }
         instances += old..<count
@@ -324,20 +302,12 @@ public final class ResultFile: ResultSink {
         var results = StudyResults(
             instances: instances, policies: plan.policyLabels.count,
             times: plan.timesSeconds.count)
+        results.rows = instances.indices.map { completed[$0] ? InstanceResult(instance: instances[$0]) : nil }
         do {
-            results.accuracy = try file.read("/accuracy", as: Float.self).values
-            results.loss = try file.read("/loss", as: Float.self).values
-            results.writeCycles = try file.read("/write_cycles", as: Double.self).values
-            results.programmingTimeSeconds = try file.read("/programming_time_s", as: Double.self).values
+            for dataset in datasets { try dataset.read(from: file, plan: plan, into: &results.rows) }
         } catch let error as HDF5Error {
             throw ResultFileError(path: path, reason: "damaged result file (cannot \(error.operation))")
         }
-        guard results.accuracy.count == instances.count * results.policies * results.times,
-            results.writeCycles.count == instances.count * results.policies
-        else {
-            throw ResultFileError(path: path, reason: "damaged result file (its datasets disagree with `/instance`)")
-        }
-        results.completed = completed
         return results
     }
 
