@@ -320,9 +320,12 @@ import Testing
             simulator.load([targets], readNoiseVariances: [deviceVariances], stream: stream)
             tiles = simulator
         } else {
-            let product = try ReadNoiseProduct(
-                network: network, mapping: mapping, batchCapacity: batch, passes: 1, workspace: workspace)
+            let product = try ReadNoiseProduct(network: network, mapping: mapping, batchCapacity: batch, passes: 1)
             product.load([deviceVariances], stream: stream)
+            workspace.productEffect = {
+                product.addNoise(
+                    node: $0, group: $1, input: $2, rows: $3, inner: $4, output: $6, outputs: $7, outputStride: $8)
+            }
             products = product
         }
         _ = (tiles, products)

@@ -1,7 +1,7 @@
 import Foundation
 
 /// Per-read noise on the crossbar products of effective-weight passes
-/// (`NetworkWorkspace.productNoise`).
+/// (`NetworkWorkspace.productEffect`, `addNoise`).
 ///
 /// With independent device read noise, a product's outputs for input row `x` are
 /// `y_j = ŷ_j + N(0, Σ_i x_i² V_ij)`, independent over j, where `V_ij = Σ_d c_d² σ_d²` sums
@@ -41,10 +41,8 @@ final class ReadNoiseProduct {
     private var counters: [Int]
     private var referenceCounters: [Int]
 
-    /// Per-read noise for `passes` passes of `network`, installed on `workspace`'s products.
-    init(network: Network, mapping: CrossbarMapping, batchCapacity: Int, passes: Int, workspace: NetworkWorkspace)
-        throws
-    {
+    /// Per-read noise for `passes` passes of `network`.
+    init(network: Network, mapping: CrossbarMapping, batchCapacity: Int, passes: Int) throws {
         self.mapping = mapping
         mappedIndex = mapping.mappedLayerIndices(of: network)
         var largestInput = 1
@@ -72,10 +70,6 @@ final class ReadNoiseProduct {
         draws = .allocateZeroed(max(largestOutput, largestReference))
         counters = Array(repeating: 0, count: mapping.layers.count)
         referenceCounters = counters
-        workspace.productNoise = { [unowned self] in
-            self.addNoise(
-                node: $0, group: $1, input: $2, rows: $3, inner: $4, output: $5, outputs: $6, outputStride: $7)
-        }
     }
 
     deinit {

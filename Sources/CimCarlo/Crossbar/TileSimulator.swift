@@ -42,6 +42,10 @@ final class TileSimulator {
     /// ADC range per mapped layer and column: low and high.
     private(set) var adcLow: [[Float]]
     private(set) var adcHigh: [[Float]]
+    /// IR drop on every array's partial sums (nil: none).
+    private let irDrop: IRDropProduct?
+    /// Quantisation scale 1 for every column: the conductance matrices are levels.
+    private let unitScales: [Float]
     /// Whether passes record ranges (calibration) instead of converting.
     private var calibrating = false
     private var plane: UnsafeMutableBufferPointer<Float>
@@ -66,8 +70,10 @@ final class TileSimulator {
     /// Tile-accurate arithmetic for `passes` passes of `network`.
     init(
         network: Network, mapping: CrossbarMapping, periphery: PeripheryConfiguration, batchCapacity: Int,
-        passes: Int = 1
+        passes: Int = 1, irDrop: IRDropProduct? = nil
     ) throws {
+        self.irDrop = irDrop
+        unitScales = Array(repeating: 1, count: mapping.layers.map(\.columns).max() ?? 1)
         self.mapping = mapping
         self.periphery = periphery
         arrayRows = mapping.configuration.arrayRows
@@ -361,6 +367,11 @@ final class TileSimulator {
                             a: source + tileStart, lda: inner,
                             b: conductances[pass][index][unit].base + matrixOffset + tileStart, ldb: inner,
                             c: partial.baseAddress!, ldc: outputs)
+                        if !calibrating {
+                            applyIRDrop(
+                                source + tileStart, rows, tileRows, inner, unit, index, matrixOffset + tileStart,
+                                outputs, partial.baseAddress!, 1)
+                        }
                         if readNoiseActive && !calibrating {
                             addReadNoise(
                                 to: partial, source: source, rows: rows, outputs: outputs, tileStart: tileStart,
@@ -382,6 +393,11 @@ final class TileSimulator {
                             a: source + tileStart, lda: inner,
                             b: conductances[pass][index][unit].base + matrixOffset + tileStart, ldb: inner,
                             beta: unit == 0 ? 0 : 1, c: merged.baseAddress!, ldc: outputs)
+                        if !calibrating {
+                            applyIRDrop(
+                                source + tileStart, rows, tileRows, inner, unit, index, matrixOffset + tileStart,
+                                outputs, merged.baseAddress!, shift)
+                        }
                     }
                     if readNoiseActive && !calibrating {
                         addReadNoise(
@@ -398,6 +414,21 @@ final class TileSimulator {
                         into: output, outputStride: outputStride)
                 }
             }
+        }
+    }
+
+    /// IR drop on the partial sums `output` of `input` against unit `unit`'s conductances from
+    /// `matrixOffset` (one array of `tileRows` rows), scaled by `alpha` (the merged shift).
+    private func applyIRDrop(
+        _ input: UnsafePointer<Float>, _ rows: Int, _ tileRows: Int, _ inner: Int, _ unit: Int, _ index: Int,
+        _ matrixOffset: Int, _ outputs: Int, _ output: UnsafeMutablePointer<Float>, _ alpha: Float
+    ) {
+        guard let irDrop else { return }
+        unitScales.withUnsafeBufferPointer { scales in
+            irDrop.apply(
+                input: input, rows: rows, inner: tileRows, lda: inner,
+                weights: conductances[pass][index][unit].base + matrixOffset, ldb: inner, scales: scales.baseAddress!,
+                outputs: outputs, output: output, ldc: outputs, alpha: alpha)
         }
     }
 

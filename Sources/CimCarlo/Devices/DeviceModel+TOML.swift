@@ -144,6 +144,7 @@ extension DeviceModel {
         } else {
             writeVerify = WriteVerify()
         }
+        irDrop = try IRDrop(reader)
         try reader.finish()
     }
 

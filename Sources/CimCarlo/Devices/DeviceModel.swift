@@ -45,6 +45,8 @@ public struct DeviceModel: Sendable, Equatable {
     public var relaxation: Relaxation?
     /// Iterative programming (write-verify).
     public var writeVerify: WriteVerify
+    /// Wire resistance along word and bit lines (per read); nil for none.
+    public var irDrop: IRDrop?
 
     /// `g_max − g_min`, siemens.
     public var conductanceRange: Double { maximumConductance - minimumConductance }
@@ -79,7 +81,8 @@ public struct DeviceModel: Sendable, Equatable {
         name: String, description: String, source: String, minimumConductance: Double,
         maximumConductance: Double, cellBits: Int, deviceToDevice: Variation, programming: Variation,
         programmingOutcome: ProgrammingOutcome = .oneShot, stuckAtZeroRate: Double, stuckAtOneRate: Double,
-        drift: Drift?, readNoise: ReadNoise?, relaxation: Relaxation? = nil, writeVerify: WriteVerify
+        drift: Drift?, readNoise: ReadNoise?, relaxation: Relaxation? = nil, writeVerify: WriteVerify,
+        irDrop: IRDrop? = nil
     ) {
         self.name = name
         self.description = description
@@ -96,6 +99,7 @@ public struct DeviceModel: Sendable, Equatable {
         self.readNoise = readNoise
         self.relaxation = relaxation
         self.writeVerify = writeVerify
+        self.irDrop = irDrop
     }
 }
 

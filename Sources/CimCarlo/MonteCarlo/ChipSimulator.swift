@@ -108,22 +108,45 @@ public final class ChipSimulator {
         }
 
         let passes = Self.passes(policies: policies.count, times: timesSeconds.count, device: device)
+        let irDrop = device.irDrop.map {
+            IRDropProduct(
+                $0, device: device, arrayRows: mapping.configuration.arrayRows,
+                largestOutputs: mapping.layers.map { $0.columns }.max() ?? 1)
+        }
         if periphery.fidelity == .tile {
             let tiles = try TileSimulator(
                 network: network, mapping: mapping, periphery: periphery,
-                batchCapacity: workspace.batchCapacity, passes: passes)
+                batchCapacity: workspace.batchCapacity, passes: passes, irDrop: irDrop)
             // Converter ranges come from the noise-free network on the first test images.
             tiles.calibrate(network: network, workspace: workspace, images: test.prefix(256))
             self.tiles = tiles
             readNoiseProduct = nil
         } else {
             tiles = nil
-            readNoiseProduct =
+            let readNoiseProduct =
                 device.readNoisePerRead
                 ? try ReadNoiseProduct(
-                    network: network, mapping: mapping, batchCapacity: workspace.batchCapacity, passes: passes,
-                    workspace: workspace)
+                    network: network, mapping: mapping, batchCapacity: workspace.batchCapacity, passes: passes)
                 : nil
+            self.readNoiseProduct = readNoiseProduct
+            if readNoiseProduct != nil || irDrop != nil {
+                // The product-time effects, in order: IR drop on the product, then per-read noise.
+                let mappedIndex = mapping.mappedLayerIndices(of: network)
+                let layers = mapping.layers
+                workspace.productEffect = { node, group, input, rows, inner, weights, output, outputs, outputStride in
+                    if let irDrop, let index = mappedIndex[node] {
+                        layers[index].columnScales.withUnsafeBufferPointer { scales in
+                            irDrop.apply(
+                                input: input, rows: rows, inner: inner, lda: inner, weights: weights, ldb: inner,
+                                scales: scales.baseAddress! + group * outputs, outputs: outputs, output: output,
+                                ldc: outputStride)
+                        }
+                    }
+                    readNoiseProduct?.addNoise(
+                        node: node, group: group, input: input, rows: rows, inner: inner, output: output,
+                        outputs: outputs, outputStride: outputStride)
+                }
+            }
         }
         reservePasses(passes)
     }

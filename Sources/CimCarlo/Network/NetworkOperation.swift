@@ -94,6 +94,14 @@ public typealias MatrixProduct = (
     _ output: UnsafeMutablePointer<Float>, _ outputs: Int, _ outputStride: Int
 ) -> Void
 
+/// What the product-time effects of a crossbar (per-read noise, IR drop) add to a product just
+/// computed: called with `MatrixProduct`'s arguments and the group's weights `[outputs × inner]`
+/// in the input's order (row stride `inner`).
+public typealias ProductEffect = (
+    _ node: Int, _ group: Int, _ input: UnsafePointer<Float>, _ rows: Int, _ inner: Int,
+    _ weights: UnsafePointer<Float>, _ output: UnsafeMutablePointer<Float>, _ outputs: Int, _ outputStride: Int
+) -> Void
+
 /// What one node's forward pass reads and writes. Buffers hold `batchSize` samples.
 public struct ForwardPass {
     public let node: Int
@@ -109,7 +117,7 @@ public struct ForwardPass {
     /// Replaces the sgemm of crossbar operations when set.
     public let matrixProduct: MatrixProduct?
     /// Called after a crossbar operation's sgemm with the same arguments, to add per-read noise.
-    public var productNoise: MatrixProduct? = nil
+    public var productEffect: ProductEffect? = nil
 
     public var input: UnsafeMutableBufferPointer<Float> { inputs[0] }
     public var inputShape: ActivationShape { inputShapes[0] }

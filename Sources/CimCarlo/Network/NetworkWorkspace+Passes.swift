@@ -20,7 +20,7 @@ extension NetworkWorkspace {
     /// the product's summation order.
     public func evaluate(_ networks: ArraySlice<Network>, on images: LabeledImages) -> [Evaluation] {
         guard let reference = networks.first else { return [] }
-        guard networks.count > 1, matrixProduct == nil, productNoise == nil, let first = sharedFirstLayer(reference)
+        guard networks.count > 1, matrixProduct == nil, productEffect == nil, let first = sharedFirstLayer(reference)
         else {
             return networks.map { evaluate($0, on: images) }
         }

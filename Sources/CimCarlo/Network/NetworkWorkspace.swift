@@ -32,7 +32,7 @@ public final class NetworkWorkspace {
         didSet { fullBatchPasses = [] }
     }
     /// Adds to the sgemm of crossbar operations (per-read noise); nil: nothing.
-    public var productNoise: MatrixProduct? {
+    public var productEffect: ProductEffect? {
         didSet { fullBatchPasses = [] }
     }
     /// Each node's forward view at `batchCapacity` samples, made on first use so passes over
@@ -186,7 +186,7 @@ public final class NetworkWorkspace {
             node: index, inputs: values.map { buffer(ofValue: $0, batchSize: batchSize) },
             inputShapes: values.map { shapes[$0] }, output: buffer(ofValue: index + 1, batchSize: batchSize),
             outputShape: shapes[index + 1], batchSize: batchSize, scratch: scratch,
-            recordedIndices: recordedIndices[index], matrixProduct: matrixProduct, productNoise: productNoise)
+            recordedIndices: recordedIndices[index], matrixProduct: matrixProduct, productEffect: productEffect)
     }
 
     /// Runs the forward pass on `batchSize` images (NHWC pixels in [0, 1]) and returns the
@@ -219,7 +219,7 @@ public final class NetworkWorkspace {
             let pass = forwardPass(node: index, batchSize: batchSize)
             let operation = network.nodes[index].operation
             if let kernels {
-                if matrixProduct == nil, productNoise == nil, let convolution = operation as? Convolution,
+                if matrixProduct == nil, productEffect == nil, let convolution = operation as? Convolution,
                     let followers = kernels.forward(convolution, pass, network: network)
                 {
                     index += 1 + followers

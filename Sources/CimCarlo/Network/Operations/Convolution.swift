@@ -187,8 +187,9 @@ public struct Convolution: CrossbarOperation, Equatable {
                 a: patches.baseAddress!, lda: fanIn,
                 b: scratch.permuted.baseAddress! + group * groupOutputs * fanIn, ldb: fanIn,
                 beta: 1, c: output, ldc: outputChannels)
-            pass.productNoise?(
-                pass.node, group, patches.baseAddress!, rows, fanIn, output, groupOutputs, outputChannels)
+            pass.productEffect?(
+                pass.node, group, patches.baseAddress!, rows, fanIn,
+                scratch.permuted.baseAddress! + group * groupOutputs * fanIn, output, groupOutputs, outputChannels)
         }
     }
 

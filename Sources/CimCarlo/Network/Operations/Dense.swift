@@ -64,9 +64,10 @@ public struct Dense: CrossbarOperation, Equatable {
                 transposeB: true, m: rows, n: outputs, k: inputs,
                 a: pass.input.baseAddress!, lda: inputs, b: weight.baseAddress!, ldb: inputs,
                 beta: 1, c: pass.output.baseAddress!, ldc: outputs)
+            pass.productEffect?(
+                pass.node, 0, pass.input.baseAddress!, rows, inputs, weight.baseAddress!, pass.output.baseAddress!,
+                outputs, outputs)
         }
-        pass.productNoise?(
-            pass.node, 0, pass.input.baseAddress!, rows, inputs, pass.output.baseAddress!, outputs, outputs)
     }
 
     /// `∂W = g_outᵀ · x`, `∂b = Σ g_out`, `g_in += g_out · W`; in curvature mode with `x²` and `W²`.
