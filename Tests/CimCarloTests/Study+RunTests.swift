@@ -27,6 +27,24 @@ import Testing
         #expect(one == (try accuracy(directory.file("two.h5"))))
     }
 
+    @Test func aStudyOfValuesInMemoryGivesTheFileStudysResults() throws {
+        let fixture = try TinyStudyFixture(directory: directory)
+        let spec = try RunSpec.load(path: fixture.spec)
+        let fromFiles = try Study(spec: spec, instances: 3)
+        let (device, text) = try DeviceModel.load(path: fixture.deviceModel)
+        let inMemory = try Study(
+            spec: spec, device: device, deviceModelText: text, network: fixture.network, test: fixture.images,
+            modelSHA256: "in memory", datasetSHA256: "in memory", instances: 3)
+        func results(_ study: Study) throws -> StudyResults {
+            let collector = ResultCollector(instances: [0, 1, 2], policies: study.policies.count, times: 3)
+            try study.simulate(instances: [0, 1, 2], into: collector, threads: 2)
+            return collector.results
+        }
+        let expected = try results(fromFiles)
+        #expect(expected.rows.allSatisfy { $0 != nil })
+        #expect(try results(inMemory) == expected)
+    }
+
     @Test func seedsDecide() throws {
         try study(seed: 5).run(output: directory.file("a.h5"), threads: 2)
         try study(seed: 5).run(output: directory.file("b.h5"), threads: 2)

@@ -26,36 +26,66 @@ public final class Study: Sendable {
     /// Loads the model, device model and dataset a spec names. `instances` and `seed`
     /// override the spec's values (command-line options); under sequential stopping
     /// `instances` is the most to simulate.
-    public init(
+    public convenience init(
         spec: RunSpec, instances: Int? = nil, seed: UInt64? = nil,
         stopping: StudyPlan.Stopping = .fixed
     ) throws {
-        self.spec = spec
-        (device, deviceModelText) = try DeviceModel.load(path: spec.deviceModelPath)
-        // Any kind but none (budget searches start budgeted kinds at 0 and raise them).
-        if device.programmingOutcome == .verified, let policy = spec.policies.first(where: { $0.kind != .none }) {
-            throw ConfigurationError(
-                file: spec.path, key: "policies",
-                message: "\"\(policy)\" write-verifies, but \(spec.deviceModelPath) describes programming that is "
-                    + "already verified (programming.describes = \"verified\"): the only policy allowed on it is none")
-        }
-        network = try spec.loadNetwork()
-        test = try spec.dataset.load(.test).prefix(spec.testLimit)
+        let (device, deviceModelText) = try DeviceModel.load(path: spec.deviceModelPath)
+        try Self.checkPolicies(of: spec, on: device)
+        let network = try spec.loadNetwork()
+        let test = try spec.dataset.load(.test).prefix(spec.testLimit)
         try test.checkFits(network, name: spec.dataset.description)
-        mapping = CrossbarMapping(network: network, configuration: spec.mapping, cellBits: device.cellBits)
-        let seed = seed ?? spec.seed
-        self.seed = seed
-        if spec.policies.contains(where: { $0.kind.needsSensitivity }) {
-            let training: LabeledImages
+        var training: LabeledImages?
+        if let policy = spec.policies.first(where: { $0.kind.needsSensitivity }) {
             do {
                 training = try spec.dataset.load(.train).prefix(spec.sensitivityImages)
             } catch let error as DatasetError {
-                let policy = spec.policies.first { $0.kind.needsSensitivity }!
                 throw DatasetError.mismatch(
                     reason:
                         "policy \(policy) ranks weights by a pass over the training split, which is missing: \(error)")
             }
-            try training.checkFits(network, name: spec.dataset.description)
+            try training!.checkFits(network, name: spec.dataset.description)
+        }
+        // An ONNX model's external data files are part of it (their bytes follow the model's).
+        let externalFiles =
+            spec.modelPath.lowercased().hasSuffix(".onnx")
+            ? try ONNXImporter.externalDataFiles(path: spec.modelPath) : []
+        var modelHasher = SHA256()
+        for file in [spec.modelPath] + externalFiles {
+            guard let data = FileManager.default.contents(atPath: file) else {
+                throw ModelFileError(path: file, reason: "cannot read it to fingerprint the model")
+            }
+            modelHasher.update(data)
+        }
+        try self.init(
+            spec: spec, device: device, deviceModelText: deviceModelText, network: network, test: test,
+            training: training, modelSHA256: modelHasher.finalizeHex(), datasetSHA256: try spec.dataset.sha256(.test),
+            instances: instances, seed: seed, stopping: stopping)
+    }
+
+    /// A study of values in memory: `spec` says what to simulate (its model, dataset and device
+    /// model paths are not read), `test` the images to evaluate, `training` the images a
+    /// sensitivity-ranked policy's pass runs over (needed only then). `modelSHA256` and
+    /// `datasetSHA256` identify the model and the test set in the plan (result files, shards).
+    public init(
+        spec: RunSpec, device: DeviceModel, deviceModelText: String, network: Network, test: LabeledImages,
+        training: LabeledImages? = nil, modelSHA256: String, datasetSHA256: String, instances: Int? = nil,
+        seed: UInt64? = nil, stopping: StudyPlan.Stopping = .fixed
+    ) throws {
+        self.spec = spec
+        self.device = device
+        self.deviceModelText = deviceModelText
+        try Self.checkPolicies(of: spec, on: device)
+        self.network = network
+        self.test = test
+        mapping = CrossbarMapping(network: network, configuration: spec.mapping, cellBits: device.cellBits)
+        let seed = seed ?? spec.seed
+        self.seed = seed
+        if let policy = spec.policies.first(where: { $0.kind.needsSensitivity }) {
+            guard let training else {
+                throw DatasetError.mismatch(
+                    reason: "policy \(policy) ranks weights by a pass over training images; none given")
+            }
             let started = DispatchTime.now().uptimeNanoseconds
             sensitivity = try WeightSensitivity.compute(network: network, images: training)
             sensitivitySeconds = Double(DispatchTime.now().uptimeNanoseconds - started) * 1e-9
@@ -72,24 +102,24 @@ public final class Study: Sendable {
         let kinds = policies.map(\.kind).filter(\.needsSensitivity)
         let scores = (kinds.contains(.swim) ? .swim : kinds.first).map { ($0, selector.scores($0)) }
         tables = ResultTables(mapping: mapping, network: network, policies: policies, sensitivity: scores)
-        // An ONNX model's external data files are part of it (their bytes follow the model's).
-        let externalFiles =
-            spec.modelPath.lowercased().hasSuffix(".onnx")
-            ? try ONNXImporter.externalDataFiles(path: spec.modelPath) : []
-        var modelHasher = SHA256()
-        for file in [spec.modelPath] + externalFiles {
-            guard let data = FileManager.default.contents(atPath: file) else {
-                throw ModelFileError(path: file, reason: "cannot read it to fingerprint the model")
-            }
-            modelHasher.update(data)
-        }
         plan = StudyPlan(
-            specText: spec.text, deviceModelText: deviceModelText, modelSHA256: modelHasher.finalizeHex(),
-            datasetSHA256: try spec.dataset.sha256(.test), seed: seed, instances: instances ?? spec.instances,
+            specText: spec.text, deviceModelText: deviceModelText, modelSHA256: modelSHA256,
+            datasetSHA256: datasetSHA256, seed: seed, instances: instances ?? spec.instances,
             stopping: stopping, testImages: test.count, accuracyThreshold: spec.accuracyThreshold,
             policyLabels: policies.map(\.description), policyBudgets: policies.map(\.verifiedFraction),
             timesSeconds: spec.timesSeconds, periphery: spec.periphery.description,
             energyPerPulseJoules: device.writeVerify.energyPerPulseJoules, selectionsSHA256: tables.sha256)
+    }
+
+    /// Refuses write-verifying policies on a device whose programming is already verified.
+    private static func checkPolicies(of spec: RunSpec, on device: DeviceModel) throws {
+        // Any kind but none (budget searches start budgeted kinds at 0 and raise them).
+        if device.programmingOutcome == .verified, let policy = spec.policies.first(where: { $0.kind != .none }) {
+            throw ConfigurationError(
+                file: spec.path, key: "policies",
+                message: "\"\(policy)\" write-verifies, but \(spec.deviceModelPath) describes programming that is "
+                    + "already verified (programming.describes = \"verified\"): the only policy allowed on it is none")
+        }
     }
 
     /// Chooses the weights of budgeted policies (as for the spec's own policies).
