@@ -111,24 +111,6 @@ public enum ProgrammingOutcome: String, Sendable, Equatable {
     case verified
 }
 
-/// A function of the normalised target conductance: a constant, or the clipped logarithmic
-/// form IBM's PCM model uses for drift, `clip(slope · ln(x) + intercept, min, max)`.
-public enum ConductanceFunction: Sendable, Equatable {
-    case constant(Double)
-    case clippedLog(slope: Double, intercept: Double, minimum: Double, maximum: Double)
-
-    /// Value at normalised conductance `x`; `x` is floored at 1e-12 before the logarithm.
-    @inlinable
-    public func value(at x: Double) -> Double {
-        switch self {
-        case let .constant(value):
-            return value
-        case let .clippedLog(slope, intercept, minimum, maximum):
-            return min(max(slope * log(max(x, 1e-12)) + intercept, minimum), maximum)
-        }
-    }
-}
-
 /// The target conductance `g_min + x·(g_max − g_min)` in units of the range.
 @inlinable
 func targetConductanceInRangeUnits(_ x: Double, _ device: DeviceModel) -> Double {

@@ -1,5 +1,23 @@
 import Foundation
 
+/// A function of the normalised target conductance: a constant, or the clipped logarithmic
+/// form IBM's PCM model uses for drift, `clip(slope · ln(x) + intercept, min, max)`.
+public enum ConductanceFunction: Sendable, Equatable {
+    case constant(Double)
+    case clippedLog(slope: Double, intercept: Double, minimum: Double, maximum: Double)
+
+    /// Value at normalised conductance `x`; `x` is floored at 1e-12 before the logarithm.
+    @inlinable
+    public func value(at x: Double) -> Double {
+        switch self {
+        case let .constant(value):
+            return value
+        case let .clippedLog(slope, intercept, minimum, maximum):
+            return min(max(slope * log(max(x, 1e-12)) + intercept, minimum), maximum)
+        }
+    }
+}
+
 /// Power-law conductance drift after programming, as in IBM's analog AI kit:
 /// `G(t) = G_prog · ((t + t₀) / t₀)^(−ν)`, where `t` is the time since the first read at
 /// `t₀` after programming, and ν is drawn per device from N(μν(r), σν(r)) at the target's
@@ -85,5 +103,39 @@ extension Drift {
     @inline(__always)
     static func factor<L: DeviceLanes>(logTimeRatio: L, exponent: L) -> L {
         L.exp(-logTimeRatio * exponent)
+    }
+}
+
+extension Drift {
+    /// The `[drift]` table of a device model file, nil without one.
+    init?(_ reader: ConfigurationReader) throws {
+        guard let table = try reader.table("drift") else { return nil }
+        self.init(
+            referenceTimeSeconds: try table.double("t0_s", in: 1e-9...1e9, unit: "s"),
+            exponentMean: try ConductanceFunction(table, "nu_mean", range: -1...1),
+            exponentStd: try ConductanceFunction(table, "nu_std", range: 0...1),
+            absoluteExponent: try table.bool("absolute", default: false))
+        try table.finish()
+    }
+}
+
+extension ConductanceFunction {
+    /// Key `key` of `reader`: a number, or a clipped-log table `{log_slope, intercept, min, max}`.
+    init(_ reader: ConfigurationReader, _ key: String, range: ClosedRange<Double>) throws {
+        if case let .table(form) = reader.value(key) {
+            let table = reader.reader(for: form, key: key)
+            let function = ConductanceFunction.clippedLog(
+                slope: try table.double("log_slope", in: -10...10),
+                intercept: try table.double("intercept", in: -10...10),
+                minimum: try table.double("min", in: range),
+                maximum: try table.double("max", in: range))
+            if case let .clippedLog(_, _, minimum, maximum) = function, minimum > maximum {
+                throw table.error("max", "must be at least min (\(minimum))")
+            }
+            try table.finish()
+            self = function
+            return
+        }
+        self = .constant(try reader.double(key, in: range))
     }
 }

@@ -134,3 +134,38 @@ final class ReadNoiseEffect: ReadTimeEffect {
         }
     }
 }
+
+extension ReadNoise {
+    /// The `[read_noise]` table of a device model file, nil without one; `maximumMicrosiemens` is
+    /// g_max (for the logarithmic form).
+    init?(_ reader: ConfigurationReader, maximumMicrosiemens: Double) throws {
+        guard let table = try reader.table("read_noise") else { return nil }
+        var noise = ReadNoise(coefficient: 0)
+        switch table.value("sigma") {
+        case .table(let form):
+            let q = table.reader(for: form, key: "sigma")
+            if q.contains("log10_us") {
+                noise.sigma = .logarithmic(
+                    microsiemensPerDecade: try q.double("log10_us", in: 0...1e3, unit: "µS"),
+                    maximumMicrosiemens: maximumMicrosiemens)
+            } else {
+                noise.sigma = .power(
+                    coefficient: try q.double("coefficient", in: 0...10),
+                    exponent: try q.double("exponent", default: 0, in: 0...10),
+                    floor: try q.double("floor", default: 1e-3, in: 1e-12...1),
+                    maximum: try q.double("max", default: 10, in: 0...10))
+            }
+            try q.finish()
+        default:
+            noise = ReadNoise(coefficient: try table.double("sigma", in: 0...10, unit: "(relative to G)"))
+        }
+        noise.oneOverF = try table.bool("one_over_f", default: false)
+        noise.readTimeSeconds = try table.double("t_read_s", default: 250e-9, in: 1e-15...1, unit: "s")
+        noise.timeOffsetSeconds = try table.double("t_offset_s", default: 0, in: 0...1e9, unit: "s")
+        noise.resample = ReadNoise.Resample(
+            rawValue: try table.string(
+                "resample", default: "per-chip", allowed: ReadNoise.Resample.allCases.map(\.rawValue)))!
+        try table.finish()
+        self = noise
+    }
+}

@@ -81,3 +81,24 @@ extension Relaxation {
         shift + L.maximum(initial + perDecade * decades, L(0)) * z
     }
 }
+
+extension Relaxation {
+    /// The `[relaxation]` table of a device model file, nil without one; `rangeMicrosiemens` is
+    /// g_max − g_min (for the shift's units).
+    init?(_ reader: ConfigurationReader, levels: Int, rangeMicrosiemens: Double) throws {
+        guard let table = try reader.table("relaxation") else { return nil }
+        let reference = try table.string("reference", default: "range", allowed: ["range", "target"])
+        var initial = Variation(reference: Variation.Reference(rawValue: reference)!)
+        var perDecade = initial
+        try Variation.readSigma(table, prefix: "sigma0", levels: levels, into: &initial)
+        try Variation.readSigma(table, prefix: "per_decade", levels: levels, into: &perDecade)
+        var relaxing = Relaxation(
+            referenceTimeSeconds: try table.double("t0_s", in: 1e-9...1e9, unit: "s"),
+            initial: initial, perDecade: perDecade)
+        relaxing.shiftPerDecade =
+            try table.double("shift_per_decade_us", default: 0, in: -1e3...1e3, unit: "µS")
+            / rangeMicrosiemens
+        try table.finish()
+        self = relaxing
+    }
+}

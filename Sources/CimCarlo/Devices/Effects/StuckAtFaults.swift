@@ -20,3 +20,17 @@ final class StuckAtFaults: StaticEffect {
         }
     }
 }
+
+extension StuckAtFaults {
+    /// The SA0 and SA1 rates of a device model file's `[stuck_at]` table (0 without one).
+    static func rates(_ reader: ConfigurationReader) throws -> (zero: Double, one: Double) {
+        guard let stuck = try reader.table("stuck_at") else { return (0, 0) }
+        let zero = try stuck.double("sa0_rate", default: 0, in: 0...1, unit: "(fraction of devices)")
+        let one = try stuck.double("sa1_rate", default: 0, in: 0...1, unit: "(fraction of devices)")
+        guard zero + one <= 1 else {
+            throw stuck.error("sa1_rate", "sa0_rate + sa1_rate must be at most 1, got \(zero + one)")
+        }
+        try stuck.finish()
+        return (zero, one)
+    }
+}

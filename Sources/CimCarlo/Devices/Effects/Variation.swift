@@ -128,3 +128,48 @@ final class VariationEffect: StaticEffect {
         variation.deviation(z, scale: L.load(scale.base, index), level: L.load(level.base, index))
     }
 }
+
+extension Variation {
+    /// The variation in table `key` of a device model file (none without it); `extra` reads any further keys of the table before it is finished.
+    static func read(
+        _ reader: ConfigurationReader, _ key: String, levels: Int,
+        extra: (ConfigurationReader) throws -> Void = { _ in }
+    ) throws -> Variation {
+        guard let table = try reader.table(key) else { return .none }
+        var variation = Variation()
+        variation.distribution = Variation.Distribution(
+            rawValue: try table.string("distribution", default: "gaussian", allowed: ["gaussian", "lognormal"]))!
+        variation.reference = Variation.Reference(
+            rawValue: try table.string("reference", default: "range", allowed: ["range", "target"]))!
+        if variation.distribution == .lognormal && variation.reference != .target {
+            throw table.error(
+                "reference", "must be \"target\" for a lognormal distribution (it scales the target conductance)")
+        }
+        try readSigma(table, prefix: "sigma", levels: levels, into: &variation)
+        try extra(table)
+        try table.finish()
+        return variation
+    }
+
+    /// Reads one of `<prefix>`, `<prefix>_per_level`, `<prefix>_polynomial_us` into `variation`'s
+    /// sigma forms (none of them: sigma 0).
+    static func readSigma(
+        _ table: ConfigurationReader, prefix: String, levels: Int, into variation: inout Variation
+    ) throws {
+        let keys = [prefix, prefix + "_per_level", prefix + "_polynomial_us"]
+        let forms = keys.filter { table.contains($0) }
+        guard forms.count <= 1 else {
+            throw table.error(forms[1], "give only one of \(keys.joined(separator: ", "))")
+        }
+        if let perLevel = try table.doubles(keys[1], in: 0...10, count: levels...levels) {
+            variation.sigma = .perLevel(perLevel)
+        } else if let polynomial = try table.doubles(keys[2], in: -1e6...1e6, unit: "µS", count: 1...8) {
+            guard variation.reference == .range else {
+                throw table.error(keys[2], "is absolute (µS), so reference must be \"range\"")
+            }
+            variation.sigma = .polynomial(polynomial.map { $0 * 1e-6 })
+        } else {
+            variation.sigma = .constant(try table.double(keys[0], default: 0, in: 0...10))
+        }
+    }
+}
