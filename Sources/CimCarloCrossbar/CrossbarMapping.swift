@@ -1,3 +1,4 @@
+import CimCarloNetwork
 import Foundation
 
 /// One weight layer (a convolution or dense node) laid out on crossbar arrays.
@@ -260,7 +261,7 @@ public struct CrossbarMapping: Sendable {
     public var weightCount: Int { layers.reduce(0) { $0 + $1.weightCount } }
 
     /// The mapped layer index of each of `network`'s nodes (nil for nodes without crossbar weights).
-    func mappedLayerIndices(of network: Network) -> [Int?] {
+    package func mappedLayerIndices(of network: Network) -> [Int?] {
         var mapped = [Int?](repeating: nil, count: network.nodes.count)
         for (index, layer) in layers.enumerated() { mapped[layer.nodeIndex] = index }
         return mapped

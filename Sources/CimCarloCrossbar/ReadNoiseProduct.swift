@@ -1,3 +1,6 @@
+import CimCarloDevices
+import CimCarloNetwork
+import CimCarloSupport
 import Foundation
 
 /// Per-read noise on the crossbar products of effective-weight passes
@@ -13,7 +16,7 @@ import Foundation
 ///
 /// Draws come from `stream` at a running counter per layer, reset by `select`, so a pass's
 /// noise depends only on (seed, instance, pass) and the order of the test images.
-final class ReadNoiseProduct {
+package final class ReadNoiseProduct {
     let mapping: CrossbarMapping
     private let mappedIndex: [Int?]
     private let rowOrder: [[Int]]
@@ -42,7 +45,7 @@ final class ReadNoiseProduct {
     private var referenceCounters: [Int]
 
     /// Per-read noise for `passes` passes of `network`.
-    init(network: Network, mapping: CrossbarMapping, batchCapacity: Int, passes: Int) throws {
+    package init(network: Network, mapping: CrossbarMapping, batchCapacity: Int, passes: Int) throws {
         self.mapping = mapping
         mappedIndex = mapping.mappedLayerIndices(of: network)
         var largestInput = 1
@@ -79,7 +82,7 @@ final class ReadNoiseProduct {
     }
 
     /// Clears pass `pass`'s variances of layer `layerIndex`; `active`: whether the noise is on.
-    func startLayer(_ layerIndex: Int, pass: Int, active: Bool) {
+    package func startLayer(_ layerIndex: Int, pass: Int, active: Bool) {
         passes[pass].active[layerIndex] = active
         guard active else { return }
         let reference = passes[pass].reference[layerIndex]
@@ -88,7 +91,7 @@ final class ReadNoiseProduct {
 
     /// Adds the read-noise variances of the chunk's weight devices (`chunk.variance`, units of the
     /// range², the weights from `firstWeight` on) to pass `pass`: `V = Σ_d c_d² σ_d²` per weight.
-    func store(_ chunk: DeviceChunk, pass: Int, layer layerIndex: Int, firstWeight: Int) {
+    package func store(_ chunk: DeviceChunk, pass: Int, layer layerIndex: Int, firstWeight: Int) {
         guard passes[pass].active[layerIndex] else { return }
         let layer = mapping.layers[layerIndex]
         let perWeight = layer.devicesPerWeight
@@ -106,7 +109,7 @@ final class ReadNoiseProduct {
 
     /// Adds the variances of the chunk's reference devices (the layer's reference devices from
     /// `firstDevice` on) to pass `pass`: `R = Σ_j (B^j (B − 1))² σ_j²` per tile and row.
-    func storeReference(_ chunk: DeviceChunk, pass: Int, layer layerIndex: Int, firstDevice: Int) {
+    package func storeReference(_ chunk: DeviceChunk, pass: Int, layer layerIndex: Int, firstDevice: Int) {
         guard passes[pass].active[layerIndex] else { return }
         let layer = mapping.layers[layerIndex]
         let order = rowOrder[layerIndex]
@@ -120,7 +123,7 @@ final class ReadNoiseProduct {
     }
 
     /// Scales pass `pass`'s variances of layer `layerIndex` by the squared compensation factors.
-    func finishLayer(_ layerIndex: Int, pass: Int, factors: [Float]?) {
+    package func finishLayer(_ layerIndex: Int, pass: Int, factors: [Float]?) {
         let layer = mapping.layers[layerIndex]
         if let factors, passes[pass].active[layerIndex] {
             let weight = passes[pass].weight[layerIndex]
@@ -164,7 +167,7 @@ final class ReadNoiseProduct {
     }
 
     /// Draws the products that follow for pass `pass`, from `stream` restarted.
-    func select(pass: Int, stream: CounterRandom) {
+    package func select(pass: Int, stream: CounterRandom) {
         self.pass = pass
         self.stream = stream
         referenceStream = CounterRandom(seed: stream.key, instance: 0, purpose: .productNoise, substream: 1)
@@ -173,7 +176,7 @@ final class ReadNoiseProduct {
     }
 
     /// Adds the read noise of group `group` of node `node`'s product (`MatrixProduct` arguments).
-    func addNoise(
+    package func addNoise(
         node: Int, group: Int, input: UnsafePointer<Float>, rows: Int, inner: Int,
         output: UnsafeMutablePointer<Float>, outputs: Int, outputStride: Int
     ) {

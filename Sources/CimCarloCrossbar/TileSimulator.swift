@@ -1,3 +1,6 @@
+import CimCarloDevices
+import CimCarloNetwork
+import CimCarloSupport
 import Foundation
 
 /// Tile-accurate crossbar arithmetic for the weight layers of one network (one per worker).
@@ -20,7 +23,7 @@ import Foundation
 /// Per-read noise (`load(_:readNoiseVariances:stream:)`) adds to every partial sum, before its
 /// ADC, `N(0, plane² · Varᵀ)` from the devices' read-noise variances (one more sgemm per slice
 /// and side; merged: the slices' variances weighted by their shift-and-add factors squared).
-final class TileSimulator {
+package final class TileSimulator {
     let mapping: CrossbarMapping
     let periphery: PeripheryConfiguration
     let arrayRows: Int
@@ -68,7 +71,7 @@ final class TileSimulator {
     private let largestProductOutput: Int
 
     /// Tile-accurate arithmetic for `passes` passes of `network`.
-    init(
+    package init(
         network: Network, mapping: CrossbarMapping, periphery: PeripheryConfiguration, batchCapacity: Int,
         passes: Int = 1, irDrop: IRDropProduct? = nil
     ) throws {
@@ -145,7 +148,7 @@ final class TileSimulator {
     }
 
     /// Prepares pass `pass` for layer `layerIndex`; `readNoise`: whether it has per-read noise.
-    func startLayer(_ layerIndex: Int, pass: Int, readNoise: Bool) {
+    package func startLayer(_ layerIndex: Int, pass: Int, readNoise: Bool) {
         readNoiseInPass[pass] = readNoise
         guard readNoise && variances[pass][layerIndex].isEmpty else { return }
         let layer = mapping.layers[layerIndex]
@@ -161,7 +164,9 @@ final class TileSimulator {
 
     /// Stores the chunk's levels `levels` (and read-noise variances) of the weights from
     /// `firstWeight` on in pass `pass`.
-    func store(_ chunk: DeviceChunk, pass: Int, layer layerIndex: Int, firstWeight: Int, levels: DeviceBuffer<Float>) {
+    package func store(
+        _ chunk: DeviceChunk, pass: Int, layer layerIndex: Int, firstWeight: Int, levels: DeviceBuffer<Float>
+    ) {
         let perWeight = mapping.layers[layerIndex].devicesPerWeight
         place(
             pass: pass, layer: layerIndex, weights: firstWeight..<(firstWeight + chunk.count / perWeight),
@@ -170,12 +175,12 @@ final class TileSimulator {
     }
 
     /// Sets pass `pass`'s drift compensation of layer `layerIndex` (nil: none).
-    func finishLayer(_ layerIndex: Int, pass: Int, factors: [Float]?) {
+    package func finishLayer(_ layerIndex: Int, pass: Int, factors: [Float]?) {
         compensations[pass][layerIndex] = factors ?? Array(repeating: 1, count: mapping.layers[layerIndex].columns)
     }
 
     /// Evaluates pass `pass` from here on, its per-read draws from `stream` restarted.
-    func select(pass: Int, stream: CounterRandom) {
+    package func select(pass: Int, stream: CounterRandom) {
         self.pass = pass
         readNoiseActive = readNoiseInPass[pass]
         noiseStream = stream
@@ -237,7 +242,7 @@ final class TileSimulator {
 
     /// Sets the DAC input ranges and the ADC ranges from noise-free passes over `images`
     /// (the devices at their targets, ideal converters).
-    func calibrate(network: Network, workspace: NetworkWorkspace, images: LabeledImages) {
+    package func calibrate(network: Network, workspace: NetworkWorkspace, images: LabeledImages) {
         let targets = mapping.layers.map { layer in
             let buffer = UnsafeMutableBufferPointer<Float>.allocate(capacity: layer.targets.count)
             _ = buffer.initialize(from: layer.targets)
@@ -301,7 +306,7 @@ final class TileSimulator {
 
     /// Crossbar products per weight of `layer` in one pass: one per slice and side of the pair
     /// and per input plane (both signs of every DAC cycle).
-    static func productsPerWeight(
+    package static func productsPerWeight(
         _ layer: LayerMapping, configuration: MappingConfiguration, periphery: PeripheryConfiguration
     ) -> Int {
         layer.slices * configuration.sides * (periphery.dacBits == 0 ? 1 : 2 * dacCycles(periphery))

@@ -1,34 +1,38 @@
+import CimCarloSupport
+
 /// A run of consecutive devices of one mapped layer — at most `capacity`, whole weights or
 /// reference devices — with the state the effects of each phase read and write. A chip is
 /// simulated chunk by chunk, so its memory does not grow with its devices.
-final class DeviceChunk {
+package final class DeviceChunk {
     /// Devices per chunk (a multiple of 8).
-    static let capacity = 4096
+    package static let capacity = 4096
 
     /// Devices in the chunk.
-    var count = 0
+    package var count = 0
     /// The chip-wide index of the first device: the counter of its draws.
-    var firstDevice = 0
+    package var firstDevice = 0
     /// Normalised target level of each device, `(G − g_min) / (g_max − g_min)`.
-    let targets = DeviceBuffer<Float>(count: capacity)
+    package let targets = DeviceBuffer<Float>(count: capacity)
     /// Fold coefficient of each weight device (`LayerMapping.encode`).
-    let coefficients = DeviceBuffer<Float>(count: capacity)
+    package let coefficients = DeviceBuffer<Float>(count: capacity)
     /// Error of the first programming pulse (device-to-device plus cycle-to-cycle), units of the range.
-    let oneShotError = DeviceBuffer<Float>(count: capacity)
+    package let oneShotError = DeviceBuffer<Float>(count: capacity)
     /// 0 healthy, 1 stuck at g_min (SA0), 2 stuck at g_max (SA1).
-    let stuck = DeviceBuffer<UInt8>(count: capacity, zero: 0)
+    package let stuck = DeviceBuffer<UInt8>(count: capacity, zero: 0)
     /// Drift exponent ν.
     let driftExponent = DeviceBuffer<Float>(count: capacity)
     /// Normalised level after programming under the current policy.
-    let programmed = DeviceBuffer<Float>(count: capacity)
+    package let programmed = DeviceBuffer<Float>(count: capacity)
     /// Conductance in units of the range (g_min included while read-time effects run, then the
     /// normalised level read at the current time point).
-    let read = DeviceBuffer<Float>(count: capacity)
+    package let read = DeviceBuffer<Float>(count: capacity)
     /// Read-noise variance at the current time point, units of the range² (per-read noise).
-    let variance = DeviceBuffer<Float>(count: capacity)
+    package let variance = DeviceBuffer<Float>(count: capacity)
     /// Scratch draws.
-    let draws = DeviceBuffer<Float>(count: capacity)
-    let extraDraws = DeviceBuffer<Float>(count: capacity)
+    package let draws = DeviceBuffer<Float>(count: capacity)
+    package let extraDraws = DeviceBuffer<Float>(count: capacity)
+
+    package init() {}
 
     /// Standard normal draws of `stream` for the chunk's devices, into `buffer`.
     func fillNormals(_ stream: CounterRandom, into buffer: DeviceBuffer<Float>) {
@@ -36,27 +40,32 @@ final class DeviceChunk {
     }
 
     /// The chunk's devices eight at a time (the buffers are padded to whole lanes).
-    var lanes: StrideTo<Int> { stride(from: 0, to: count, by: 8) }
+    package var lanes: StrideTo<Int> { stride(from: 0, to: count, by: 8) }
 }
 
 /// What every draw of a chip is keyed by: the study's seed and the instance.
-struct ChipDraws {
+package struct ChipDraws {
     let seed: UInt64
     let instance: Int
 
-    func stream(_ purpose: CounterRandom.Purpose, substream: Int = 0) -> CounterRandom {
+    package init(seed: UInt64, instance: Int) {
+        self.seed = seed
+        self.instance = instance
+    }
+
+    package func stream(_ purpose: CounterRandom.Purpose, substream: Int = 0) -> CounterRandom {
         CounterRandom(seed: seed, instance: instance, purpose: purpose, substream: substream)
     }
 }
 
 /// An effect drawn once per device and chip (device-to-device variation, faults, drift exponents).
-protocol StaticEffect: AnyObject {
+package protocol StaticEffect: AnyObject {
     /// Draws the chunk's static state; `chunk.targets` holds its targets.
     func sample(_ chunk: DeviceChunk, _ draws: ChipDraws)
 }
 
 /// An effect applied when the chip is read at a time point (drift, relaxation, per-chip read noise).
-protocol ReadTimeEffect: AnyObject {
+package protocol ReadTimeEffect: AnyObject {
     /// Moves the conductances `chunk.read` (units of the range, g_min included) of devices programmed
     /// to `chunk.programmed` to what they read at time point `time` (`timeIndex` of the study).
     func read(_ chunk: DeviceChunk, time: Double, timeIndex: Int, _ draws: ChipDraws)

@@ -1,3 +1,4 @@
+import CimCarloSupport
 import Foundation
 
 /// The values a device formula computes on — one `Double` (model parameters), one `Float` (a
@@ -67,7 +68,7 @@ protocol DeviceStorageLanes: DeviceLanes {
 extension Float: DeviceStorageLanes {
     static var laneCount: Int { 1 }
     @inline(__always) static func load(_ pointer: UnsafePointer<Float>, _ index: Int) -> Float { pointer[index] }
-    @inline(__always) func store(_ pointer: UnsafeMutablePointer<Float>, _ index: Int) { pointer[index] = self }
+    @inline(__always) package func store(_ pointer: UnsafeMutablePointer<Float>, _ index: Int) { pointer[index] = self }
 }
 
 extension SIMD8: DeviceStorageLanes where Scalar == Float {
@@ -75,7 +76,7 @@ extension SIMD8: DeviceStorageLanes where Scalar == Float {
     @inline(__always) static func load(_ pointer: UnsafePointer<Float>, _ index: Int) -> SIMD8<Float> {
         VectorMath.load(pointer, index)
     }
-    @inline(__always) func store(_ pointer: UnsafeMutablePointer<Float>, _ index: Int) {
+    @inline(__always) package func store(_ pointer: UnsafeMutablePointer<Float>, _ index: Int) {
         VectorMath.store(self, pointer, index)
     }
 }

@@ -1,3 +1,5 @@
+import CimCarloSupport
+
 extension DeviceModel {
     /// Reads a device model file (`variation-models/*.toml`); see README, "Device model files".
     /// Unknown keys and out-of-range values are `ConfigurationError`s naming the file and key.

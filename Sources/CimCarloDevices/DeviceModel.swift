@@ -113,6 +113,6 @@ public enum ProgrammingOutcome: String, Sendable, Equatable {
 
 /// The target conductance `g_min + x·(g_max − g_min)` in units of the range.
 @inlinable
-func targetConductanceInRangeUnits(_ x: Double, _ device: DeviceModel) -> Double {
+package func targetConductanceInRangeUnits(_ x: Double, _ device: DeviceModel) -> Double {
     device.minimumConductance / device.conductanceRange + x
 }

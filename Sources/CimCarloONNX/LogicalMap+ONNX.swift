@@ -1,3 +1,5 @@
+import CimCarloNetwork
+
 /// ONNX's data-movement operators as logical maps (row-major indices), shared by constant
 /// folding and by the network's `Rearrange`.
 extension LogicalMap {

@@ -1,3 +1,4 @@
+import CimCarloNetwork
 import Foundation
 
 /// Constant folding at load: shape arithmetic (`Shape`, `Gather`, `Concat`, `Cast`, …) and any

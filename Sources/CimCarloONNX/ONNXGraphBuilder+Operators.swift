@@ -1,3 +1,5 @@
+import CimCarloNetwork
+
 /// The conversion of each supported ONNX op type: weight layers, image operations and the
 /// dispatch. Tensor operations are in `+Tensors`, constant folding in `+Folding`.
 extension ONNXGraphBuilder {

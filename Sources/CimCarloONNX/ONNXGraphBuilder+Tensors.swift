@@ -1,3 +1,4 @@
+import CimCarloNetwork
 import Foundation
 
 /// The conversion of tensor operations: arithmetic with broadcasting, softmax, reductions,

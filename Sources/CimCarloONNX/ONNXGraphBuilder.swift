@@ -1,3 +1,4 @@
+import CimCarloNetwork
 import Foundation
 
 /// An input of an ONNX node: a computed network value or a constant.

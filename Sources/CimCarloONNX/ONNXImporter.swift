@@ -1,9 +1,11 @@
+import CimCarloNetwork
+import CimCarloSupport
 import Foundation
 import SwiftProtobuf
 
 /// An ONNX model cimcarlo cannot import, naming the file, the node and its op type.
 public struct ONNXImportError: CimCarloError, Equatable, Sendable {
-    public var exitCode: Int32 { ExitStatus.badInput }
+    public var kind: CimCarloErrorKind { .badInput }
     public var path: String
     /// The node's name and op type, when a node is at fault.
     public var node: String?
@@ -18,7 +20,7 @@ public struct ONNXImportError: CimCarloError, Equatable, Sendable {
 
 /// Several nodes cimcarlo cannot import: the first named, the count given, `check` pointed to.
 public struct ONNXImportErrors: CimCarloError, Sendable {
-    public var exitCode: Int32 { ExitStatus.badInput }
+    public var kind: CimCarloErrorKind { .badInput }
     public var problems: [ONNXImportError]
     public var description: String {
         guard problems.count > 1 else { return problems[0].description }

@@ -1,7 +1,10 @@
+import CimCarlo
 import Foundation
 import Testing
 
-@testable import CimCarlo
+@testable import CimCarloResults
+@testable import CimCarloSimulation
+@testable import CimCarloStudy
 
 @Suite struct BudgetSearchTests {
     @Test func findsTheSmallestBudgetThatReachesTheTarget() throws {

@@ -1,7 +1,11 @@
+import CimCarlo
 import Foundation
 import Testing
 
-@testable import CimCarlo
+@testable import CimCarloCrossbar
+@testable import CimCarloDevices
+@testable import CimCarloNetwork
+@testable import CimCarloSimulation
 
 /// Closed forms of the device models, checked on sampled chips with fixed seeds.
 @Suite struct ChipSimulatorTests {

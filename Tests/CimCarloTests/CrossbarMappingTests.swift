@@ -1,6 +1,7 @@
+import CimCarlo
 import Testing
 
-@testable import CimCarlo
+@testable import CimCarloCrossbar
 
 @Suite struct CrossbarMappingTests {
     @Test(arguments: [(8, 1), (8, 2), (7, 3), (4, 4)])

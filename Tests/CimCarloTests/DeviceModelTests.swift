@@ -1,7 +1,8 @@
+import CimCarlo
 import Foundation
 import Testing
 
-@testable import CimCarlo
+@testable import CimCarloDevices
 
 /// The device model's variation and read-noise forms against their closed forms.
 @Suite struct DeviceModelTests {

@@ -1,7 +1,13 @@
+import CimCarlo
 import Foundation
 import Testing
 
-@testable import CimCarlo
+@testable import CimCarloCrossbar
+@testable import CimCarloDevices
+@testable import CimCarloNetwork
+@testable import CimCarloSimulation
+@testable import CimCarloStudy
+@testable import CimCarloSupport
 
 /// The measured presets' closed forms, relaxation, the write-verify models and per-read noise,
 /// against their formulas and small reference simulations, with fixed seeds.

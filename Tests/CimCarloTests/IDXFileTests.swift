@@ -1,7 +1,8 @@
+import CimCarlo
 import Foundation
 import Testing
 
-@testable import CimCarlo
+@testable import CimCarloNetwork
 
 @Suite struct IDXFileTests {
     let directory = TemporaryDirectory()

@@ -1,7 +1,9 @@
+import CimCarlo
 import Foundation
 import Testing
 
-@testable import CimCarlo
+@testable import CimCarloNetwork
+@testable import CimCarloSupport
 
 @Suite struct LabeledImagesTests {
     let directory = TemporaryDirectory()

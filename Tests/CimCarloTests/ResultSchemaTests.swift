@@ -1,7 +1,9 @@
+import CimCarlo
 import Foundation
 import Testing
 
-@testable import CimCarlo
+@testable import CimCarloResults
+@testable import CimCarloStudy
 
 /// The per-instance table is the schema `analysis/validate_result.py` reads, and a result file
 /// holds what it lists.

@@ -1,7 +1,9 @@
+import CimCarlo
 import Foundation
 import Testing
 
-@testable import CimCarlo
+@testable import CimCarloResults
+@testable import CimCarloStudy
 
 @Suite struct SweepTests {
     @Test func sweepExpandsIntoOneLabelledRunPerCombination() throws {

@@ -1,7 +1,8 @@
+import CimCarlo
 import Foundation
 import Testing
 
-@testable import CimCarlo
+@testable import CimCarloSimulation
 
 /// End-to-end runs of `cimcarlo run`, `map` and `report` on the built binary.
 @Suite struct RunCommandTests {

@@ -1,7 +1,8 @@
+import CimCarlo
 import Foundation
 import Testing
 
-@testable import CimCarlo
+@testable import CimCarloSimulation
 
 @Suite struct StatisticsTests {
     @Test func wilsonIntervalMatchesTheClosedForm() {

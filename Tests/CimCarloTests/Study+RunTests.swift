@@ -1,7 +1,10 @@
+import CimCarlo
 import Foundation
 import Testing
 
-@testable import CimCarlo
+@testable import CimCarloDevices
+@testable import CimCarloResults
+@testable import CimCarloStudy
 
 /// The engine's guarantees: results depend only on (seed, instance); interrupted runs resume
 /// to the result an uninterrupted run gives.

@@ -1,7 +1,9 @@
+import CimCarlo
 import Foundation
 import Testing
 
-@testable import CimCarlo
+@testable import CimCarloResults
+@testable import CimCarloSimulation
 
 /// Yield compares correct-image counts, so a chip exactly on the threshold yields.
 @Suite struct StudySummaryTests {

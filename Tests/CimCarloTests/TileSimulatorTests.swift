@@ -1,7 +1,11 @@
+import CimCarlo
 import Foundation
 import Testing
 
-@testable import CimCarlo
+@testable import CimCarloCrossbar
+@testable import CimCarloDevices
+@testable import CimCarloNetwork
+@testable import CimCarloSimulation
 
 /// Tile-accurate simulation against effective-weight simulation, the ADC against its closed
 /// form, and drift compensation.

@@ -1,6 +1,8 @@
+import CimCarlo
 import Testing
 
-@testable import CimCarlo
+@testable import CimCarloNetwork
+@testable import CimCarloSupport
 
 @Suite struct TrainerTests {
     @Test(.enabled(if: fashionMNISTInstalled))

@@ -1,7 +1,8 @@
+import CimCarlo
 import Foundation
 import Testing
 
-@testable import CimCarlo
+@testable import CimCarloSupport
 
 /// The polynomial elementary functions against Foundation's double-precision ones.
 @Suite struct VectorMathTests {

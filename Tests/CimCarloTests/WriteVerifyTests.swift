@@ -1,7 +1,11 @@
+import CimCarlo
 import Foundation
 import Testing
 
-@testable import CimCarlo
+@testable import CimCarloCrossbar
+@testable import CimCarloDevices
+@testable import CimCarloNetwork
+@testable import CimCarloSimulation
 
 /// The iterative write-verify model and the selective policies.
 @Suite struct WriteVerifyTests {

@@ -1,3 +1,4 @@
+import CimCarloSupport
 import Foundation
 
 /// A function of the normalised target conductance: a constant, or the clipped logarithmic
@@ -52,14 +53,14 @@ public struct Drift: Sendable, Equatable {
 
 /// Drift as an effect: the exponent ν is drawn once per device and chip (purpose
 /// `driftExponent`), and reading at time t multiplies the conductance by `((t + t₀)/t₀)^(−ν)`.
-final class DriftEffect: StaticEffect, ReadTimeEffect {
+package final class DriftEffect: StaticEffect, ReadTimeEffect {
     let drift: Drift
     private let meanTable: LevelTable
     private let stdTable: LevelTable
     private let mean = DeviceBuffer<Float>(count: DeviceChunk.capacity)
     private let std = DeviceBuffer<Float>(count: DeviceChunk.capacity)
 
-    init(_ drift: Drift, device: DeviceModel) {
+    package init(_ drift: Drift, device: DeviceModel) {
         self.drift = drift
         meanTable = LevelTable(cellBits: device.cellBits) {
             drift.exponentMean.value(at: device.conductanceRatio(atLevel: $0))
@@ -69,7 +70,7 @@ final class DriftEffect: StaticEffect, ReadTimeEffect {
         }
     }
 
-    func sample(_ chunk: DeviceChunk, _ draws: ChipDraws) {
+    package func sample(_ chunk: DeviceChunk, _ draws: ChipDraws) {
         meanTable.fill(chunk, into: mean)
         stdTable.fill(chunk, into: std)
         chunk.fillNormals(draws.stream(.driftExponent), into: chunk.draws)
@@ -81,7 +82,7 @@ final class DriftEffect: StaticEffect, ReadTimeEffect {
         }
     }
 
-    func read(_ chunk: DeviceChunk, time: Double, timeIndex: Int, _ draws: ChipDraws) {
+    package func read(_ chunk: DeviceChunk, time: Double, timeIndex: Int, _ draws: ChipDraws) {
         let logTimeRatio = VectorMath.Lanes(Double(Float(drift.logTimeRatio(time))))
         for index in chunk.lanes {
             let factor = Drift.factor(logTimeRatio: logTimeRatio, exponent: .load(chunk.driftExponent.base, index))

@@ -1,3 +1,4 @@
+import CimCarloSupport
 import Foundation
 
 /// IR drop: the resistance of the word and bit lines lowers the currents of a large array,
@@ -48,7 +49,7 @@ public struct IRDrop: Sendable, Equatable {
 }
 
 /// IR drop on the crossbar products of a chip (effective-weight and tile mode), with its scratch.
-final class IRDropProduct {
+package final class IRDropProduct {
     let irDrop: IRDrop
     /// Rows per array: the product's inner dimension is read in blocks of this many.
     let arrayRows: Int
@@ -64,7 +65,7 @@ final class IRDropProduct {
     private let inputMaxima: DeviceBuffer<Float>
 
     /// For products with at most `largestOutputs` outputs.
-    init(_ irDrop: IRDrop, device: DeviceModel, arrayRows: Int, largestOutputs: Int) {
+    package init(_ irDrop: IRDrop, device: DeviceModel, arrayRows: Int, largestOutputs: Int) {
         self.irDrop = irDrop
         self.arrayRows = arrayRows
         loadPerRow = Float(irDrop.wireResistanceOhms * device.maximumConductance)
@@ -79,7 +80,7 @@ final class IRDropProduct {
     /// Subtracts `alpha · Δy` (see `IRDrop`) from `output` (`[rows × outputs]`, row stride `ldc`)
     /// for the product of `input` (`[rows × inner]`, row stride `lda`) with `weights`
     /// (`[outputs × inner]`, row stride `ldb`), whose column `i` has quantisation scale `scales[i]`.
-    func apply(
+    package func apply(
         input: UnsafePointer<Float>, rows: Int, inner: Int, lda: Int, weights: UnsafePointer<Float>, ldb: Int,
         scales: UnsafePointer<Float>, outputs: Int, output: UnsafeMutablePointer<Float>, ldc: Int, alpha: Float = 1
     ) {

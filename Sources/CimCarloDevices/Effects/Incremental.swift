@@ -75,14 +75,14 @@ public struct PulseResponse: Sendable, Equatable {
 /// outside the band `±tolerance`, one pulse moves the device a step of its `PulseResponse`
 /// toward the target, with cycle-to-cycle noise `stepSigma` per step, clamped to [0, 1]. Every
 /// verified device is read (the read is noisy), so each retries.
-final class Incremental: ProgrammingModel {
+package final class Incremental: ProgrammingModel {
     private let response: PulseResponse
     private let tolerance: Float
     private let verifyReadTable: LevelTable
     /// The chunk's verify-read σ per device, units of the range.
     private let verifyRead = DeviceBuffer<Float>(count: DeviceChunk.capacity)
 
-    init(device: DeviceModel, response: PulseResponse) {
+    package init(device: DeviceModel, response: PulseResponse) {
         self.response = response
         tolerance = Float(device.writeVerify.tolerance)
         verifyReadTable = LevelTable(cellBits: device.cellBits) {
@@ -90,11 +90,11 @@ final class Incremental: ProgrammingModel {
         }
     }
 
-    func retries(firstError error: Float) -> Bool { true }
-    var readsWithNoise: Bool { true }
-    func prepare(_ chunk: DeviceChunk) { verifyReadTable.fill(chunk, into: verifyRead) }
+    package func retries(firstError error: Float) -> Bool { true }
+    package var readsWithNoise: Bool { true }
+    package func prepare(_ chunk: DeviceChunk) { verifyReadTable.fill(chunk, into: verifyRead) }
 
-    func pulse(_ chunk: DeviceChunk, index: Int, level: Float, pulseDraw: Float, readDraw: Float)
+    package func pulse(_ chunk: DeviceChunk, index: Int, level: Float, pulseDraw: Float, readDraw: Float)
         -> (level: Float, again: Bool)?
     {
         Self.pulse(
@@ -106,7 +106,7 @@ final class Incremental: ProgrammingModel {
     /// One verify-and-pulse round at `level` toward `target` (normalised): nil when the verify
     /// read `level + σ_read · readDraw` is within `±tolerance` of the target, else the level after
     /// one step of `response` plus `stepSigma · pulseDraw`, clamped to [0, 1].
-    static func pulse(
+    package static func pulse(
         _ response: PulseResponse, level: Float, target: Float, tolerance: Float, verifyReadSigma: Float,
         pulseDraw: Float, readDraw: Float
     ) -> Float? {

@@ -1,3 +1,4 @@
+import CimCarloSupport
 import Foundation
 
 /// Read noise relative to the read conductance, `G_read = G · (1 + σ_r · z)`.
@@ -88,12 +89,12 @@ public struct ReadNoise: Sendable, Equatable {
 /// Read noise as an effect: per chip, each device's reading at a time point moves by
 /// `|G| · σ_r · z`; per read, each device's variance `(G · σ_r)²` at the time point goes to the
 /// products (`variances(_:time:)`).
-final class ReadNoiseEffect: ReadTimeEffect {
+package final class ReadNoiseEffect: ReadTimeEffect {
     let noise: ReadNoise
     /// g_min in units of the range.
     private let conductanceOffset: Float
 
-    init(_ noise: ReadNoise, device: DeviceModel) {
+    package init(_ noise: ReadNoise, device: DeviceModel) {
         self.noise = noise
         conductanceOffset = Float(device.minimumConductance / device.conductanceRange)
     }
@@ -106,7 +107,7 @@ final class ReadNoiseEffect: ReadTimeEffect {
         return noise.relativeSigma(at: ratio) * timeFactor
     }
 
-    func read(_ chunk: DeviceChunk, time: Double, timeIndex: Int, _ draws: ChipDraws) {
+    package func read(_ chunk: DeviceChunk, time: Double, timeIndex: Int, _ draws: ChipDraws) {
         let timeFactor = Float(noise.timeFactor(time))
         guard noise.resample == .perChip, timeFactor > 0 else { return }
         chunk.fillNormals(draws.stream(.readNoise, substream: timeIndex), into: chunk.draws)
@@ -120,11 +121,11 @@ final class ReadNoiseEffect: ReadTimeEffect {
     }
 
     /// Per read: whether the noise is on at `time` (the 1/f factor vanishes at t = 0).
-    func isActive(at time: Double) -> Bool { noise.resample == .perRead && noise.timeFactor(time) > 0 }
+    package func isActive(at time: Double) -> Bool { noise.resample == .perRead && noise.timeFactor(time) > 0 }
 
     /// Per read: each device's variance `(G · σ_r)²` at `time`, units of the range², into
     /// `chunk.variance`, from the levels read (`chunk.read`, g_min excluded).
-    func variances(_ chunk: DeviceChunk, time: Double) {
+    package func variances(_ chunk: DeviceChunk, time: Double) {
         let timeFactor = Float(noise.timeFactor(time))
         for index in chunk.lanes {
             let deviation =

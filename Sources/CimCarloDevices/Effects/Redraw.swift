@@ -3,7 +3,7 @@ import Foundation
 /// How re-programming pulses move a verified device, and the variance they leave — one
 /// definition of the dynamics for the chip (`ChipSimulator`) and for the `variance` policy's
 /// expected verified spread (`VerifiedSpread`).
-protocol ProgrammingModel: AnyObject {
+package protocol ProgrammingModel: AnyObject {
     /// Whether a verified device whose first pulse missed its target by `error` (units of the
     /// range) is verified again.
     func retries(firstError error: Float) -> Bool
@@ -22,21 +22,21 @@ protocol ProgrammingModel: AnyObject {
 /// Write-verify by redrawing: every pulse lands at the target with fresh programming (C2C)
 /// noise — the verify read has removed the static D2D offset — and the verify sees the error
 /// exactly, so the device is done when `|error| ≤ tolerance`.
-final class Redraw: ProgrammingModel {
+package final class Redraw: ProgrammingModel {
     private let tolerance: Float
     /// The programming variation's per-device parameters (nil: pulses land exactly).
     private let programming: VariationEffect?
 
-    init(device: DeviceModel, programming: VariationEffect?) {
+    package init(device: DeviceModel, programming: VariationEffect?) {
         tolerance = Float(device.writeVerify.tolerance)
         self.programming = programming
     }
 
-    func retries(firstError error: Float) -> Bool { abs(error) > tolerance }
-    var readsWithNoise: Bool { false }
-    func prepare(_ chunk: DeviceChunk) {}
+    package func retries(firstError error: Float) -> Bool { abs(error) > tolerance }
+    package var readsWithNoise: Bool { false }
+    package func prepare(_ chunk: DeviceChunk) {}
 
-    func pulse(_ chunk: DeviceChunk, index: Int, level: Float, pulseDraw: Float, readDraw: Float)
+    package func pulse(_ chunk: DeviceChunk, index: Int, level: Float, pulseDraw: Float, readDraw: Float)
         -> (level: Float, again: Bool)?
     {
         let error = programming?.deviation(pulseDraw, at: index) ?? 0
@@ -49,7 +49,9 @@ final class Redraw: ProgrammingModel {
     /// otherwise each retry is accepted with `p = 2Φ(τ/s) − 1`, and a device still outside after
     /// n − 1 retries keeps an error conditioned outside the band, `O(s) = s²(1 + aφ(a)/(1 − Φ(a)))`:
     /// `p₁T(s₁) + (1 − p₁)[(1 − (1 − p)^(n−1)) T(s) + (1 − p)^(n−1) O(s)]`, units of the range².
-    static func verifiedVariance(oneShot s1: Double, retry s: Double, tolerance tau: Double, pulses n: Int) -> Double {
+    package static func verifiedVariance(oneShot s1: Double, retry s: Double, tolerance tau: Double, pulses n: Int)
+        -> Double
+    {
         func accepted(_ sigma: Double) -> (probability: Double, variance: Double) {
             guard sigma > 0 else { return (1, 0) }
             let a = tau / sigma

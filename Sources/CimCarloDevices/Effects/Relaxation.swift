@@ -1,3 +1,4 @@
+import CimCarloSupport
 import Foundation
 
 /// Conductance broadening over log-time after programming (RRAM relaxation): each device moves
@@ -38,14 +39,14 @@ public struct Relaxation: Sendable, Equatable {
 
 /// Relaxation as an effect: one standard normal z per device and chip (purpose `relaxation`,
 /// the same at every time point, so a device's broadening grows as σ(t)).
-final class RelaxationEffect: ReadTimeEffect {
+package final class RelaxationEffect: ReadTimeEffect {
     let relaxation: Relaxation
     private let initialTable: LevelTable
     private let perDecadeTable: LevelTable
     private let initial = DeviceBuffer<Float>(count: DeviceChunk.capacity)
     private let perDecade = DeviceBuffer<Float>(count: DeviceChunk.capacity)
 
-    init(_ relaxation: Relaxation, device: DeviceModel) {
+    package init(_ relaxation: Relaxation, device: DeviceModel) {
         self.relaxation = relaxation
         initialTable = LevelTable(cellBits: device.cellBits) {
             relaxation.initial.sigmaInRangeUnits(at: $0, device: device)
@@ -55,7 +56,7 @@ final class RelaxationEffect: ReadTimeEffect {
         }
     }
 
-    func read(_ chunk: DeviceChunk, time: Double, timeIndex: Int, _ draws: ChipDraws) {
+    package func read(_ chunk: DeviceChunk, time: Double, timeIndex: Int, _ draws: ChipDraws) {
         guard let decades = relaxation.decades(time).map(Float.init) else { return }
         initialTable.fill(chunk, into: initial)
         perDecadeTable.fill(chunk, into: perDecade)

@@ -1,3 +1,4 @@
+import CimCarloSupport
 import Foundation
 
 /// A conductance deviation: its distribution, what sigma is measured against, and how sigma
@@ -95,7 +96,7 @@ public struct Variation: Sendable, Equatable {
 /// A variation drawn for every device of a chip (`purpose`) and added to its one-shot error:
 /// device-to-device variation, and the programming noise of the first pulse. Keeps the chunk's
 /// per-device scale and level, which write-verify's redraws reuse.
-final class VariationEffect: StaticEffect {
+package final class VariationEffect: StaticEffect {
     let variation: Variation
     let purpose: CounterRandom.Purpose
     private let scaleTable: LevelTable
@@ -104,14 +105,14 @@ final class VariationEffect: StaticEffect {
     let scale = DeviceBuffer<Float>(count: DeviceChunk.capacity)
     let level = DeviceBuffer<Float>(count: DeviceChunk.capacity)
 
-    init(_ variation: Variation, purpose: CounterRandom.Purpose, device: DeviceModel) {
+    package init(_ variation: Variation, purpose: CounterRandom.Purpose, device: DeviceModel) {
         self.variation = variation
         self.purpose = purpose
         scaleTable = LevelTable(cellBits: device.cellBits) { variation.scale(at: $0, device: device) }
         levelTable = LevelTable(cellBits: device.cellBits) { targetConductanceInRangeUnits($0, device) }
     }
 
-    func sample(_ chunk: DeviceChunk, _ draws: ChipDraws) {
+    package func sample(_ chunk: DeviceChunk, _ draws: ChipDraws) {
         scaleTable.fill(chunk, into: scale)
         if variation.distribution == .lognormal { levelTable.fill(chunk, into: level) }
         chunk.fillNormals(draws.stream(purpose), into: chunk.draws)

@@ -1,3 +1,4 @@
+import CimCarloSupport
 import Foundation
 
 /// Write-verify: program, read back, re-program while `|G − G_target| > tolerance`,

@@ -1,3 +1,4 @@
+import CimCarloSupport
 import Foundation
 
 /// Where a dataset comes from: Fashion-MNIST as Debian packages it, or an HDF5 file.

@@ -1,3 +1,5 @@
+import CimCarloSupport
+
 /// A set of images with integer class labels, held in memory.
 ///
 /// Pixels are float32 in channel-last order (`[count, height, width, channels]`, NHWC),
@@ -50,9 +52,9 @@ public enum DatasetError: CimCarloError, Equatable {
         }
     }
 
-    public var exitCode: Int32 {
-        if case .writeFailed = self { return ExitStatus.runtimeFailure }
-        return ExitStatus.badInput
+    public var kind: CimCarloErrorKind {
+        if case .writeFailed = self { return .runtimeFailure }
+        return .badInput
     }
 }
 

@@ -84,7 +84,7 @@ public struct ActivationShape: Sendable, Equatable, Hashable, CustomStringConver
     }
 
     /// `Σ index[axis] · strides[axis]` for every index of `dimensions` in row-major order.
-    static func offsets(dimensions: [Int], strides: [Int]) -> [Int32] {
+    package static func offsets(dimensions: [Int], strides: [Int]) -> [Int32] {
         let total = dimensions.reduce(1, *)
         var result = [Int32](repeating: 0, count: total)
         guard total > 0 else { return result }

@@ -1,3 +1,5 @@
+import CimCarloSupport
+
 /// One node's group in a model file (`/layers/NN`), with typed, checked access to its
 /// attributes and datasets; every failure names the group and the key.
 struct ModelFileNode {

@@ -1,11 +1,17 @@
+import CimCarloSupport
 import Foundation
 
 /// A model file that cannot be read or does not describe a valid network.
 public struct ModelFileError: CimCarloError, Equatable {
-    public var exitCode: Int32 { ExitStatus.badInput }
+    public var kind: CimCarloErrorKind { .badInput }
     public var path: String
     public var reason: String
     public var description: String { "\(path): \(reason)" }
+
+    package init(path: String, reason: String) {
+        self.path = path
+        self.reason = reason
+    }
 }
 
 /// The HDF5 model file: see README, "Model file format".
@@ -80,9 +86,9 @@ extension Network {
         index < 10 ? "0\(index)" : "\(index)"
     }
 
-    /// Reads and checks a model file: an HDF5 model, or an ONNX graph (`.onnx`).
-    public static func load(from path: String) throws -> Network {
-        if path.lowercased().hasSuffix(".onnx") { return try ONNXImporter.load(path: path) }
+    /// Reads and checks a cimcarlo model file (HDF5). `Network.load(from:)` (CimCarloONNX) reads
+    /// ONNX graphs as well, by file extension.
+    public static func loadHDF5(from path: String) throws -> Network {
         let file: HDF5File
         do {
             file = try HDF5File(path: path, mode: .readOnly)
@@ -154,9 +160,9 @@ extension Network {
         }
     }
 
-    /// The free-form string attributes of a model file (provenance such as the training command).
-    public static func provenance(of path: String) throws -> [String: String] {
-        if path.lowercased().hasSuffix(".onnx") { return try ONNXImporter.metadata(path: path) }
+    /// The free-form string attributes of a cimcarlo model file (HDF5): provenance such as the
+    /// training command.
+    public static func hdf5Provenance(of path: String) throws -> [String: String] {
         let file = try HDF5File(path: path, mode: .readOnly)
         var result: [String: String] = [:]
         for key in [

@@ -1,6 +1,8 @@
+import CimCarloSupport
+
 /// A structural or shape error in a network, naming the node.
 public struct NetworkShapeError: CimCarloError, Equatable {
-    public var exitCode: Int32 { ExitStatus.badInput }
+    public var kind: CimCarloErrorKind { .badInput }
     /// The node's name (or the network's output, or its input).
     public var node: String
     public var reason: String

@@ -1,3 +1,5 @@
+import CimCarloSupport
+
 /// One kind of operation in a network graph (convolution, batch normalisation, ReLU, add, …).
 ///
 /// Activations are NHWC per batch: a sample is `[height, width, channels]` with the channel
@@ -79,7 +81,7 @@ public protocol CrossbarOperation: NetworkOperation {
 
 /// Why an operation's inputs do not fit it.
 public struct OperationShapeError: CimCarloError, Sendable {
-    public var exitCode: Int32 { ExitStatus.badInput }
+    public var kind: CimCarloErrorKind { .badInput }
     public var reason: String
     public init(_ reason: String) { self.reason = reason }
     public var description: String { reason }

@@ -1,3 +1,5 @@
+import CimCarloSupport
+
 /// A crossbar operation whose forward pass is one product `input · Wᵀ` (a dense layer): what
 /// several passes that differ only in weights can share.
 protocol SingleProductOperation: CrossbarOperation {

@@ -257,7 +257,7 @@ public final class NetworkWorkspace {
 
 extension UnsafeMutableBufferPointer where Element == Float {
     /// A new zero-filled buffer; the caller deallocates it.
-    static func allocateZeroed(_ count: Int) -> UnsafeMutableBufferPointer<Float> {
+    package static func allocateZeroed(_ count: Int) -> UnsafeMutableBufferPointer<Float> {
         let buffer = UnsafeMutableBufferPointer<Float>.allocate(capacity: count)
         buffer.initialize(repeating: 0)
         return buffer

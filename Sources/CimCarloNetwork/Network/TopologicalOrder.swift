@@ -1,9 +1,9 @@
 /// A stable topological order of a graph's nodes (Kahn's algorithm, always taking the earliest
 /// ready node, so an order that already is one stays as it is).
-enum TopologicalOrder {
+package enum TopologicalOrder {
     /// The nodes in order, given for each node the distinct nodes it reads (`sources`), and the
     /// nodes left out (`stuck`: on a cycle or after one; empty for an acyclic graph).
-    static func of(sources: [[Int]]) -> (order: [Int], stuck: [Int]) {
+    package static func of(sources: [[Int]]) -> (order: [Int], stuck: [Int]) {
         var pending = sources.map(\.count)
         var consumers = [[Int]](repeating: [], count: sources.count)
         for (index, reads) in sources.enumerated() {

@@ -1,3 +1,4 @@
+import CimCarloSupport
 import Foundation
 
 /// Settings for mini-batch training with Adam.

@@ -1,3 +1,5 @@
+import CimCarloDevices
+import CimCarloSupport
 import Foundation
 
 /// Everything the result of a study depends on, as one value: two runs with equal plans give
@@ -44,7 +46,31 @@ public struct StudyPlan: Equatable, Sendable {
     public var selectionsSHA256: String
     /// The device sampler that drew the instances (`CounterRandom.sampler`): another sampler
     /// gives other chips from the same seed.
-    public var sampler: String = CounterRandom.sampler
+    public var sampler: String
+
+    package init(
+        specText: String, deviceModelText: String, modelSHA256: String, datasetSHA256: String, seed: UInt64,
+        instances: Int, stopping: Stopping, testImages: Int, accuracyThreshold: Double, policyLabels: [String],
+        policyBudgets: [Double], timesSeconds: [Double], periphery: String, energyPerPulseJoules: Double?,
+        selectionsSHA256: String, sampler: String = CounterRandom.sampler
+    ) {
+        self.specText = specText
+        self.deviceModelText = deviceModelText
+        self.modelSHA256 = modelSHA256
+        self.datasetSHA256 = datasetSHA256
+        self.seed = seed
+        self.instances = instances
+        self.stopping = stopping
+        self.testImages = testImages
+        self.accuracyThreshold = accuracyThreshold
+        self.policyLabels = policyLabels
+        self.policyBudgets = policyBudgets
+        self.timesSeconds = timesSeconds
+        self.periphery = periphery
+        self.energyPerPulseJoules = energyPerPulseJoules
+        self.selectionsSHA256 = selectionsSHA256
+        self.sampler = sampler
+    }
 
     /// How the device's read noise is drawn — `none`, `per-chip` or `per-read` — read from the
     /// device model (so already in the digest).

@@ -1,3 +1,4 @@
+import CimCarloSimulation
 import Foundation
 
 /// The accuracy a chip must reach to count towards the yield, as a number of correctly

@@ -1,3 +1,5 @@
+import CimCarloSimulation
+import CimCarloSupport
 import Foundation
 
 /// A result file that cannot be created, resumed, merged or read.
@@ -5,9 +7,15 @@ public struct ResultFileError: CimCarloError, Equatable {
     public var path: String
     public var reason: String
     /// Bad input (a file that exists, is damaged or belongs to another study) unless set to
-    /// `ExitStatus.runtimeFailure` (a file or directory that cannot be created).
-    public var exitCode: Int32 = ExitStatus.badInput
+    /// `.runtimeFailure` (a file or directory that cannot be created).
+    public var kind: CimCarloErrorKind = .badInput
     public var description: String { "\(path): \(reason)" }
+
+    package init(path: String, reason: String, kind: CimCarloErrorKind = .badInput) {
+        self.path = path
+        self.reason = reason
+        self.kind = kind
+    }
 }
 
 /// The HDF5 result of a study, or of one shard of it (README, "Result file format").
@@ -78,7 +86,7 @@ public final class ResultFile: ResultSink {
             } catch {
                 throw ResultFileError(
                     path: path, reason: "cannot create its directory \(directory)",
-                    exitCode: ExitStatus.runtimeFailure)
+                    kind: .runtimeFailure)
             }
         }
         let file: HDF5File
@@ -87,7 +95,7 @@ public final class ResultFile: ResultSink {
         } catch {
             throw ResultFileError(
                 path: path, reason: "cannot create it (is the directory writable?)",
-                exitCode: ExitStatus.runtimeFailure)
+                kind: .runtimeFailure)
         }
         try file.setAttribute("format", format)
         try file.setAttribute("format_version", formatVersion)
@@ -274,7 +282,7 @@ public final class ResultFile: ResultSink {
     }
 
     /// Writes every row at once (a merge), in the file's row order.
-    func record(_ results: StudyResults) throws {
+    package func record(_ results: StudyResults) throws {
         precondition(results.instances == instances)
         let rows = results.rows.map { $0! }
         let n = rows.count
@@ -357,7 +365,7 @@ public final class ResultFile: ResultSink {
 
 extension StudyPlan {
     /// The first field, by its result-file name, in which `other` differs; nil when equal.
-    func firstDifference(from other: StudyPlan) -> String? {
+    package func firstDifference(from other: StudyPlan) -> String? {
         let checks: [(String, Bool)] = [
             ("spec", specText == other.specText), ("device_model", deviceModelText == other.deviceModelText),
             ("model_sha256", modelSHA256 == other.modelSHA256),

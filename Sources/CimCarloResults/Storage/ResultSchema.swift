@@ -1,3 +1,5 @@
+import CimCarloSimulation
+import CimCarloSupport
 import Foundation
 
 /// The per-instance datasets of a result file as one table, which creating, recording, reading

@@ -1,3 +1,7 @@
+import CimCarloCrossbar
+import CimCarloNetwork
+import CimCarloSimulation
+import CimCarloSupport
 import Foundation
 
 /// The per-layer tables a result file carries besides its per-instance results: the mapping

@@ -1,3 +1,6 @@
+import CimCarloCrossbar
+import CimCarloDevices
+import CimCarloSupport
 import Foundation
 
 extension ChipSimulator {

@@ -1,3 +1,5 @@
+import CimCarloDevices
+import CimCarloSupport
 import Foundation
 
 extension ChipSimulator {

@@ -1,3 +1,7 @@
+import CimCarloCrossbar
+import CimCarloDevices
+import CimCarloNetwork
+import CimCarloSupport
 import Foundation
 
 /// Simulates chip instances: samples the devices of the mapped network, programs them under

@@ -25,7 +25,7 @@ public struct InstanceResult: Sendable, Equatable {
 
     /// An instance with no values yet, which reading a result file fills dataset by dataset
     /// (`ResultSchema`).
-    init(instance: Int) {
+    package init(instance: Int) {
         self.init(instance: instance, accuracy: [], loss: [], writeCycles: [], programmingTimeSeconds: [])
     }
 }

@@ -1,3 +1,4 @@
+import CimCarloSupport
 import Foundation
 import Synchronization
 
@@ -5,21 +6,6 @@ import Synchronization
 /// calls `record` for one instance at a time.
 public protocol ResultSink: AnyObject {
     func record(_ result: InstanceResult) throws
-}
-
-/// Finished instances kept in memory, by row of `instances`.
-public final class ResultCollector: ResultSink {
-    public private(set) var results: StudyResults
-    private let rowOfInstance: [Int: Int]
-
-    public init(instances: [Int], policies: Int, times: Int) {
-        results = StudyResults(instances: instances, policies: policies, times: times)
-        rowOfInstance = Dictionary(uniqueKeysWithValues: instances.enumerated().map { ($1, $0) })
-    }
-
-    public func record(_ result: InstanceResult) throws {
-        results.set(result, row: rowOfInstance[result.instance]!)
-    }
 }
 
 /// Runs chip instances in parallel across worker threads.

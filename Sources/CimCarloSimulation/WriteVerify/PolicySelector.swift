@@ -1,3 +1,7 @@
+import CimCarloCrossbar
+import CimCarloDevices
+import CimCarloNetwork
+import CimCarloSupport
 import Foundation
 
 /// Chooses, for each budgeted policy, which weights are write-verified: the top `budget`

@@ -1,3 +1,4 @@
+import CimCarloNetwork
 import Foundation
 
 /// First and second derivatives of the training loss with respect to every weight, as SWIM

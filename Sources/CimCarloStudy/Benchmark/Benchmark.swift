@@ -1,3 +1,7 @@
+import CimCarloCrossbar
+import CimCarloResults
+import CimCarloSimulation
+import CimCarloSupport
 import Foundation
 
 /// The performance measurements of `cimcarlo bench`: this machine's sgemm rate, the engine's

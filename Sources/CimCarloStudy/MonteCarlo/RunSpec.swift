@@ -1,3 +1,7 @@
+import CimCarloCrossbar
+import CimCarloNetwork
+import CimCarloSimulation
+import CimCarloSupport
 import Foundation
 
 /// A Monte-Carlo study as written in a run spec (`runs/*.toml`); see README, "Run specs".

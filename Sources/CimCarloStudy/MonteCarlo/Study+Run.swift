@@ -1,3 +1,6 @@
+import CimCarloResults
+import CimCarloSimulation
+import CimCarloSupport
 import Foundation
 
 extension Study {
@@ -67,7 +70,7 @@ extension Study {
 
 /// A run stopped (by request) before every instance was written; the file is a valid partial result.
 public struct StudyInterrupted: CimCarloError, Equatable {
-    public var exitCode: Int32 { ExitStatus.runtimeFailure }
+    public var kind: CimCarloErrorKind { .runtimeFailure }
     public var path: String
     public var completed: Int
     public var total: Int

@@ -1,3 +1,10 @@
+import CimCarloCrossbar
+import CimCarloDevices
+import CimCarloNetwork
+import CimCarloONNX
+import CimCarloResults
+import CimCarloSimulation
+import CimCarloSupport
 import Foundation
 
 /// One Monte-Carlo study, ready to run: the run spec with its inputs loaded and checked,

@@ -1,3 +1,4 @@
+import CimCarloResults
 import Foundation
 
 /// Combines the shard files of one study into the result a single-machine run of the same

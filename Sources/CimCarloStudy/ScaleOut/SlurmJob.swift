@@ -1,3 +1,4 @@
+import CimCarloResults
 import Foundation
 
 /// A study split into a Slurm job array — one array task per shard, each running
@@ -117,7 +118,7 @@ public struct SlurmJob: Sendable {
         } catch {
             throw ResultFileError(
                 path: scriptDirectory, reason: "cannot write the Slurm scripts (\(error.localizedDescription))",
-                exitCode: ExitStatus.runtimeFailure)
+                kind: .runtimeFailure)
         }
     }
 

@@ -1,3 +1,5 @@
+import CimCarloResults
+import CimCarloSimulation
 import Foundation
 
 /// Finds the smallest write-verify budget of one policy kind that reaches an accuracy target,

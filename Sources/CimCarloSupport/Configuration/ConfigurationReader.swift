@@ -2,7 +2,7 @@ import Foundation
 
 /// Bad input in a run spec or device model file: names the file, the key, and what is allowed.
 public struct ConfigurationError: CimCarloError, Equatable {
-    public var exitCode: Int32 { ExitStatus.badInput }
+    public var kind: CimCarloErrorKind { .badInput }
     public var file: String
     /// Dotted key path, e.g. `d2d.sigma`; nil for file-level problems.
     public var key: String?
@@ -21,14 +21,14 @@ public struct ConfigurationError: CimCarloError, Equatable {
 
 /// Reads typed, range-checked values from one TOML table and remembers which keys it
 /// read, so `finish()` can reject unknown (e.g. misspelt) keys.
-final class ConfigurationReader {
+package final class ConfigurationReader {
     let file: String
     private let prefix: String
     private let table: TOMLTable
     private var known: [String] = []
 
     /// Reads and parses a TOML file. A missing file or a syntax error is a `ConfigurationError`.
-    static func load(path: String) throws -> (reader: ConfigurationReader, text: String) {
+    package static func load(path: String) throws -> (reader: ConfigurationReader, text: String) {
         var isDirectory: ObjCBool = false
         if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue {
             throw ConfigurationError(file: path, key: nil, message: "is a directory, not a TOML file")
@@ -46,7 +46,7 @@ final class ConfigurationReader {
     }
 
     /// Parses TOML `text`; `file` names it in errors.
-    convenience init(file: String, text: String) throws {
+    package convenience init(file: String, text: String) throws {
         do {
             self.init(file: file, table: try TOMLParser.parse(text), prefix: "")
         } catch let error as TOMLSyntaxError {
@@ -54,7 +54,7 @@ final class ConfigurationReader {
         }
     }
 
-    init(file: String, table: TOMLTable, prefix: String) {
+    package init(file: String, table: TOMLTable, prefix: String) {
         self.file = file
         self.table = table
         self.prefix = prefix
@@ -64,11 +64,11 @@ final class ConfigurationReader {
     func path(_ key: String) -> String { prefix.isEmpty ? key : prefix + "." + key }
 
     /// An error about `key` in this table.
-    func error(_ key: String, _ message: String) -> ConfigurationError {
+    package func error(_ key: String, _ message: String) -> ConfigurationError {
         ConfigurationError(file: file, key: path(key), message: message)
     }
 
-    func contains(_ key: String) -> Bool {
+    package func contains(_ key: String) -> Bool {
         known.append(key)
         return table[key] != nil
     }
@@ -85,7 +85,7 @@ final class ConfigurationReader {
     // MARK: - Scalars
 
     /// A string, one of `allowed` when given.
-    func string(_ key: String, default defaultValue: String? = nil, allowed: [String]? = nil) throws -> String {
+    package func string(_ key: String, default defaultValue: String? = nil, allowed: [String]? = nil) throws -> String {
         let what = allowed.map { "one of " + $0.map { "\"\($0)\"" }.joined(separator: ", ") } ?? "a string"
         guard let value = raw(key) else {
             if let defaultValue { return defaultValue }
@@ -101,7 +101,7 @@ final class ConfigurationReader {
     }
 
     /// A number (integer or float) in `range`; `unit` documents it in errors.
-    func double(
+    package func double(
         _ key: String, default defaultValue: Double? = nil, in range: ClosedRange<Double>,
         unit: String = ""
     ) throws -> Double {
@@ -113,7 +113,7 @@ final class ConfigurationReader {
         return try number(value, key: key, in: range, what: what)
     }
 
-    func optionalDouble(_ key: String, in range: ClosedRange<Double>, unit: String = "") throws -> Double? {
+    package func optionalDouble(_ key: String, in range: ClosedRange<Double>, unit: String = "") throws -> Double? {
         contains(key) ? try double(key, in: range, unit: unit) : nil
     }
 
@@ -131,7 +131,7 @@ final class ConfigurationReader {
     }
 
     /// An integer in `range`.
-    func integer(_ key: String, default defaultValue: Int? = nil, in range: ClosedRange<Int>) throws -> Int {
+    package func integer(_ key: String, default defaultValue: Int? = nil, in range: ClosedRange<Int>) throws -> Int {
         let what = "an integer from \(range.lowerBound) to \(range.upperBound)"
         guard let value = raw(key) else {
             if let defaultValue { return defaultValue }
@@ -144,7 +144,7 @@ final class ConfigurationReader {
         return Int(integer)
     }
 
-    func bool(_ key: String, default defaultValue: Bool) throws -> Bool {
+    package func bool(_ key: String, default defaultValue: Bool) throws -> Bool {
         guard let value = raw(key) else { return defaultValue }
         guard case let .boolean(flag) = value else { throw error(key, "must be true or false, got \(value.typeName)") }
         return flag
@@ -153,7 +153,7 @@ final class ConfigurationReader {
     // MARK: - Arrays and tables
 
     /// An array of numbers each in `range`, with `count` elements when given.
-    func doubles(
+    package func doubles(
         _ key: String, in range: ClosedRange<Double>, unit: String = "",
         count: ClosedRange<Int> = 1...Int.max
     ) throws -> [Double]? {
@@ -174,7 +174,7 @@ final class ConfigurationReader {
     }
 
     /// An array of strings.
-    func strings(_ key: String) throws -> [String]? {
+    package func strings(_ key: String) throws -> [String]? {
         guard let value = raw(key) else { return nil }
         guard case let .array(elements) = value else {
             throw error(key, "must be an array of strings, got \(value.typeName)")
@@ -188,22 +188,22 @@ final class ConfigurationReader {
     }
 
     /// A sub-table, or nil when absent.
-    func table(_ key: String) throws -> ConfigurationReader? {
+    package func table(_ key: String) throws -> ConfigurationReader? {
         guard let value = raw(key) else { return nil }
         guard case let .table(child) = value else { throw error(key, "must be a table, got \(value.typeName)") }
         return ConfigurationReader(file: file, table: child, prefix: path(key))
     }
 
     /// The raw value, for keys that accept several shapes (a number or a table).
-    func value(_ key: String) -> TOMLValue? { raw(key) }
+    package func value(_ key: String) -> TOMLValue? { raw(key) }
 
     /// A reader over a table value obtained with `value(_:)`.
-    func reader(for value: TOMLTable, key: String) -> ConfigurationReader {
+    package func reader(for value: TOMLTable, key: String) -> ConfigurationReader {
         ConfigurationReader(file: file, table: value, prefix: path(key))
     }
 
     /// Throws for the first key in this table that was never asked for.
-    func finish() throws {
+    package func finish() throws {
         let allowed = Set(known)
         if let unknown = table.keys.first(where: { !allowed.contains($0) }) {
             var ordered: [String] = []

@@ -2,7 +2,7 @@ import Foundation
 
 /// A TOML value: the subset run specs and device models use (strings, integers, floats,
 /// booleans, arrays, tables). Dates and arrays of tables are rejected with a clear error.
-indirect enum TOMLValue: Equatable, Sendable {
+package indirect enum TOMLValue: Equatable, Sendable {
     case string(String)
     case integer(Int64)
     case float(Double)
@@ -24,7 +24,7 @@ indirect enum TOMLValue: Equatable, Sendable {
 }
 
 /// A TOML table: keys in document order, each with its value and the line it was set on.
-struct TOMLTable: Equatable, Sendable {
+package struct TOMLTable: Equatable, Sendable {
     private(set) var keys: [String] = []
     private var values: [String: TOMLValue] = [:]
     private var lines: [String: Int] = [:]
@@ -47,7 +47,7 @@ struct TOMLTable: Equatable, Sendable {
 
 /// A syntax error in a TOML document, with its 1-based line.
 public struct TOMLSyntaxError: CimCarloError, Equatable {
-    public var exitCode: Int32 { ExitStatus.badInput }
+    public var kind: CimCarloErrorKind { .badInput }
     public var line: Int
     public var message: String
     public var description: String { "line \(line): \(message)" }

@@ -5,7 +5,7 @@ import Foundation
 public struct HDF5Error: CimCarloError, Equatable {
     /// A failing HDF5 call while running (reading a damaged input surfaces as that input's own
     /// error instead).
-    public var exitCode: Int32 { ExitStatus.runtimeFailure }
+    public var kind: CimCarloErrorKind { .runtimeFailure }
     /// The file the operation touched.
     public var path: String
     /// What was being done, e.g. `read dataset /layers/00/weight`.
@@ -19,32 +19,33 @@ public struct HDF5Error: CimCarloError, Equatable {
 private let hdf5Lock = NSLock()
 
 /// A numeric element type that HDF5 stores natively.
-protocol HDF5Element: Numeric, Sendable {
-    /// The HDF5 in-memory type identifier (`H5T_NATIVE_*`).
-    static var hdf5Type: hid_t { get }
+package protocol HDF5Element: Numeric, Sendable {
+    /// The HDF5 in-memory type identifier (`H5T_NATIVE_*`), a `hid_t`: spelled `Int64` (what
+    /// `hid_t` is) because the C module is imported internally.
+    static var hdf5Type: Int64 { get }
     /// Its NumPy name, e.g. "float32" (`ResultSchema`).
     static var typeName: String { get }
 }
 
 extension Float: HDF5Element {
-    static var hdf5Type: hid_t { cim_H5T_NATIVE_FLOAT() }
-    static var typeName: String { "float32" }
+    package static var hdf5Type: Int64 { cim_H5T_NATIVE_FLOAT() }
+    package static var typeName: String { "float32" }
 }
 extension Double: HDF5Element {
-    static var hdf5Type: hid_t { cim_H5T_NATIVE_DOUBLE() }
-    static var typeName: String { "float64" }
+    package static var hdf5Type: Int64 { cim_H5T_NATIVE_DOUBLE() }
+    package static var typeName: String { "float64" }
 }
 extension Int64: HDF5Element {
-    static var hdf5Type: hid_t { cim_H5T_NATIVE_INT64() }
-    static var typeName: String { "int64" }
+    package static var hdf5Type: Int64 { cim_H5T_NATIVE_INT64() }
+    package static var typeName: String { "int64" }
 }
 extension Int32: HDF5Element {
-    static var hdf5Type: hid_t { cim_H5T_NATIVE_INT32() }
-    static var typeName: String { "int32" }
+    package static var hdf5Type: Int64 { cim_H5T_NATIVE_INT32() }
+    package static var typeName: String { "int32" }
 }
 extension UInt8: HDF5Element {
-    static var hdf5Type: hid_t { cim_H5T_NATIVE_UINT8() }
-    static var typeName: String { "uint8" }
+    package static var hdf5Type: Int64 { cim_H5T_NATIVE_UINT8() }
+    package static var typeName: String { "uint8" }
 }
 
 /// An open HDF5 file. Closed when the last reference goes away.
@@ -53,9 +54,9 @@ extension UInt8: HDF5Element {
 /// created on write.
 // Unchecked: every call into libhdf5 goes through `hdf5Lock`, and the only stored state is
 // immutable (the path and the file identifier), so sharing a handle across threads is safe.
-final class HDF5File: @unchecked Sendable {
+package final class HDF5File: @unchecked Sendable {
     /// How to open a file.
-    enum Mode: Sendable {
+    package enum Mode: Sendable {
         /// Read only; the file must exist.
         case readOnly
         /// Read and write; the file must exist.
@@ -66,10 +67,10 @@ final class HDF5File: @unchecked Sendable {
         case createTruncating
     }
 
-    let path: String
+    package let path: String
     private let fileID: hid_t
 
-    init(path: String, mode: Mode) throws {
+    package init(path: String, mode: Mode) throws {
         self.path = path
         let id: hid_t = hdf5Lock.withLock {
             // Errors surface as HDF5Error, not as HDF5's own stack dump on stderr.
@@ -131,7 +132,7 @@ final class HDF5File: @unchecked Sendable {
     // MARK: - Structure
 
     /// Whether an object (group or dataset) exists at `objectPath`.
-    func exists(_ objectPath: String) -> Bool {
+    package func exists(_ objectPath: String) -> Bool {
         locked { existsUnlocked(objectPath) }
     }
 
@@ -145,7 +146,7 @@ final class HDF5File: @unchecked Sendable {
     }
 
     /// Creates the group and any missing parents.
-    func createGroup(_ groupPath: String) throws {
+    package func createGroup(_ groupPath: String) throws {
         try locked { try createGroupsUnlocked(groupPath) }
     }
 
@@ -169,14 +170,14 @@ final class HDF5File: @unchecked Sendable {
     }
 
     /// Writes buffered data to disk.
-    func flush() throws {
+    package func flush() throws {
         try locked { try check(H5Fflush(fileID, H5F_SCOPE_GLOBAL), "flush") }
     }
 
     // MARK: - Numeric datasets
 
     /// Writes a whole dataset, replacing nothing: the dataset must not exist yet.
-    func write<T: HDF5Element>(_ array: ShapedArray<T>, to datasetPath: String) throws {
+    package func write<T: HDF5Element>(_ array: ShapedArray<T>, to datasetPath: String) throws {
         try locked {
             try createParentsUnlocked(of: datasetPath)
             var dims = array.shape.map { hsize_t($0) }
@@ -200,7 +201,7 @@ final class HDF5File: @unchecked Sendable {
     /// Creates a dataset of `shape` whose unwritten elements read as `fill`. With
     /// `growingRows`, the first dimension is unlimited (chunks of up to `growingRows` rows) and
     /// `extend(_:rows:)` can grow it later.
-    func createDataset<T: HDF5Element>(
+    package func createDataset<T: HDF5Element>(
         _ datasetPath: String, shape: [Int], fill: T,
         growingRows: Int? = nil
     ) throws {
@@ -232,7 +233,7 @@ final class HDF5File: @unchecked Sendable {
 
     /// Grows the first dimension of a dataset made with `growingRows` to `rows`; the new
     /// elements read as its fill value.
-    func extend(_ datasetPath: String, rows: Int) throws {
+    package func extend(_ datasetPath: String, rows: Int) throws {
         try locked {
             let dataset = try openDatasetUnlocked(datasetPath)
             defer { H5Dclose(dataset) }
@@ -243,7 +244,7 @@ final class HDF5File: @unchecked Sendable {
     }
 
     /// Writes `values` into the block of an existing dataset that starts at `start` and spans `count`.
-    func writeBlock<T: HDF5Element>(_ values: [T], to datasetPath: String, start: [Int], count: [Int]) throws {
+    package func writeBlock<T: HDF5Element>(_ values: [T], to datasetPath: String, start: [Int], count: [Int]) throws {
         precondition(values.count == count.reduce(1, *), "values do not fill the block")
         try locked {
             let dataset = try openDatasetUnlocked(datasetPath)
@@ -268,7 +269,9 @@ final class HDF5File: @unchecked Sendable {
     /// Makes a one-dimensional dataset a dimension scale named `name` and attaches it to
     /// dimension `dimension` of each dataset in `datasets` (HDF5 Dimension Scales, so that
     /// xarray and netCDF readers see named dimensions).
-    func attachDimensionScale(_ scalePath: String, name: String, to datasets: [(path: String, dimension: Int)]) throws {
+    package func attachDimensionScale(_ scalePath: String, name: String, to datasets: [(path: String, dimension: Int)])
+        throws
+    {
         try locked {
             let scale = try openDatasetUnlocked(scalePath)
             defer { H5Dclose(scale) }
@@ -286,12 +289,12 @@ final class HDF5File: @unchecked Sendable {
     }
 
     /// Convenience for one-dimensional datasets.
-    func write<T: HDF5Element>(_ values: [T], to datasetPath: String) throws {
+    package func write<T: HDF5Element>(_ values: [T], to datasetPath: String) throws {
         try write(ShapedArray(values: values, shape: [values.count]), to: datasetPath)
     }
 
     /// The shape of a dataset.
-    func shape(of datasetPath: String) throws -> [Int] {
+    package func shape(of datasetPath: String) throws -> [Int] {
         try locked {
             let dataset = try openDatasetUnlocked(datasetPath)
             defer { H5Dclose(dataset) }
@@ -317,7 +320,7 @@ final class HDF5File: @unchecked Sendable {
     }
 
     /// Whether a dataset stores unsigned 8-bit integers (pixels in 0...255).
-    func isUInt8(_ datasetPath: String) throws -> Bool {
+    package func isUInt8(_ datasetPath: String) throws -> Bool {
         try locked {
             let dataset = try openDatasetUnlocked(datasetPath)
             defer { H5Dclose(dataset) }
@@ -329,7 +332,7 @@ final class HDF5File: @unchecked Sendable {
     }
 
     /// Reads a whole numeric dataset, converting to `T` (HDF5 converts between numeric types).
-    func read<T: HDF5Element>(_ datasetPath: String, as type: T.Type = T.self) throws -> ShapedArray<T> {
+    package func read<T: HDF5Element>(_ datasetPath: String, as type: T.Type = T.self) throws -> ShapedArray<T> {
         try locked {
             let dataset = try openDatasetUnlocked(datasetPath)
             defer { H5Dclose(dataset) }
@@ -363,7 +366,7 @@ final class HDF5File: @unchecked Sendable {
     }
 
     /// Writes a one-dimensional dataset of variable-length UTF-8 strings.
-    func write(strings: [String], to datasetPath: String) throws {
+    package func write(strings: [String], to datasetPath: String) throws {
         try locked {
             try createParentsUnlocked(of: datasetPath)
             let type = makeStringType()
@@ -386,7 +389,7 @@ final class HDF5File: @unchecked Sendable {
     }
 
     /// Reads a one-dimensional dataset of strings (variable or fixed length).
-    func readStrings(_ datasetPath: String) throws -> [String] {
+    package func readStrings(_ datasetPath: String) throws -> [String] {
         try locked {
             let dataset = try openDatasetUnlocked(datasetPath)
             defer { H5Dclose(dataset) }
@@ -437,7 +440,7 @@ final class HDF5File: @unchecked Sendable {
     // MARK: - Attributes
 
     /// Sets a string attribute on a group or dataset (replacing an existing one).
-    func setAttribute(_ name: String, _ value: String, on objectPath: String = "/") throws {
+    package func setAttribute(_ name: String, _ value: String, on objectPath: String = "/") throws {
         try locked {
             let type = makeStringType()
             defer { H5Tclose(type) }
@@ -452,7 +455,7 @@ final class HDF5File: @unchecked Sendable {
     }
 
     /// Sets an attribute holding a one-dimensional array of strings (replacing an existing one).
-    func setAttribute(_ name: String, strings: [String], on objectPath: String = "/") throws {
+    package func setAttribute(_ name: String, strings: [String], on objectPath: String = "/") throws {
         try locked {
             let type = makeStringType()
             defer { H5Tclose(type) }
@@ -468,7 +471,7 @@ final class HDF5File: @unchecked Sendable {
     }
 
     /// Sets a numeric attribute: a scalar when `values` has one element and `asArray` is false.
-    func setAttribute<T: HDF5Element>(
+    package func setAttribute<T: HDF5Element>(
         _ name: String, _ values: [T], asArray: Bool = true,
         on objectPath: String = "/"
     ) throws {
@@ -487,7 +490,7 @@ final class HDF5File: @unchecked Sendable {
     }
 
     /// Sets a numeric scalar attribute.
-    func setAttribute<T: HDF5Element>(_ name: String, _ value: T, on objectPath: String = "/") throws {
+    package func setAttribute<T: HDF5Element>(_ name: String, _ value: T, on objectPath: String = "/") throws {
         try setAttribute(name, [value], asArray: false, on: objectPath)
     }
 
@@ -536,7 +539,7 @@ final class HDF5File: @unchecked Sendable {
     }
 
     /// Reads a string attribute (one string).
-    func stringAttribute(_ name: String, on objectPath: String = "/") throws -> String {
+    package func stringAttribute(_ name: String, on objectPath: String = "/") throws -> String {
         let values = try stringsAttribute(name, on: objectPath)
         guard values.count == 1 else {
             throw HDF5Error(path: path, operation: "read attribute \(name) on \(objectPath) as one string")
@@ -545,7 +548,7 @@ final class HDF5File: @unchecked Sendable {
     }
 
     /// Reads a string attribute, scalar or array, as an array of strings.
-    func stringsAttribute(_ name: String, on objectPath: String = "/") throws -> [String] {
+    package func stringsAttribute(_ name: String, on objectPath: String = "/") throws -> [String] {
         try locked {
             let attribute = try openAttributeUnlocked(name, on: objectPath)
             defer { H5Aclose(attribute) }
@@ -567,14 +570,14 @@ final class HDF5File: @unchecked Sendable {
     }
 
     /// Whether `objectPath` carries attribute `name`.
-    func hasAttribute(_ name: String, on objectPath: String = "/") -> Bool {
+    package func hasAttribute(_ name: String, on objectPath: String = "/") -> Bool {
         locked {
             existsUnlocked(objectPath) && H5Aexists_by_name(fileID, objectPath, name, cim_H5P_DEFAULT()) > 0
         }
     }
 
     /// Reads a numeric attribute (scalar or array) as an array.
-    func numericAttribute<T: HDF5Element>(
+    package func numericAttribute<T: HDF5Element>(
         _ name: String, on objectPath: String = "/",
         as type: T.Type = T.self
     ) throws -> [T] {
@@ -600,7 +603,7 @@ final class HDF5File: @unchecked Sendable {
     }
 
     /// Reads a numeric scalar attribute.
-    func scalarAttribute<T: HDF5Element>(
+    package func scalarAttribute<T: HDF5Element>(
         _ name: String, on objectPath: String = "/",
         as type: T.Type = T.self
     ) throws -> T {

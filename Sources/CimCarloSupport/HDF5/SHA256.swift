@@ -1,5 +1,5 @@
 /// SHA-256 (FIPS 180-4), for the model and dataset fingerprints stored in result files.
-struct SHA256 {
+package struct SHA256 {
     private var state: [UInt32] = [
         0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19,
     ]
@@ -20,12 +20,12 @@ struct SHA256 {
         0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2,
     ]
 
-    init() {}
+    package init() {}
 
     /// Adds `bytes` to the message. Work and memory are proportional to the bytes added, not
     /// to the bytes hashed before: full blocks are compressed straight from the input, and at
     /// most 63 bytes wait for the next call.
-    mutating func update<Bytes: Sequence>(_ bytes: Bytes) where Bytes.Element == UInt8 {
+    package mutating func update<Bytes: Sequence>(_ bytes: Bytes) where Bytes.Element == UInt8 {
         let contiguous: Void? = bytes.withContiguousStorageIfAvailable { update(buffer: $0) }
         if contiguous == nil { Array(bytes).withUnsafeBufferPointer { update(buffer: $0) } }
     }
@@ -52,7 +52,7 @@ struct SHA256 {
     }
 
     /// The digest as 64 lowercase hex digits.
-    mutating func finalizeHex() -> String {
+    package mutating func finalizeHex() -> String {
         let totalBits = length &* 8
         var tail = Array(pending[0..<pendingCount])
         tail.append(0x80)
@@ -71,7 +71,7 @@ struct SHA256 {
     }
 
     /// The hex digest of `bytes`.
-    static func hex<Bytes: Sequence>(_ bytes: Bytes) -> String where Bytes.Element == UInt8 {
+    package static func hex<Bytes: Sequence>(_ bytes: Bytes) -> String where Bytes.Element == UInt8 {
         var hasher = SHA256()
         hasher.update(bytes)
         return hasher.finalizeHex()

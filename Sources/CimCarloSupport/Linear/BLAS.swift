@@ -14,7 +14,7 @@ public enum BLAS {
 
     /// `C[m×n] = alpha · op(A) · op(B) + beta · C`, row-major single precision, where
     /// `op(A)` is `m×k` and `op(B)` is `k×n` (transposed in storage when asked).
-    static func gemm(
+    package static func gemm(
         transposeA: Bool = false, transposeB: Bool = false,
         m: Int, n: Int, k: Int,
         alpha: Float = 1,

@@ -1,7 +1,7 @@
 /// Single-precision elementary functions on eight lanes, as polynomials (Cephes, S. L. Moshier),
 /// so the sampler's transforms vectorise and give the same bits on every machine.
-enum VectorMath {
-    typealias Lanes = SIMD8<Float>
+package enum VectorMath {
+    package typealias Lanes = SIMD8<Float>
     typealias Integers = SIMD8<Int32>
 
     /// 1.5·2²³: adding it to |x| < 2²² leaves round(x) (to nearest even) in the low mantissa bits.
@@ -22,7 +22,7 @@ enum VectorMath {
 
     /// Lane-wise max(x, bound) (a compare and select; `pointwiseMax` is a generic call).
     @inline(__always)
-    static func maximum(_ x: Lanes, _ bound: Float) -> Lanes {
+    package static func maximum(_ x: Lanes, _ bound: Float) -> Lanes {
         x.replacing(with: bound, where: x .< bound)
     }
 
@@ -34,7 +34,7 @@ enum VectorMath {
 
     /// Natural logarithm for x > 0 (Cephes `logf`, ≈ 1 ulp).
     @inline(__always)
-    static func log(_ x: Lanes) -> Lanes {
+    package static func log(_ x: Lanes) -> Lanes {
         let bits = unsafeBitCast(x, to: Integers.self)
         // Mantissa in [½, 1), moved to [√½, √2) (doubled, the exponent lowered) below √½:
         // `small` is all ones there (the sign of the difference, bit arithmetic instead of masks).
@@ -60,7 +60,7 @@ enum VectorMath {
 
     /// e^x (Cephes `expf`, ≈ 1 ulp), for x in [−87, 88]; clamped outside.
     @inline(__always)
-    static func exp(_ x: Lanes) -> Lanes {
+    package static func exp(_ x: Lanes) -> Lanes {
         let clamped = minimum(maximum(x, -87.3), 88.3)
         let (n, integer) = rounded(clamped * 1.442_695_040_888_963_4)
         let r = clamped - n * 0.693_359_375 - n * -2.121_944_40e-4
@@ -77,13 +77,13 @@ enum VectorMath {
 
     /// Eight floats from `pointer + index` (unaligned).
     @inline(__always)
-    static func load(_ pointer: UnsafePointer<Float>, _ index: Int) -> Lanes {
+    package static func load(_ pointer: UnsafePointer<Float>, _ index: Int) -> Lanes {
         UnsafeRawPointer(pointer + index).loadUnaligned(as: Lanes.self)
     }
 
     /// Stores eight floats at `pointer + index` (unaligned).
     @inline(__always)
-    static func store(_ lanes: Lanes, _ pointer: UnsafeMutablePointer<Float>, _ index: Int) {
+    package static func store(_ lanes: Lanes, _ pointer: UnsafeMutablePointer<Float>, _ index: Int) {
         UnsafeMutableRawPointer(pointer + index).storeBytes(of: lanes, as: Lanes.self)
     }
 

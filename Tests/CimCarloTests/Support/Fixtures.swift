@@ -1,7 +1,10 @@
+import CimCarlo
 import Foundation
 import Testing
 
-@testable import CimCarlo
+@testable import CimCarloDevices
+@testable import CimCarloNetwork
+@testable import CimCarloSupport
 
 /// Whether Debian's dataset-fashion-mnist is installed (the README's set-up installs it).
 let fashionMNISTInstalled = FileManager.default.fileExists(

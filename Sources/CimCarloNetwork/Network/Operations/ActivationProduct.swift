@@ -1,3 +1,5 @@
+import CimCarloSupport
+
 /// ONNX MatMul between two computed values — attention's scores `q · kᵀ` and their weighted
 /// sum `softmax(·) · v` — batched over the leading axes with NumPy broadcasting. Digital, as
 /// on CiM chips: neither operand is a stored weight, so nothing maps onto crossbars (the

@@ -1,3 +1,5 @@
+import CimCarloSupport
+
 /// A 2-D convolution (cross-correlation, as in PyTorch and ONNX) with strides, zero padding
 /// per side, dilation and groups (depthwise when `groups == inputChannels`).
 ///

@@ -1,3 +1,5 @@
+import CimCarloSupport
+
 /// A fully connected layer, `y = W·x + b` with `W` `[outputs, inputs]` (ONNX Gemm, or MatMul
 /// followed by Add), applied along the last axis: to a flat input, or to every position of a
 /// row-major value of any rank (a Linear on every token of `[1, T, F]` is one product with

@@ -117,13 +117,13 @@ public struct LogicalMap: Sendable, Equatable {
     public var constants: [Double] = []
 
     /// An element-by-element map from one input.
-    init(dimensions: [Int], elements: [Int32]) {
+    package init(dimensions: [Int], elements: [Int32]) {
         self.dimensions = dimensions
         input = [Int32](repeating: 0, count: elements.count)
         element = elements
     }
 
-    init(dimensions: [Int], input: [Int32], element: [Int32], constants: [Double] = []) {
+    package init(dimensions: [Int], input: [Int32], element: [Int32], constants: [Double] = []) {
         self.dimensions = dimensions
         self.input = input
         self.element = element
@@ -131,7 +131,7 @@ public struct LogicalMap: Sendable, Equatable {
     }
 
     /// Applies the map to row-major values.
-    func apply(_ inputs: [[Double]]) -> [Double] {
+    package func apply(_ inputs: [[Double]]) -> [Double] {
         zip(input, element).map { input, element in
             input < 0 ? constants[Int(element)] : inputs[Int(input)][Int(element)]
         }
