@@ -2,10 +2,6 @@ import CimCarlo
 import Foundation
 import Testing
 
-@testable import CimCarloResults
-@testable import CimCarloSimulation
-@testable import CimCarloStudy
-
 @Suite struct BudgetSearchTests {
     @Test func findsTheSmallestBudgetThatReachesTheTarget() throws {
         let directory = TemporaryDirectory()

@@ -2,11 +2,6 @@ import CimCarlo
 import Foundation
 import Testing
 
-@testable import CimCarloCrossbar
-@testable import CimCarloDevices
-@testable import CimCarloNetwork
-@testable import CimCarloSimulation
-
 /// Closed forms of the device models, checked on sampled chips with fixed seeds.
 @Suite struct ChipSimulatorTests {
     /// 200 × 100 weights: `fill` everywhere except weight 0, which is 1 and sets max|W|.

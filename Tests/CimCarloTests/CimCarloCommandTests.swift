@@ -2,9 +2,6 @@ import CimCarlo
 import Foundation
 import Testing
 
-@testable import CimCarloNetwork
-@testable import CimCarloSupport
-
 /// End-to-end runs of the built binary.
 @Suite struct CommandLineTests {
     let directory = TemporaryDirectory()

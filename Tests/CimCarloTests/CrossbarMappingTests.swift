@@ -1,8 +1,6 @@
 import CimCarlo
 import Testing
 
-@testable import CimCarloCrossbar
-
 @Suite struct CrossbarMappingTests {
     @Test(arguments: [(8, 1), (8, 2), (7, 3), (4, 4)])
     func foldOfTargetsIsTheSymmetricQuantisation(weightBits: Int, cellBits: Int) {

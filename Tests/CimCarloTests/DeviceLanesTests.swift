@@ -3,7 +3,6 @@ import Foundation
 import Testing
 
 @testable import CimCarloDevices
-@testable import CimCarloSupport
 
 /// Each effect's formula is written once, generic over `DeviceLanes`: eight lanes give the same
 /// bits as the scalar `Float` form device by device, and agree with the `Double` (libm) form.

@@ -2,8 +2,6 @@ import CimCarlo
 import Foundation
 import Testing
 
-@testable import CimCarloDevices
-
 /// The device model's variation and read-noise forms against their closed forms.
 @Suite struct DeviceModelTests {
     /// g_min = 2 µS, g_max = 42 µS: the range is 40 µS, so g_min is 0.05 range units.

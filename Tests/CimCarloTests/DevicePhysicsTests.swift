@@ -3,11 +3,7 @@ import Foundation
 import Testing
 
 @testable import CimCarloCrossbar
-@testable import CimCarloDevices
-@testable import CimCarloNetwork
 @testable import CimCarloSimulation
-@testable import CimCarloStudy
-@testable import CimCarloSupport
 
 /// The measured presets' closed forms, relaxation, the write-verify models and per-read noise,
 /// against their formulas and small reference simulations, with fixed seeds.

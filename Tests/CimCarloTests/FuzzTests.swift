@@ -2,11 +2,7 @@ import CimCarlo
 import Foundation
 import Testing
 
-@testable import CimCarloDevices
-@testable import CimCarloNetwork
 @testable import CimCarloONNX
-@testable import CimCarloStudy
-@testable import CimCarloSupport
 
 /// Bounded fuzzing of the parsers: mutated run specs, device models, IDX files, and HDF5
 /// model and dataset files must parse or fail with cimcarlo's own typed error — never crash.

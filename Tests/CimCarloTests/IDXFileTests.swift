@@ -2,8 +2,6 @@ import CimCarlo
 import Foundation
 import Testing
 
-@testable import CimCarloNetwork
-
 @Suite struct IDXFileTests {
     let directory = TemporaryDirectory()
 

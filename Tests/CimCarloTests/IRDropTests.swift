@@ -2,10 +2,6 @@ import CimCarlo
 import Foundation
 import Testing
 
-@testable import CimCarloCrossbar
-@testable import CimCarloDevices
-@testable import CimCarloSimulation
-
 /// IR drop against its formula on a hand-computed array, against a nodal solve of a small
 /// crossbar, and in tile mode against effective-weight mode.
 @Suite struct IRDropTests {

@@ -2,8 +2,6 @@ import CimCarlo
 import Foundation
 import Testing
 
-@testable import CimCarloNetwork
-
 /// Bad input, end to end: every case gets one line on stderr naming the file, the key and
 /// what is allowed, and exit code 2 — never a crash or a Swift runtime message.
 @Suite struct InputValidationTests {

@@ -2,9 +2,6 @@ import CimCarlo
 import Foundation
 import Testing
 
-@testable import CimCarloNetwork
-@testable import CimCarloSupport
-
 @Suite struct LabeledImagesTests {
     let directory = TemporaryDirectory()
 

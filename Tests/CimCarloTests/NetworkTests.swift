@@ -2,9 +2,7 @@ import CimCarlo
 import Foundation
 import Testing
 
-@testable import CimCarloCrossbar
 @testable import CimCarloNetwork
-@testable import CimCarloSimulation
 
 /// The graph network: shapes, buffers shared by liveness, the backward pass through every
 /// operation against finite differences, the Gauss–Newton curvature against a brute-force

@@ -2,8 +2,6 @@ import CimCarlo
 import Foundation
 import Testing
 
-@testable import CimCarloNetwork
-
 /// ONNX graphs built with the `onnx` package's helper API (`Tests/Scripts/onnx_reference_cases.py`),
 /// covering every supported op and attribute and several opsets; cimcarlo's clean logits must
 /// equal onnxruntime's. Bad files must give one error line naming the node and exit code 2.

@@ -2,8 +2,6 @@ import CimCarlo
 import Foundation
 import Testing
 
-@testable import CimCarloStudy
-
 /// The result file's `/summary` is what NumPy recomputes from its `/accuracy`
 /// (`analysis/validate_result.py`), and the check notices a summary that is not.
 @Suite struct ResultFileTests {

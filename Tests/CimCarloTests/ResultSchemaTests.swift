@@ -2,9 +2,6 @@ import CimCarlo
 import Foundation
 import Testing
 
-@testable import CimCarloResults
-@testable import CimCarloStudy
-
 /// The per-instance table is the schema `analysis/validate_result.py` reads, and a result file
 /// holds what it lists.
 @Suite struct ResultSchemaTests {

@@ -2,7 +2,6 @@ import CimCarlo
 import Foundation
 import Testing
 
-@testable import CimCarloResults
 @testable import CimCarloStudy
 
 @Suite struct SweepTests {

@@ -2,8 +2,6 @@ import CimCarlo
 import Foundation
 import Testing
 
-@testable import CimCarloSimulation
-
 /// End-to-end runs of `cimcarlo run`, `map` and `report` on the built binary.
 @Suite struct RunCommandTests {
     let directory = TemporaryDirectory()

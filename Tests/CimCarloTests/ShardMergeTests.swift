@@ -2,10 +2,6 @@ import CimCarlo
 import Foundation
 import Testing
 
-@testable import CimCarloResults
-@testable import CimCarloSimulation
-@testable import CimCarloStudy
-
 /// Shards of a study merge into the file a single-machine run writes; shards of another
 /// study, missing shards and repeated shards are refused with a line naming them.
 @Suite struct ShardMergeTests {

@@ -2,8 +2,6 @@ import CimCarlo
 import Foundation
 import Testing
 
-@testable import CimCarloStudy
-
 /// The scripts `cimcarlo slurm` writes, run on a real one-node Slurm cluster started for the
 /// test (Tests/Scripts/slurm_cluster.sh): the merged result equals a single-machine run.
 @Suite struct SlurmJobTests {

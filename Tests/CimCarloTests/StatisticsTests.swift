@@ -2,8 +2,6 @@ import CimCarlo
 import Foundation
 import Testing
 
-@testable import CimCarloSimulation
-
 @Suite struct StatisticsTests {
     @Test func wilsonIntervalMatchesTheClosedForm() {
         // Wilson (1927) for 8 of 10 at z = 1.96: (0.4902, 0.9433) (e.g. Agresti & Coull 1998).

@@ -2,10 +2,6 @@ import CimCarlo
 import Foundation
 import Testing
 
-@testable import CimCarloDevices
-@testable import CimCarloResults
-@testable import CimCarloStudy
-
 /// The engine's guarantees: results depend only on (seed, instance); interrupted runs resume
 /// to the result an uninterrupted run gives.
 @Suite struct StudyTests {

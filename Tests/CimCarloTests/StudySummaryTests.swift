@@ -2,9 +2,6 @@ import CimCarlo
 import Foundation
 import Testing
 
-@testable import CimCarloResults
-@testable import CimCarloSimulation
-
 /// Yield compares correct-image counts, so a chip exactly on the threshold yields.
 @Suite struct StudySummaryTests {
     @Test func aChipExactlyOnTheThresholdYields() {

@@ -3,9 +3,6 @@ import Foundation
 import Testing
 
 @testable import CimCarloCrossbar
-@testable import CimCarloDevices
-@testable import CimCarloNetwork
-@testable import CimCarloSimulation
 
 /// Tile-accurate simulation against effective-weight simulation, the ADC against its closed
 /// form, and drift compensation.

@@ -1,9 +1,6 @@
 import CimCarlo
 import Testing
 
-@testable import CimCarloNetwork
-@testable import CimCarloSupport
-
 @Suite struct TrainerTests {
     @Test(.enabled(if: fashionMNISTInstalled))
     func shortMLPTrainingClearlyBeatsChance() throws {

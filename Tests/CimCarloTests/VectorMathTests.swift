@@ -2,8 +2,6 @@ import CimCarlo
 import Foundation
 import Testing
 
-@testable import CimCarloSupport
-
 /// The polynomial elementary functions against Foundation's double-precision ones.
 @Suite struct VectorMathTests {
     /// Largest relative error of `vector` against `reference` over `inputs`.

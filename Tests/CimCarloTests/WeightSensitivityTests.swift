@@ -2,9 +2,6 @@ import CimCarlo
 import Foundation
 import Testing
 
-@testable import CimCarloNetwork
-@testable import CimCarloSimulation
-
 /// SWIM's Gauss–Newton diagonal against a brute-force computation from finite-difference
 /// Jacobians of the logits: `Σ_n Σ_k p_k (1 − p_k) (∂z_k/∂w)²`. The layer-by-layer recursion
 /// (which drops cross terms between paths) is exact for the last layer and for a network

@@ -2,9 +2,6 @@ import CimCarlo
 import Foundation
 import Testing
 
-@testable import CimCarloCrossbar
-@testable import CimCarloDevices
-@testable import CimCarloNetwork
 @testable import CimCarloSimulation
 
 /// The iterative write-verify model and the selective policies.

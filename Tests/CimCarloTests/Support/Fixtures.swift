@@ -2,10 +2,6 @@ import CimCarlo
 import Foundation
 import Testing
 
-@testable import CimCarloDevices
-@testable import CimCarloNetwork
-@testable import CimCarloSupport
-
 /// Whether Debian's dataset-fashion-mnist is installed (the README's set-up installs it).
 let fashionMNISTInstalled = FileManager.default.fileExists(
     atPath: DatasetSource.defaultFashionMNISTDirectory + "/t10k-labels-idx1-ubyte.gz")
