@@ -48,6 +48,7 @@ public struct StudyPlan: Equatable, Sendable {
     /// gives other chips from the same seed.
     public var sampler: String
 
+    /// The plan of a study (`Study` makes it from a run spec and its inputs).
     package init(
         specText: String, deviceModelText: String, modelSHA256: String, datasetSHA256: String, seed: UInt64,
         instances: Int, stopping: Stopping, testImages: Int, accuracyThreshold: Double, policyLabels: [String],

@@ -1,40 +1,43 @@
 /// Single-precision elementary functions on eight lanes, as polynomials (Cephes, S. L. Moshier),
-/// so the sampler's transforms vectorise and give the same bits on every machine.
-package enum VectorMath {
-    package typealias Lanes = SIMD8<Float>
-    typealias Integers = SIMD8<Int32>
+/// so the sampler's transforms vectorise and give the same bits on every machine. Public and
+/// inlinable so that the device loops of other targets inline them (package code is not
+/// inlined across modules).
+public enum VectorMath {
+    /// Eight single-precision lanes.
+    public typealias Lanes = SIMD8<Float>
+    @usableFromInline typealias Integers = SIMD8<Int32>
 
     /// 1.5·2²³: adding it to |x| < 2²² leaves round(x) (to nearest even) in the low mantissa bits.
-    private static let roundingShift: Float = 12_582_912
+    @inlinable static var roundingShift: Float { 12_582_912 }
 
     /// Integers |n| < 2²² as floats, exactly (bit arithmetic; the generic SIMD conversions are scalar).
-    @inline(__always)
+    @inline(__always) @inlinable
     static func float(_ n: Integers) -> Lanes {
         unsafeBitCast(n &+ 0x4B40_0000, to: Lanes.self) - roundingShift
     }
 
     /// x rounded to the nearest integer (ties to even), as a float and as an integer; |x| < 2²².
-    @inline(__always)
+    @inline(__always) @inlinable
     static func rounded(_ x: Lanes) -> (Lanes, Integers) {
         let shifted = x + roundingShift
         return (shifted - roundingShift, unsafeBitCast(shifted, to: Integers.self) &- 0x4B40_0000)
     }
 
     /// Lane-wise max(x, bound) (a compare and select; `pointwiseMax` is a generic call).
-    @inline(__always)
-    package static func maximum(_ x: Lanes, _ bound: Float) -> Lanes {
+    @inline(__always) @inlinable
+    public static func maximum(_ x: Lanes, _ bound: Float) -> Lanes {
         x.replacing(with: bound, where: x .< bound)
     }
 
     /// Lane-wise min(x, bound).
-    @inline(__always)
+    @inline(__always) @inlinable
     static func minimum(_ x: Lanes, _ bound: Float) -> Lanes {
         x.replacing(with: bound, where: x .> bound)
     }
 
     /// Natural logarithm for x > 0 (Cephes `logf`, ≈ 1 ulp).
-    @inline(__always)
-    package static func log(_ x: Lanes) -> Lanes {
+    @inline(__always) @inlinable
+    public static func log(_ x: Lanes) -> Lanes {
         let bits = unsafeBitCast(x, to: Integers.self)
         // Mantissa in [½, 1), moved to [√½, √2) (doubled, the exponent lowered) below √½:
         // `small` is all ones there (the sign of the difference, bit arithmetic instead of masks).
@@ -59,8 +62,8 @@ package enum VectorMath {
     }
 
     /// e^x (Cephes `expf`, ≈ 1 ulp), for x in [−87, 88]; clamped outside.
-    @inline(__always)
-    package static func exp(_ x: Lanes) -> Lanes {
+    @inline(__always) @inlinable
+    public static func exp(_ x: Lanes) -> Lanes {
         let clamped = minimum(maximum(x, -87.3), 88.3)
         let (n, integer) = rounded(clamped * 1.442_695_040_888_963_4)
         let r = clamped - n * 0.693_359_375 - n * -2.121_944_40e-4
@@ -76,14 +79,14 @@ package enum VectorMath {
     }
 
     /// Eight floats from `pointer + index` (unaligned).
-    @inline(__always)
-    package static func load(_ pointer: UnsafePointer<Float>, _ index: Int) -> Lanes {
+    @inline(__always) @inlinable
+    public static func load(_ pointer: UnsafePointer<Float>, _ index: Int) -> Lanes {
         UnsafeRawPointer(pointer + index).loadUnaligned(as: Lanes.self)
     }
 
     /// Stores eight floats at `pointer + index` (unaligned).
-    @inline(__always)
-    package static func store(_ lanes: Lanes, _ pointer: UnsafeMutablePointer<Float>, _ index: Int) {
+    @inline(__always) @inlinable
+    public static func store(_ lanes: Lanes, _ pointer: UnsafeMutablePointer<Float>, _ index: Int) {
         UnsafeMutableRawPointer(pointer + index).storeBytes(of: lanes, as: Lanes.self)
     }
 
