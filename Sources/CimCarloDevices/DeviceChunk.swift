@@ -40,7 +40,7 @@ package final class DeviceChunk {
     }
 
     /// The chunk's devices eight at a time (the buffers are padded to whole lanes).
-    @inlinable package var lanes: StrideTo<Int> { stride(from: 0, to: count, by: 8) }
+    package var lanes: StrideTo<Int> { stride(from: 0, to: count, by: 8) }
 }
 
 /// What every draw of a chip is keyed by: the study's seed and the instance.

@@ -68,7 +68,7 @@ protocol DeviceStorageLanes: DeviceLanes {
 extension Float: DeviceStorageLanes {
     static var laneCount: Int { 1 }
     @inline(__always) static func load(_ pointer: UnsafePointer<Float>, _ index: Int) -> Float { pointer[index] }
-    @inline(__always) package func store(_ pointer: UnsafeMutablePointer<Float>, _ index: Int) { pointer[index] = self }
+    @inline(__always) func store(_ pointer: UnsafeMutablePointer<Float>, _ index: Int) { pointer[index] = self }
 }
 
 extension SIMD8: DeviceStorageLanes where Scalar == Float {

@@ -54,7 +54,7 @@ package final class ConfigurationReader {
         }
     }
 
-    package init(file: String, table: TOMLTable, prefix: String) {
+    init(file: String, table: TOMLTable, prefix: String) {
         self.file = file
         self.table = table
         self.prefix = prefix
