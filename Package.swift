@@ -80,7 +80,7 @@ let package = Package(
             dependencies: ["CimCarloSimulation"]
         ),
 
-        // MARK: Study: run specs, studies end to end, budget search, merge, Slurm, benchmarks
+        // MARK: Study: run specs, studies end to end, budget search, shard merge, benchmarks
         .target(
             name: "CimCarloStudy",
             dependencies: ["CimCarloResults", "CimCarloONNX"]
@@ -95,7 +95,7 @@ let package = Package(
             ]
         ),
 
-        // MARK: Command line
+        // MARK: Command line: subcommands, exit codes, Slurm scripts
         .executableTarget(
             name: "cimcarlo",
             dependencies: [
@@ -110,6 +110,7 @@ let package = Package(
             dependencies: [
                 "CimCarlo", "CimCarloSupport", "CimCarloNetwork", "CimCarloONNX", "CimCarloDevices", "CimCarloCrossbar",
                 "CimCarloSimulation", "CimCarloResults", "CimCarloStudy",
+                "cimcarlo",  // the Slurm scripts (SlurmJob) belong to the command line
             ]
         ),
     ],

@@ -1,4 +1,4 @@
-import CimCarloResults
+import CimCarlo
 import Foundation
 
 /// A study split into a Slurm job array — one array task per shard, each running
@@ -7,21 +7,21 @@ import Foundation
 ///
 /// The scripts name everything by absolute path (binary, spec, files), so they run from any
 /// directory of a cluster whose nodes share the file system.
-public struct SlurmJob: Sendable {
+struct SlurmJob: Sendable {
     /// The `cimcarlo` binary the tasks run.
-    public var executable: String
-    public var specPath: String
+    var executable: String
+    var specPath: String
     /// The merged result file.
-    public var output: String
-    public var shards: Int
-    public var cpusPerTask: Int
-    public var partition: String?
+    var output: String
+    var shards: Int
+    var cpusPerTask: Int
+    var partition: String?
     /// Slurm's time limit per array task, e.g. `2:00:00`.
-    public var timeLimit: String?
+    var timeLimit: String?
     /// Further `cimcarlo run` options every shard gets (`--seed`, `--instances`).
-    public var runArguments: [String]
+    var runArguments: [String]
 
-    public init(
+    init(
         executable: String, specPath: String, output: String, shards: Int, cpusPerTask: Int,
         partition: String? = nil, timeLimit: String? = nil, runArguments: [String] = []
     ) {
@@ -42,14 +42,14 @@ public struct SlurmJob: Sendable {
     }
 
     /// The shard files, in shard order.
-    public var shardFiles: [String] {
+    var shardFiles: [String] {
         (0..<shards).map { Shard(index: $0, count: shards).filePath(forResult: output) }
     }
 
     /// The folder of the scripts and the tasks' logs: `out/study.slurm/` for `out/study.h5`.
-    public var scriptDirectory: String { (output as NSString).deletingPathExtension + ".slurm" }
-    public var arrayScriptPath: String { scriptDirectory + "/array.sbatch" }
-    public var mergeScriptPath: String { scriptDirectory + "/merge.sbatch" }
+    var scriptDirectory: String { (output as NSString).deletingPathExtension + ".slurm" }
+    var arrayScriptPath: String { scriptDirectory + "/array.sbatch" }
+    var mergeScriptPath: String { scriptDirectory + "/merge.sbatch" }
 
     private var name: String { ((output as NSString).lastPathComponent as NSString).deletingPathExtension }
 
@@ -60,7 +60,7 @@ public struct SlurmJob: Sendable {
     }
 
     /// The job-array script.
-    public var arrayScript: String {
+    var arrayScript: String {
         var lines = [
             "--job-name=cimcarlo-\(name)", "--array=0-\(shards - 1)", "--ntasks=1",
             "--cpus-per-task=\(cpusPerTask)", "--output=\(scriptDirectory)/shard-%a.log",
@@ -84,7 +84,7 @@ public struct SlurmJob: Sendable {
     }
 
     /// The merge job's script.
-    public var mergeScript: String {
+    var mergeScript: String {
         let lines = [
             "--job-name=cimcarlo-\(name)-merge", "--ntasks=1", "--cpus-per-task=1",
             "--output=\(scriptDirectory)/merge.log",
@@ -102,13 +102,13 @@ public struct SlurmJob: Sendable {
     }
 
     /// The shell command that submits the array and the merge after it.
-    public var submitCommand: String {
+    var submitCommand: String {
         "jobid=$(sbatch --parsable \(Self.quoted(arrayScriptPath))) && "
             + "sbatch --dependency=afterok:${jobid%%;*} \(Self.quoted(mergeScriptPath))"
     }
 
     /// Writes both scripts (executable) into `scriptDirectory`.
-    public func writeScripts() throws {
+    func writeScripts() throws {
         do {
             try FileManager.default.createDirectory(atPath: scriptDirectory, withIntermediateDirectories: true)
             for (path, text) in [(arrayScriptPath, arrayScript), (mergeScriptPath, mergeScript)] {
