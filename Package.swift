@@ -34,17 +34,68 @@ let package = Package(
             linkerSettings: [.linkedLibrary("dnnl"), .linkedLibrary("dl")]
         ),
 
-        // MARK: The engine
+        // MARK: Support: errors, version, TOML configuration, random numbers, BLAS, HDF5 files
+        .target(
+            name: "CimCarloSupport",
+            dependencies: ["CBLAS", "CHDF5", "CKernels"]
+        ),
+
+        // MARK: Network: the graph and its operations, datasets, training
+        .target(
+            name: "CimCarloNetwork",
+            dependencies: ["CimCarloSupport", "CKernels", "CZlib"]
+        ),
+
+        // MARK: ONNX: graphs imported from ONNX files, and model loading by file type
+        .target(
+            name: "CimCarloONNX",
+            dependencies: [
+                "CimCarloNetwork",
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+            ],
+            exclude: ["Generated/README.md"]
+        ),
+
+        // MARK: Devices: device models and their effects (variation, drift, noise, programming)
+        .target(
+            name: "CimCarloDevices",
+            dependencies: ["CimCarloSupport"]
+        ),
+
+        // MARK: Crossbar: a network mapped onto device arrays, tiles and converters
+        .target(
+            name: "CimCarloCrossbar",
+            dependencies: ["CimCarloNetwork", "CimCarloDevices"]
+        ),
+
+        // MARK: Simulation: one chip instance, the parallel engine, write-verify policies
+        .target(
+            name: "CimCarloSimulation",
+            dependencies: ["CimCarloCrossbar"]
+        ),
+
+        // MARK: Results: the study plan, result files, tables, summaries and shards
+        .target(
+            name: "CimCarloResults",
+            dependencies: ["CimCarloSimulation"]
+        ),
+
+        // MARK: Study: run specs, studies end to end, budget search, shard merge, benchmarks
+        .target(
+            name: "CimCarloStudy",
+            dependencies: ["CimCarloResults", "CimCarloONNX"]
+        ),
+
+        // MARK: The library: every layer under one import
         .target(
             name: "CimCarlo",
             dependencies: [
-                "CBLAS", "CHDF5", "CZlib", "CKernels",
-                .product(name: "SwiftProtobuf", package: "swift-protobuf"),  // ONNX import
-            ],
-            exclude: ["ONNX/Generated/README.md"]
+                "CimCarloSupport", "CimCarloNetwork", "CimCarloONNX", "CimCarloDevices", "CimCarloCrossbar",
+                "CimCarloSimulation", "CimCarloResults", "CimCarloStudy",
+            ]
         ),
 
-        // MARK: Command line
+        // MARK: Command line: subcommands, exit codes, Slurm scripts
         .executableTarget(
             name: "cimcarlo",
             dependencies: [
@@ -56,7 +107,11 @@ let package = Package(
         // MARK: Tests
         .testTarget(
             name: "CimCarloTests",
-            dependencies: ["CimCarlo"]
+            dependencies: [
+                "CimCarlo", "CimCarloSupport", "CimCarloNetwork", "CimCarloONNX", "CimCarloDevices", "CimCarloCrossbar",
+                "CimCarloSimulation", "CimCarloResults", "CimCarloStudy",
+                "cimcarlo",  // the Slurm scripts (SlurmJob) belong to the command line
+            ]
         ),
     ],
     swiftLanguageModes: [.v6]

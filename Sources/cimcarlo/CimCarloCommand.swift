@@ -53,7 +53,7 @@ func reportingErrors(_ body: () throws -> Void) throws {
     } catch let error as ExitCode {
         throw error
     } catch let error as CimCarloError {
-        throw failure(error.description, code: error.exitCode)
+        throw failure(error.description, code: ExitStatus.code(for: error.kind))
     } catch {
         throw failure(error.localizedDescription, code: ExitStatus.runtimeFailure)
     }

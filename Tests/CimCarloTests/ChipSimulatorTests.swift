@@ -1,7 +1,6 @@
+import CimCarlo
 import Foundation
 import Testing
-
-@testable import CimCarlo
 
 /// Closed forms of the device models, checked on sampled chips with fixed seeds.
 @Suite struct ChipSimulatorTests {

@@ -1,7 +1,6 @@
+import CimCarlo
 import Foundation
 import Testing
-
-@testable import CimCarlo
 
 /// End-to-end runs of the built binary.
 @Suite struct CommandLineTests {

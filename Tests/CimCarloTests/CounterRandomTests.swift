@@ -1,7 +1,8 @@
+import CimCarlo
 import Foundation
 import Testing
 
-@testable import CimCarlo
+@testable import CimCarloSupport
 
 /// The vectorised sampler's draws against the standard normal and uniform closed forms, with
 /// fixed seeds; tolerances are 5 standard errors of each estimate.

@@ -1,6 +1,5 @@
+import CimCarlo
 import Testing
-
-@testable import CimCarlo
 
 @Suite struct CrossbarMappingTests {
     @Test(arguments: [(8, 1), (8, 2), (7, 3), (4, 4)])

@@ -1,7 +1,8 @@
+import CimCarlo
 import Foundation
 import Testing
 
-@testable import CimCarlo
+@testable import CimCarloDevices
 
 /// Each effect's formula is written once, generic over `DeviceLanes`: eight lanes give the same
 /// bits as the scalar `Float` form device by device, and agree with the `Double` (libm) form.

@@ -1,7 +1,6 @@
+import CimCarlo
 import Foundation
 import Testing
-
-@testable import CimCarlo
 
 /// The device model's variation and read-noise forms against their closed forms.
 @Suite struct DeviceModelTests {

@@ -1,7 +1,9 @@
+import CimCarlo
 import Foundation
 import Testing
 
-@testable import CimCarlo
+@testable import CimCarloCrossbar
+@testable import CimCarloSimulation
 
 /// The measured presets' closed forms, relaxation, the write-verify models and per-read noise,
 /// against their formulas and small reference simulations, with fixed seeds.

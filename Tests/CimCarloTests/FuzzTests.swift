@@ -1,7 +1,8 @@
+import CimCarlo
 import Foundation
 import Testing
 
-@testable import CimCarlo
+@testable import CimCarloONNX
 
 /// Bounded fuzzing of the parsers: mutated run specs, device models, IDX files, and HDF5
 /// model and dataset files must parse or fail with cimcarlo's own typed error — never crash.

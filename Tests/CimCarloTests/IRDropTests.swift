@@ -1,7 +1,6 @@
+import CimCarlo
 import Foundation
 import Testing
-
-@testable import CimCarlo
 
 /// IR drop against its formula on a hand-computed array, against a nodal solve of a small
 /// crossbar, and in tile mode against effective-weight mode.

@@ -1,7 +1,6 @@
+import CimCarlo
 import Foundation
 import Testing
-
-@testable import CimCarlo
 
 /// Bad input, end to end: every case gets one line on stderr naming the file, the key and
 /// what is allowed, and exit code 2 — never a crash or a Swift runtime message.

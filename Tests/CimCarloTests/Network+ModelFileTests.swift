@@ -1,7 +1,6 @@
+import CimCarlo
 import Foundation
 import Testing
-
-@testable import CimCarlo
 
 @Suite struct NetworkModelFileTests {
     let directory = TemporaryDirectory()

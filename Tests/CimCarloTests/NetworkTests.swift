@@ -1,7 +1,8 @@
+import CimCarlo
 import Foundation
 import Testing
 
-@testable import CimCarlo
+@testable import CimCarloNetwork
 
 /// The graph network: shapes, buffers shared by liveness, the backward pass through every
 /// operation against finite differences, the Gauss–Newton curvature against a brute-force

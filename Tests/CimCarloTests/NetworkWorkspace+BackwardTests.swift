@@ -1,7 +1,6 @@
+import CimCarlo
 import Foundation
 import Testing
-
-@testable import CimCarlo
 
 /// Finite-difference checks of the backward pass: every layer kind (conv2d with stride and
 /// padding, ReLU, max and average pooling, flatten, dense) lies on the path of these gradients.

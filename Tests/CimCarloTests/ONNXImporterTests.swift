@@ -1,7 +1,6 @@
+import CimCarlo
 import Foundation
 import Testing
-
-@testable import CimCarlo
 
 /// ONNX graphs built with the `onnx` package's helper API (`Tests/Scripts/onnx_reference_cases.py`),
 /// covering every supported op and attribute and several opsets; cimcarlo's clean logits must

@@ -1,6 +1,7 @@
+import CimCarlo
 import Testing
 
-@testable import CimCarlo
+@testable import CimCarloSupport
 
 /// Philox-4×32-10 against the known-answer vectors of its authors' Random123 library
 /// (`kat_vectors`, philox4x32 with 10 rounds).

@@ -1,7 +1,6 @@
+import CimCarlo
 import Foundation
 import Testing
-
-@testable import CimCarlo
 
 /// The result file's `/summary` is what NumPy recomputes from its `/accuracy`
 /// (`analysis/validate_result.py`), and the check notices a summary that is not.

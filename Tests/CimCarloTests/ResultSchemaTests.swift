@@ -1,7 +1,6 @@
+import CimCarlo
 import Foundation
 import Testing
-
-@testable import CimCarlo
 
 /// The per-instance table is the schema `analysis/validate_result.py` reads, and a result file
 /// holds what it lists.

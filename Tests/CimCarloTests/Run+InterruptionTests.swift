@@ -1,7 +1,6 @@
+import CimCarlo
 import Foundation
 import Testing
-
-@testable import CimCarlo
 
 /// Interrupted runs lose nothing: SIGINT and SIGTERM stop after the instances in flight with
 /// a resume hint; after SIGKILL, `--resume` completes the file to the uninterrupted result.

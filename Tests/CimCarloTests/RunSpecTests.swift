@@ -1,7 +1,8 @@
+import CimCarlo
 import Foundation
 import Testing
 
-@testable import CimCarlo
+@testable import CimCarloStudy
 
 @Suite struct SweepTests {
     @Test func sweepExpandsIntoOneLabelledRunPerCombination() throws {

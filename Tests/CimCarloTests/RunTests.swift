@@ -1,7 +1,6 @@
+import CimCarlo
 import Foundation
 import Testing
-
-@testable import CimCarlo
 
 /// End-to-end runs of `cimcarlo run`, `map` and `report` on the built binary.
 @Suite struct RunCommandTests {

@@ -1,7 +1,6 @@
+import CimCarlo
 import Foundation
 import Testing
-
-@testable import CimCarlo
 
 /// Shards of a study merge into the file a single-machine run writes; shards of another
 /// study, missing shards and repeated shards are refused with a line naming them.

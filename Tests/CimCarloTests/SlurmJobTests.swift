@@ -1,7 +1,8 @@
+import CimCarlo
 import Foundation
 import Testing
 
-@testable import CimCarlo
+@testable import cimcarlo
 
 /// The scripts `cimcarlo slurm` writes, run on a real one-node Slurm cluster started for the
 /// test (Tests/Scripts/slurm_cluster.sh): the merged result equals a single-machine run.

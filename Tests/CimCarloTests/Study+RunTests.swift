@@ -1,7 +1,6 @@
+import CimCarlo
 import Foundation
 import Testing
-
-@testable import CimCarlo
 
 /// The engine's guarantees: results depend only on (seed, instance); interrupted runs resume
 /// to the result an uninterrupted run gives.

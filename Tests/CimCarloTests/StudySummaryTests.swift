@@ -1,7 +1,6 @@
+import CimCarlo
 import Foundation
 import Testing
-
-@testable import CimCarlo
 
 /// Yield compares correct-image counts, so a chip exactly on the threshold yields.
 @Suite struct StudySummaryTests {

@@ -1,6 +1,7 @@
+import CimCarlo
 import Testing
 
-@testable import CimCarlo
+@testable import CimCarloSupport
 
 @Suite struct TOMLTests {
     @Test func parsesTheSubsetRunSpecsUse() throws {

@@ -1,7 +1,9 @@
+import CimCarlo
 import Foundation
 import Testing
 
-@testable import CimCarlo
+@testable import CimCarloNetwork
+@testable import CimCarloONNX
 
 // Every operation's backward pass against central differences of its own forward pass, at batch 2:
 // `.gradient` must add `Σ_i g_i · J_ij` to input element `j`, `.curvature` the diagonal Gauss–Newton

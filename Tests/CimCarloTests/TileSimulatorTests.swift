@@ -1,7 +1,8 @@
+import CimCarlo
 import Foundation
 import Testing
 
-@testable import CimCarlo
+@testable import CimCarloCrossbar
 
 /// Tile-accurate simulation against effective-weight simulation, the ADC against its closed
 /// form, and drift compensation.

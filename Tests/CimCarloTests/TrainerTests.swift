@@ -1,6 +1,5 @@
+import CimCarlo
 import Testing
-
-@testable import CimCarlo
 
 @Suite struct TrainerTests {
     @Test(.enabled(if: fashionMNISTInstalled))

@@ -1,7 +1,6 @@
+import CimCarlo
 import Foundation
 import Testing
-
-@testable import CimCarlo
 
 /// The polynomial elementary functions against Foundation's double-precision ones.
 @Suite struct VectorMathTests {

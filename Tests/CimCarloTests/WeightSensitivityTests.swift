@@ -1,7 +1,6 @@
+import CimCarlo
 import Foundation
 import Testing
-
-@testable import CimCarlo
 
 /// SWIM's Gauss–Newton diagonal against a brute-force computation from finite-difference
 /// Jacobians of the logits: `Σ_n Σ_k p_k (1 − p_k) (∂z_k/∂w)²`. The layer-by-layer recursion

@@ -1,7 +1,8 @@
+import CimCarlo
 import Foundation
 import Testing
 
-@testable import CimCarlo
+@testable import CimCarloSimulation
 
 /// The iterative write-verify model and the selective policies.
 @Suite struct WriteVerifyTests {

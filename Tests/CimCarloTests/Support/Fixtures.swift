@@ -1,7 +1,6 @@
+import CimCarlo
 import Foundation
 import Testing
-
-@testable import CimCarlo
 
 /// Whether Debian's dataset-fashion-mnist is installed (the README's set-up installs it).
 let fashionMNISTInstalled = FileManager.default.fileExists(

@@ -1,0 +1,76 @@
+import Foundation
+
+/// How re-programming pulses move a verified device, and the variance they leave — one
+/// definition of the dynamics for the chip (`ChipSimulator`) and for the `variance` policy's
+/// expected verified spread (`VerifiedSpread`).
+package protocol ProgrammingModel: AnyObject {
+    /// Whether a verified device whose first pulse missed its target by `error` (units of the
+    /// range) is verified again.
+    func retries(firstError error: Float) -> Bool
+    /// Whether a pulse also takes a verify-read draw (purpose `verifyReads`).
+    var readsWithNoise: Bool { get }
+    /// Prepares the per-device parameters of `chunk` (its targets are set).
+    func prepare(_ chunk: DeviceChunk)
+    /// One verify-and-pulse round of device `index` of `chunk`, at `level` (normalised): the level
+    /// after a pulse and whether the device is verified again, or nil when the verify accepts it
+    /// (no pulse). `pulseDraw` is the pulse's standard normal draw (purpose `verifyPulses`),
+    /// `readDraw` the verify read's (`verifyReads`).
+    func pulse(_ chunk: DeviceChunk, index: Int, level: Float, pulseDraw: Float, readDraw: Float)
+        -> (level: Float, again: Bool)?
+}
+
+/// Write-verify by redrawing: every pulse lands at the target with fresh programming (C2C)
+/// noise — the verify read has removed the static D2D offset — and the verify sees the error
+/// exactly, so the device is done when `|error| ≤ tolerance`.
+package final class Redraw: ProgrammingModel {
+    private let tolerance: Float
+    /// The programming variation's per-device parameters (nil: pulses land exactly).
+    private let programming: VariationEffect?
+
+    package init(device: DeviceModel, programming: VariationEffect?) {
+        tolerance = Float(device.writeVerify.tolerance)
+        self.programming = programming
+    }
+
+    package func retries(firstError error: Float) -> Bool { abs(error) > tolerance }
+    package var readsWithNoise: Bool { false }
+    package func prepare(_ chunk: DeviceChunk) {}
+
+    package func pulse(_ chunk: DeviceChunk, index: Int, level: Float, pulseDraw: Float, readDraw: Float)
+        -> (level: Float, again: Bool)?
+    {
+        let error = programming?.deviation(pulseDraw, at: index) ?? 0
+        return (chunk.targets[index] + error, abs(error) > tolerance)
+    }
+
+    /// The expected variance after redraw write-verify, in closed form for Gaussian errors: with
+    /// one-shot sigma s₁ (D2D + C2C), retry sigma s (C2C), band τ and n pulses, a device accepted
+    /// at once keeps a normal truncated to ±τ, `T(s₁) = s₁²(1 − 2aφ(a)/(2Φ(a) − 1))` at `a = τ/s₁`;
+    /// otherwise each retry is accepted with `p = 2Φ(τ/s) − 1`, and a device still outside after
+    /// n − 1 retries keeps an error conditioned outside the band, `O(s) = s²(1 + aφ(a)/(1 − Φ(a)))`:
+    /// `p₁T(s₁) + (1 − p₁)[(1 − (1 − p)^(n−1)) T(s) + (1 − p)^(n−1) O(s)]`, units of the range².
+    package static func verifiedVariance(oneShot s1: Double, retry s: Double, tolerance tau: Double, pulses n: Int)
+        -> Double
+    {
+        func accepted(_ sigma: Double) -> (probability: Double, variance: Double) {
+            guard sigma > 0 else { return (1, 0) }
+            let a = tau / sigma
+            let inside = erf(a / 2.0.squareRoot())  // 2Φ(a) − 1
+            let density = exp(-a * a / 2) / (2 * Double.pi).squareRoot()
+            guard inside > 0 else { return (0, sigma * sigma) }
+            return (inside, sigma * sigma * (1 - 2 * a * density / inside))
+        }
+        func outside(_ sigma: Double) -> Double {
+            guard sigma > 0 else { return 0 }
+            let a = tau / sigma
+            let tail = erfc(a / 2.0.squareRoot()) / 2  // 1 − Φ(a)
+            let density = exp(-a * a / 2) / (2 * Double.pi).squareRoot()
+            return tail > 0 ? sigma * sigma * (1 + a * density / tail) : tau * tau
+        }
+        let (p1, first) = accepted(s1)
+        guard n > 1 else { return p1 * first + (1 - p1) * outside(s1) }
+        let (p, retried) = accepted(s)
+        let failing = pow(1 - p, Double(n - 1))
+        return p1 * first + (1 - p1) * ((1 - failing) * retried + failing * outside(s))
+    }
+}

@@ -1,0 +1,383 @@
+import CimCarloSimulation
+import CimCarloSupport
+import Foundation
+
+/// A result file that cannot be created, resumed, merged or read.
+public struct ResultFileError: CimCarloError, Equatable {
+    public var path: String
+    public var reason: String
+    /// Bad input (a file that exists, is damaged or belongs to another study) unless set to
+    /// `.runtimeFailure` (a file or directory that cannot be created).
+    public var kind: CimCarloErrorKind = .badInput
+    public var description: String { "\(path): \(reason)" }
+
+    package init(path: String, reason: String, kind: CimCarloErrorKind = .badInput) {
+        self.path = path
+        self.reason = reason
+        self.kind = kind
+    }
+}
+
+/// The HDF5 result of a study, or of one shard of it (README, "Result file format").
+///
+/// All per-instance datasets (`ResultSchema.perInstance`) exist from the start, filled with
+/// NaN, one row per instance the file holds (`/instance` names them: all of the plan's, a
+/// shard's, or — under sequential stopping — those up to the present checkpoint, grown by
+/// `extend`). Each recorded instance writes its row, sets `/completed` and
+/// `instances_completed`, and flushes, so an interrupted run keeps what it finished and
+/// `--resume` fills in the rest. The root attribute
+/// `status` is "partial" until `finish` writes the summary, then "complete". Storage only:
+/// the statistics come from `StudySummary`.
+public final class ResultFile: ResultSink {
+    public static let format = "cimcarlo.result"
+    public static let formatVersion: Int64 = 1
+    /// Rows per HDF5 chunk of the per-instance datasets.
+    private static let rowsPerChunk = 256
+
+    public let path: String
+    private let file: HDF5File
+    public let plan: StudyPlan
+    /// The file's mapping, selection and sensitivity tables.
+    public let tables: ResultTables
+    /// The shard this file holds, nil for a whole study.
+    public let shard: Shard?
+    /// The instance of each row.
+    public private(set) var instances: [Int]
+    private var rowOfInstance: [Int: Int]
+    public private(set) var completed: [Bool]
+
+    private init(
+        path: String, file: HDF5File, plan: StudyPlan, tables: ResultTables, shard: Shard?, instances: [Int],
+        completed: [Bool]
+    ) {
+        self.path = path
+        self.file = file
+        self.plan = plan
+        self.tables = tables
+        self.shard = shard
+        self.instances = instances
+        self.completed = completed
+        rowOfInstance = Dictionary(uniqueKeysWithValues: instances.enumerated().map { ($1, $0) })
+    }
+
+    /// The file's per-instance datasets.
+    private var datasets: [ResultSchema.Dataset] { ResultSchema.perInstance(for: plan) }
+
+    // MARK: - Creating
+
+    /// Creates a result file for `instances` of `plan` (all of them, a shard's, or the first
+    /// checkpoint's). Refuses to replace an existing file unless `force`.
+    public static func create(
+        path: String, plan: StudyPlan, tables: ResultTables, instances: [Int],
+        shard: Shard? = nil, force: Bool
+    ) throws -> ResultFile {
+        if FileManager.default.fileExists(atPath: path) {
+            guard force else {
+                throw ResultFileError(
+                    path: path,
+                    reason: "already exists (use --force to overwrite it, or --resume to complete a partial run)")
+            }
+            try FileManager.default.removeItem(atPath: path)
+        }
+        let directory = (path as NSString).deletingLastPathComponent
+        if !directory.isEmpty {
+            do {
+                try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            } catch {
+                throw ResultFileError(
+                    path: path, reason: "cannot create its directory \(directory)",
+                    kind: .runtimeFailure)
+            }
+        }
+        let file: HDF5File
+        do {
+            file = try HDF5File(path: path, mode: .createExclusive)
+        } catch {
+            throw ResultFileError(
+                path: path, reason: "cannot create it (is the directory writable?)",
+                kind: .runtimeFailure)
+        }
+        try file.setAttribute("format", format)
+        try file.setAttribute("format_version", formatVersion)
+        try file.setAttribute("tool_version", CimCarloVersion.current)
+        try file.setAttribute("seed", Int64(bitPattern: plan.seed))
+        try file.setAttribute("spec", plan.specText)
+        try file.setAttribute("device_model", plan.deviceModelText)
+        try file.setAttribute("model_sha256", plan.modelSHA256)
+        try file.setAttribute("dataset_sha256", plan.datasetSHA256)
+        try file.setAttribute("created_utc", ISO8601DateFormatter().string(from: Date()))
+        try file.setAttribute("instances_requested", Int64(plan.instances))
+        try file.setAttribute("instances_completed", Int64(0))
+        try file.setAttribute("accuracy_threshold", plan.accuracyThreshold)
+        try file.setAttribute("test_images", Int64(plan.testImages))
+        try file.setAttribute("status", "partial")
+        try file.setAttribute("periphery", plan.periphery)
+        try file.setAttribute("sampler", plan.sampler)
+        try file.setAttribute("read_noise", plan.readNoise)
+        try file.setAttribute("plan_digest", plan.digest)
+        switch plan.stopping {
+        case .fixed:
+            try file.setAttribute("stopping", "fixed")
+        case let .targetHalfWidth(width):
+            try file.setAttribute("stopping", "target_ci")
+            try file.setAttribute("target_ci95_half_width", width)
+        }
+        if let shard { try file.setAttribute("shard", shard.description) }
+
+        let n = instances.count
+        let chunk = min(max(n, 1), rowsPerChunk)
+        try file.createDataset("/instance", shape: [n], fill: Int64(-1), growingRows: chunk)
+        try file.writeBlock(instances.map { Int64($0) }, to: "/instance", start: [0], count: [n])
+        try file.write(strings: plan.policyLabels, to: "/policy")
+        try file.write(plan.timesSeconds, to: "/time")
+        try file.setAttribute("units", "s", on: "/time")
+        try file.write(plan.policyBudgets, to: "/policy_budget")
+        let datasets = ResultSchema.perInstance(for: plan)
+        for dataset in datasets { try dataset.create(in: file, rows: n, plan: plan, chunkRows: chunk) }
+        try tables.write(to: file)
+
+        // Each scale goes to the datasets with its axis: the `[instance, policy]` ones last (and
+        // `/policy_budget` just before them), the order of files written before `ResultSchema`,
+        // which writes the same bytes.
+        func axis(_ dimension: ResultSchema.Dimension, of datasets: [ResultSchema.Dataset]) -> [(String, Int)] {
+            datasets.compactMap { dataset in dataset.dimensions.firstIndex(of: dimension).map { (dataset.path, $0) } }
+        }
+        let perPolicy = datasets.filter { $0.dimensions == [.instance, .policy] }
+        let others = datasets.filter { $0.dimensions != [.instance, .policy] }
+        try file.attachDimensionScale(
+            "/instance", name: "instance", to: axis(.instance, of: others) + axis(.instance, of: perPolicy))
+        try file.attachDimensionScale(
+            "/policy", name: "policy",
+            to: axis(.policy, of: others) + [("/policy_budget", 0)] + axis(.policy, of: perPolicy))
+        try file.attachDimensionScale("/time", name: "time", to: axis(.time, of: others))
+        try file.flush()
+        return ResultFile(
+            path: path, file: file, plan: plan, tables: tables, shard: shard, instances: instances,
+            completed: Array(repeating: false, count: n))
+    }
+
+    // MARK: - Opening
+
+    /// Opens an existing result or shard file, read-only or to complete it.
+    public static func open(path: String, forWriting: Bool = false) throws -> ResultFile {
+        guard FileManager.default.fileExists(atPath: path) else {
+            throw ResultFileError(path: path, reason: "no such file")
+        }
+        let file: HDF5File
+        do {
+            file = try HDF5File(path: path, mode: forWriting ? .readWrite : .readOnly)
+        } catch {
+            throw ResultFileError(path: path, reason: "not a readable HDF5 file")
+        }
+        guard (try? file.stringAttribute("format")) == format else {
+            throw ResultFileError(
+                path: path, reason: "not a cimcarlo result file (attribute `format` must be \"\(format)\")")
+        }
+        do {
+            let shard: Shard?
+            if file.hasAttribute("shard") {
+                let text = try file.stringAttribute("shard")
+                guard let parsed = Shard(parsing: text) else {
+                    throw ResultFileError(path: path, reason: "damaged result file (attribute `shard` is \"\(text)\")")
+                }
+                shard = parsed
+            } else {
+                shard = nil
+            }
+            let policies = try file.readStrings("/policy")
+            let tables = try ResultTables(readingFrom: file, policyLabels: policies)
+            let plan = try readPlan(file, policies: policies, tables: tables)
+            let instances = try file.read("/instance", as: Int64.self).values.map { Int($0) }
+            let completed = try file.read("/completed", as: UInt8.self).values.map { $0 != 0 }
+            guard instances.count == completed.count, Set(instances).count == instances.count,
+                instances.allSatisfy({ (0..<plan.instances).contains($0) })
+            else {
+                throw ResultFileError(path: path, reason: "damaged result file (`/instance` and `/completed` disagree)")
+            }
+            return ResultFile(
+                path: path, file: file, plan: plan, tables: tables, shard: shard, instances: instances,
+                completed: completed)
+        } catch let error as HDF5Error {
+            throw ResultFileError(path: path, reason: "damaged result file (cannot \(error.operation))")
+        }
+    }
+
+    /// Opens a partial file to complete it under `plan` (and `shard`). Anything else — another
+    /// spec, device model, model, dataset, seed, instance count, selection or shard — would not
+    /// give the result an uninterrupted run gives, and is refused naming what differs.
+    public static func resume(path: String, plan: StudyPlan, shard: Shard?) throws -> ResultFile {
+        guard FileManager.default.fileExists(atPath: path) else {
+            throw ResultFileError(path: path, reason: "cannot resume: no such file (run without --resume to start it)")
+        }
+        let result: ResultFile
+        do {
+            result = try open(path: path, forWriting: true)
+        } catch let error as ResultFileError {
+            throw ResultFileError(path: path, reason: "cannot resume: " + error.reason)
+        }
+        if let field = result.plan.firstDifference(from: plan) {
+            throw ResultFileError(
+                path: path, reason: "cannot resume: its `\(field)` differs from this run's (use --force to start over)")
+        }
+        guard result.shard == shard else {
+            throw ResultFileError(
+                path: path,
+                reason:
+                    "cannot resume: it holds shard \(result.shard?.description ?? "none"), not \(shard?.description ?? "the whole study")"
+            )
+        }
+        return result
+    }
+
+    /// The plan a file with `policies` and `tables` records; its digest must match the stored
+    /// `plan_digest`.
+    private static func readPlan(_ file: HDF5File, policies: [String], tables: ResultTables) throws -> StudyPlan {
+        let sequential = file.hasAttribute("stopping") ? try file.stringAttribute("stopping") == "target_ci" : false
+        let stopping: StudyPlan.Stopping =
+            sequential
+            ? .targetHalfWidth(try file.scalarAttribute("target_ci95_half_width", as: Double.self)) : .fixed
+        var plan = StudyPlan(
+            specText: try file.stringAttribute("spec"), deviceModelText: try file.stringAttribute("device_model"),
+            modelSHA256: try file.stringAttribute("model_sha256"),
+            datasetSHA256: try file.stringAttribute("dataset_sha256"),
+            seed: UInt64(bitPattern: try file.scalarAttribute("seed", as: Int64.self)),
+            instances: Int(try file.scalarAttribute("instances_requested", as: Int64.self)), stopping: stopping,
+            testImages: Int(try file.scalarAttribute("test_images", as: Int64.self)),
+            accuracyThreshold: try file.scalarAttribute("accuracy_threshold", as: Double.self), policyLabels: policies,
+            policyBudgets: try file.read("/policy_budget", as: Double.self).values,
+            timesSeconds: try file.read("/time", as: Double.self).values,
+            periphery: try file.stringAttribute("periphery"),
+            energyPerPulseJoules: file.exists("/programming_energy_j")
+                ? try file.scalarAttribute("energy_per_pulse_j", on: "/programming_energy_j", as: Double.self) : nil,
+            selectionsSHA256: tables.sha256)
+        plan.sampler = file.hasAttribute("sampler") ? try file.stringAttribute("sampler") : CounterRandom.legacySampler
+        if file.hasAttribute("plan_digest") {
+            let stored = try file.stringAttribute("plan_digest")
+            guard stored == plan.digest else {
+                throw ResultFileError(
+                    path: file.path, reason: "damaged result file (its contents do not match its `plan_digest`)")
+            }
+        }
+        return plan
+    }
+
+    // MARK: - Instances
+
+    /// Instances not yet recorded.
+    public var remainingInstances: [Int] { instances.indices.filter { !completed[$0] }.map { instances[$0] } }
+
+    public var completedCount: Int { completed.lazy.filter { $0 }.count }
+
+    /// Writes one instance's row and flushes it to disk.
+    public func record(_ result: InstanceResult) throws {
+        guard let row = rowOfInstance[result.instance] else {
+            preconditionFailure("instance \(result.instance) is not in \(path)")
+        }
+        for dataset in datasets { try dataset.write([result], at: row, plan: plan, in: file) }
+        // The commit mark, after the row's values.
+        try file.writeBlock([UInt8(1)], to: "/completed", start: [row], count: [1])
+        completed[row] = true
+        try file.setAttribute("instances_completed", Int64(completedCount))
+        try file.flush()
+    }
+
+    /// Writes every row at once (a merge), in the file's row order.
+    package func record(_ results: StudyResults) throws {
+        precondition(results.instances == instances)
+        let rows = results.rows.map { $0! }
+        let n = rows.count
+        for dataset in datasets { try dataset.write(rows, at: 0, plan: plan, in: file) }
+        try file.writeBlock(Array(repeating: UInt8(1), count: n), to: "/completed", start: [0], count: [n])
+        completed = Array(repeating: true, count: n)
+        try file.setAttribute("instances_completed", Int64(n))
+        try file.flush()
+    }
+
+    /// Grows the file to hold instances `0 ..< count` (sequential stopping's next checkpoint).
+    public func extend(toInstances count: Int) throws {
+        precondition(shard == nil && instances == Array(0..<instances.count) && count >= instances.count)
+        let old = instances.count
+        for path in ["/instance"] + datasets.map(\.path) { try file.extend(path, rows: count) }
+        try file.writeBlock((old..<count).map { Int64($0) }, to: "/instance", start: [old], count: [count - old])
+        for instance in old..<count { rowOfInstance[instance] = instance }
+        instances += old..<count
+        completed += repeatElement(false, count: count - old)
+        try file.flush()
+    }
+
+    /// The recorded rows.
+    public func results() throws -> StudyResults {
+        var results = StudyResults(
+            instances: instances, policies: plan.policyLabels.count,
+            times: plan.timesSeconds.count)
+        results.rows = instances.indices.map { completed[$0] ? InstanceResult(instance: instances[$0]) : nil }
+        do {
+            for dataset in datasets { try dataset.read(from: file, plan: plan, into: &results.rows) }
+        } catch let error as HDF5Error {
+            throw ResultFileError(path: path, reason: "damaged result file (cannot \(error.operation))")
+        }
+        return results
+    }
+
+    /// The root attribute `status`: "partial" or "complete".
+    public func status() throws -> String { try file.stringAttribute("status") }
+
+    /// Why a sequential run stopped, when it did.
+    public func stoppingReason() throws -> String? {
+        file.hasAttribute("stopping_reason") ? try file.stringAttribute("stopping_reason") : nil
+    }
+
+    // MARK: - Finishing
+
+    /// Writes `/summary/<stat>` (and, under sequential stopping, why it stopped) and marks the
+    /// file complete.
+    public func finish(summary: StudySummary, stoppingReason: String? = nil) throws {
+        for (index, name) in SummaryStatistics.names.enumerated() {
+            try writeSummary(name, summary.cells.flatMap { row in row.map { $0.named[index].1 } })
+        }
+        let baseline = plan.policyLabels[0]
+        for (name, value) in [
+            ("diff_mean", { (s: SummaryStatistics) in s.mean }),
+            ("diff_ci95_low", { $0.ci95Low }), ("diff_ci95_high", { $0.ci95High }),
+        ] {
+            try writeSummary(name, summary.differences.flatMap { row in row.map(value) }, baseline: baseline)
+        }
+        if let stoppingReason { try file.setAttribute("stopping_reason", stoppingReason) }
+        try file.setAttribute("status", "complete")
+        try file.flush()
+    }
+
+    /// `/summary/<name>` `[policy, time]`, created with its dimension scales (and the paired
+    /// differences' `baseline` attribute) the first time, overwritten after a resume.
+    private func writeSummary(_ name: String, _ values: [Double], baseline: String? = nil) throws {
+        let (p, t) = (plan.policyLabels.count, plan.timesSeconds.count)
+        let dataset = "/summary/" + name
+        guard !file.exists(dataset) else {
+            try file.writeBlock(values, to: dataset, start: [0, 0], count: [p, t])
+            return
+        }
+        try file.write(ShapedArray(values: values, shape: [p, t]), to: dataset)
+        try file.attachDimensionScale("/policy", name: "policy", to: [(dataset, 0)])
+        try file.attachDimensionScale("/time", name: "time", to: [(dataset, 1)])
+        if let baseline { try file.setAttribute("baseline", baseline, on: dataset) }
+    }
+}
+
+extension StudyPlan {
+    /// The first field, by its result-file name, in which `other` differs; nil when equal.
+    package func firstDifference(from other: StudyPlan) -> String? {
+        let checks: [(String, Bool)] = [
+            ("spec", specText == other.specText), ("device_model", deviceModelText == other.deviceModelText),
+            ("model_sha256", modelSHA256 == other.modelSHA256),
+            ("dataset_sha256", datasetSHA256 == other.datasetSHA256),
+            ("seed", seed == other.seed), ("instances_requested", instances == other.instances),
+            ("stopping", stopping == other.stopping), ("test_images", testImages == other.testImages),
+            ("accuracy_threshold", accuracyThreshold == other.accuracyThreshold),
+            ("policy", policyLabels == other.policyLabels), ("policy_budget", policyBudgets == other.policyBudgets),
+            ("time", timesSeconds == other.timesSeconds), ("periphery", periphery == other.periphery),
+            ("energy_per_pulse_j", energyPerPulseJoules == other.energyPerPulseJoules),
+            ("selection", selectionsSHA256 == other.selectionsSHA256), ("sampler", sampler == other.sampler),
+        ]
+        return checks.first { !$0.1 }?.0
+    }
+}

@@ -1,0 +1,226 @@
+import CimCarloCrossbar
+import CimCarloDevices
+import CimCarloSupport
+import Foundation
+
+extension ChipSimulator {
+    /// Samples, programs and reads the chip of `instance` for `passes`, layer by layer and chunk
+    /// by chunk, into the passes' networks (and the per-read or tile stores), with drift
+    /// compensation when `compensated` and the periphery has it; returns the pulses spent per policy.
+    ///
+    /// A layer's reference devices (offset encoding) go first, so every chunk of weights folds
+    /// against them; each device's draws depend only on its chip-wide index, so the order of
+    /// chunks changes nothing.
+    func simulatePasses(_ passes: [Pass], instance: Int, compensated: Bool) -> [Int] {
+        reservePasses(passes.count)
+        let draws = ChipDraws(seed: seed, instance: instance)
+        let compensation = compensated && periphery.driftCompensation != .none
+        let usedPolicies = policies.indices.filter { policy in passes.contains { $0.policy == policy } }
+        var cycles = [Int](repeating: 0, count: policies.count)
+        for (layerIndex, layer) in mapping.layers.enumerated() {
+            // Per policy (as programmed) and per pass (as read): Σ|w| of each column, for drift compensation.
+            var baseline = [[Float]](repeating: [], count: policies.count)
+            var current = [[Float]](repeating: [], count: passes.count)
+            if compensation {
+                for policy in usedPolicies { baseline[policy] = Array(repeating: 0, count: layer.columns) }
+                for index in passes.indices { current[index] = Array(repeating: 0, count: layer.columns) }
+            }
+            for (index, pass) in passes.enumerated() { startLayer(layerIndex, pass: index, time: pass.time) }
+            let referenceDevices = layer.weightDeviceCount..<layer.devices
+            for start in stride(
+                from: referenceDevices.lowerBound, to: referenceDevices.upperBound, by: DeviceChunk.capacity)
+            {
+                let devices = start..<min(start + DeviceChunk.capacity, referenceDevices.upperBound)
+                loadChunk(layerIndex, devices: devices, draws: draws)
+                let offset = devices.lowerBound - layer.weightDeviceCount
+                for policy in usedPolicies {
+                    cycles[policy] += program(layerIndex, policy: policies[policy], firstWeight: nil, draws: draws)
+                    copy(chunk.programmed, to: programmedReferenceLevels[policy], at: offset)
+                    for (index, pass) in passes.enumerated() where pass.policy == policy {
+                        let levels = read(at: pass.time, draws: draws)
+                        copy(levels, to: referenceLevels[index], at: offset)
+                        readNoiseProduct?.storeReference(chunk, pass: index, layer: layerIndex, firstDevice: offset)
+                    }
+                }
+            }
+            let weightsPerChunk = DeviceChunk.capacity / layer.devicesPerWeight
+            for firstWeight in stride(from: 0, to: layer.weightCount, by: weightsPerChunk) {
+                let weights = firstWeight..<min(firstWeight + weightsPerChunk, layer.weightCount)
+                loadChunk(
+                    layerIndex,
+                    devices: (firstWeight * layer.devicesPerWeight)..<(weights.upperBound * layer.devicesPerWeight),
+                    draws: draws, weights: weights)
+                for policy in usedPolicies {
+                    cycles[policy] += program(
+                        layerIndex, policy: policies[policy], firstWeight: firstWeight, draws: draws)
+                    if compensation {
+                        fold(
+                            layer, weights: weights, levels: chunk.programmed,
+                            references: programmedReferenceLevels[policy], into: programmedWeights)
+                        accumulateColumns(layer, weights: weights, of: programmedWeights, into: &baseline[policy])
+                    }
+                    for (index, pass) in passes.enumerated() where pass.policy == policy {
+                        let levels = read(at: pass.time, draws: draws)
+                        fold(
+                            layer, weights: weights, levels: levels, references: referenceLevels[index],
+                            into: layerWeights[index])
+                        if compensation {
+                            accumulateColumns(layer, weights: weights, of: layerWeights[index], into: &current[index])
+                        }
+                        tiles?.store(chunk, pass: index, layer: layerIndex, firstWeight: firstWeight, levels: levels)
+                        readNoiseProduct?.store(chunk, pass: index, layer: layerIndex, firstWeight: firstWeight)
+                    }
+                }
+            }
+            for (index, pass) in passes.enumerated() {
+                let factors =
+                    compensation
+                    ? compensationFactors(baseline: baseline[pass.policy], current: current[index], rows: layer.rows)
+                    : nil
+                finishLayer(layerIndex, pass: index, factors: factors)
+            }
+        }
+        return cycles
+    }
+
+    /// Every device of mapped layer `layerIndex` of chip `instance`, programmed under `policy`: each
+    /// device's first-pulse error and programmed level (the layout of `LayerMapping.targets`),
+    /// and the pulses spent — what `simulate(instance:)` computes chunk by chunk.
+    func programmedDevices(instance: Int, policy: WriteVerifyPolicy, layer layerIndex: Int)
+        -> (oneShotErrors: [Float], programmed: [Float], cycles: Int)
+    {
+        let layer = mapping.layers[layerIndex]
+        let draws = ChipDraws(seed: seed, instance: instance)
+        var (errors, programmed, cycles) = ([Float](), [Float](), 0)
+        let weightsPerChunk = DeviceChunk.capacity / layer.devicesPerWeight
+        var chunks = stride(from: 0, to: layer.weightCount, by: weightsPerChunk).map { first in
+            (first * layer.devicesPerWeight)..<(min(first + weightsPerChunk, layer.weightCount) * layer.devicesPerWeight)
+        }
+        chunks += stride(from: layer.weightDeviceCount, to: layer.devices, by: DeviceChunk.capacity).map {
+            $0..<min($0 + DeviceChunk.capacity, layer.devices)
+        }
+        for devices in chunks {
+            let isWeights = devices.lowerBound < layer.weightDeviceCount
+            let firstWeight = devices.lowerBound / layer.devicesPerWeight
+            loadChunk(
+                layerIndex, devices: devices, draws: draws,
+                weights: isWeights ? firstWeight..<(devices.upperBound / layer.devicesPerWeight) : nil)
+            errors += UnsafeBufferPointer(start: chunk.oneShotError.base, count: chunk.count)
+            cycles += program(layerIndex, policy: policy, firstWeight: isWeights ? firstWeight : nil, draws: draws)
+            programmed += UnsafeBufferPointer(start: chunk.programmed.base, count: chunk.count)
+        }
+        return (errors, programmed, cycles)
+    }
+
+    /// Puts devices `devices` of mapped layer `layerIndex` (the weights `weights`' devices, else
+    /// reference devices) in the chunk and draws their static state.
+    private func loadChunk(_ layerIndex: Int, devices: Range<Int>, draws: ChipDraws, weights: Range<Int>? = nil) {
+        let layer = mapping.layers[layerIndex]
+        chunk.count = devices.count
+        chunk.firstDevice = deviceOffsets[layerIndex] + devices.lowerBound
+        if let weights {
+            layer.encode(weights: weights, targets: chunk.targets.base, coefficients: chunk.coefficients.base)
+        } else {
+            for (slot, device) in devices.enumerated() { chunk.targets[slot] = layer.referenceTarget(device) }
+        }
+        for index in chunk.lanes { VectorMath.store(.zero, chunk.oneShotError.base, index) }
+        for effect in staticEffects { effect.sample(chunk, draws) }
+        programmingModel.prepare(chunk)
+    }
+
+    /// The chunk's levels as read at time point `time` (nil: as programmed), into `chunk.read`
+    /// (or `chunk.programmed` itself when the device reads the same at every time); per-read
+    /// variances into `chunk.variance`.
+    private func read(at time: Int?, draws: ChipDraws) -> DeviceBuffer<Float> {
+        guard let time, !device.isStatic else { return chunk.programmed }
+        let offset = conductanceOffset
+        for index in chunk.lanes {
+            (VectorMath.load(chunk.programmed.base, index) + offset).store(chunk.read.base, index)
+        }
+        for effect in readTimeEffects { effect.read(chunk, time: timesSeconds[time], timeIndex: time, draws) }
+        for index in chunk.lanes {
+            VectorMath.store(
+                VectorMath.maximum(VectorMath.load(chunk.read.base, index), 0) - offset, chunk.read.base, index)
+        }
+        if let perReadNoise, perReadNoise.isActive(at: timesSeconds[time]) {
+            perReadNoise.variances(chunk, time: timesSeconds[time])
+        }
+        return chunk.read
+    }
+
+    /// Prepares pass `pass`'s stores for layer `layerIndex`.
+    private func startLayer(_ layerIndex: Int, pass: Int, time: Int?) {
+        let active = time.map { perReadNoise?.isActive(at: timesSeconds[$0]) ?? false } ?? false
+        readNoiseProduct?.startLayer(layerIndex, pass: pass, active: active)
+        tiles?.startLayer(layerIndex, pass: pass, readNoise: active)
+    }
+
+    /// Scales pass `pass`'s weights of layer `layerIndex` by the compensation factors and puts
+    /// them in its network.
+    private func finishLayer(_ layerIndex: Int, pass: Int, factors: [Float]?) {
+        let layer = mapping.layers[layerIndex]
+        let weights = layerWeights[pass]
+        if let factors {
+            for column in 0..<layer.columns {
+                for row in 0..<layer.rows { weights[column * layer.rows + row] *= factors[column] }
+            }
+        }
+        passNetworks[pass].modifyParameters(ofNode: layer.nodeIndex) { weight, _ in
+            weight.withUnsafeMutableBufferPointer {
+                $0.baseAddress!.update(from: weights.base, count: layer.weightCount)
+            }
+        }
+        readNoiseProduct?.finishLayer(layerIndex, pass: pass, factors: factors)
+        tiles?.finishLayer(layerIndex, pass: pass, factors: factors)
+    }
+
+    /// Copies the chunk's values `source` to `destination[offset ...]`.
+    private func copy(_ source: DeviceBuffer<Float>, to destination: DeviceBuffer<Float>, at offset: Int) {
+        (destination.base + offset).update(from: source.base, count: chunk.count)
+    }
+
+    /// Folds the chunk's `levels` (the devices of weights `weights`) and the layer's reference
+    /// levels into the effective weights `into[weights]` (`CrossbarMapping.fold`).
+    private func fold(
+        _ layer: LayerMapping, weights: Range<Int>, levels: DeviceBuffer<Float>, references: DeviceBuffer<Float>,
+        into output: DeviceBuffer<Float>
+    ) {
+        let perWeight = layer.devicesPerWeight
+        for weightIndex in weights {
+            var sum: Float = 0
+            let first = (weightIndex - weights.lowerBound) * perWeight
+            for device in first..<(first + perWeight) { sum += chunk.coefficients[device] * levels[device] }
+            output[weightIndex] = sum
+        }
+        guard layer.hasReference else { return }
+        for weightIndex in weights {
+            let (column, row) = weightIndex.quotientAndRemainder(dividingBy: layer.rows)
+            let first = (layer.referenceTile(ofColumn: column) * layer.rows + row) * layer.slices
+            var reference: Float = 0
+            for slice in 0..<layer.slices {
+                reference += layer.referenceSliceWeights[slice] * references[first + slice]
+            }
+            output[weightIndex] -= layer.referenceColumnScales[column] * reference
+        }
+    }
+
+    /// Adds |w| of weights `weights` of `values` to their columns' sums, row by row.
+    private func accumulateColumns(
+        _ layer: LayerMapping, weights: Range<Int>, of values: DeviceBuffer<Float>, into sums: inout [Float]
+    ) {
+        for weightIndex in weights { sums[weightIndex / layer.rows] += abs(values[weightIndex]) }
+    }
+
+    /// Drift compensation: baseline ÷ current read-out of a reference input per output column —
+    /// with one-hot inputs (IBM's kit), the mean |effective weight| of the column — or pooled
+    /// over the layer (global).
+    private func compensationFactors(baseline: [Float], current: [Float], rows: Int) -> [Float] {
+        let base = baseline.map { $0 / Float(rows) }
+        let now = current.map { $0 / Float(rows) }
+        if periphery.driftCompensation == .global {
+            let ratio = base.reduce(0, +) / max(now.reduce(0, +), 1e-30)
+            return Array(repeating: ratio, count: base.count)
+        }
+        return zip(base, now).map { $0 / max($1, 1e-30) }
+    }
+}
