@@ -131,7 +131,7 @@ import Testing
         for (index, layer) in mapping.layers.enumerated() {
             let m = network.weights(ofNode: layer.nodeIndex).map { abs($0) }.max() ?? 0
             let spread = VerifiedSpread(device: device, seed: 1)
-            for removed in selector.removedVariance(layer, scale: m, verifiedSpread: spread) {
+            for removed in VarianceRanking().removedVariance(layer, scale: m, device: device, verifiedSpread: spread) {
                 #expect(abs(Double(removed) - removedPerWeight) < 1e-6, "\(layer.name)")
             }
             let curvature = sensitivity.normalizedCurvature(network: network, node: layer.nodeIndex)

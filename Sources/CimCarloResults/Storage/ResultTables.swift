@@ -79,13 +79,7 @@ public struct ResultTables: Sendable, Equatable {
             )
         }
         self.sensitivity = sensitivity.map { kind, scores in
-            let formula: String
-            switch kind {
-            case .swim: formula = "swim: |S + 2 grad| + 1e-6 |w| / max|W|, per-layer max|W| units"
-            case .gradient: formula = "gradient: |grad|, per-layer max|W| units"
-            case .variance: formula = "variance: S × variance removed by write-verify, per-layer max|W| units"
-            case .none, .all, .random, .magnitude: preconditionFailure("policy kind \(kind) ranks by no sensitivity")
-            }
+            let formula = kind.ranking!.formula
             return (formula, layers.indices.map { ShapedArray(values: scores[$0], shape: shape(layers[$0])) })
         }
     }
