@@ -64,7 +64,8 @@ public struct DeviceModel: Sendable, Equatable {
 
     /// The relative read noise of a verify read at target level `x` (incremental write-verify).
     public func verifyReadSigma(at x: Double) -> Double {
-        writeVerify.verifyReadSigma ?? readNoise?.relativeSigma(at: conductanceRatio(atLevel: x)) ?? 0
+        if case .incremental(_, let verifyReadSigma?) = writeVerify.dynamics { return verifyReadSigma }
+        return readNoise?.relativeSigma(at: conductanceRatio(atLevel: x)) ?? 0
     }
 
     /// Whether read noise is drawn fresh on every matrix-vector product.

@@ -124,11 +124,12 @@ import Testing
         var device = DeviceModel.ideal
         device.programming = Variation(sigma: 0.1)
         device.writeVerify = WriteVerify(
-            tolerance: 0.02, maxIterations: maxIterations, model: .incremental,
-            response: PulseResponse(
-                setPulses: pulses, resetPulses: pulses, setNonlinearity: setNonlinearity,
-                resetNonlinearity: resetNonlinearity, stepSigma: stepSigma),
-            verifyReadSigma: readSigma)
+            tolerance: 0.02, maxIterations: maxIterations,
+            dynamics: .incremental(
+                response: PulseResponse(
+                    setPulses: pulses, resetPulses: pulses, setNonlinearity: setNonlinearity,
+                    resetNonlinearity: resetNonlinearity, stepSigma: stepSigma),
+                verifyReadSigma: readSigma))
         return device
     }
 
@@ -190,13 +191,14 @@ import Testing
         let cycles = Double(totalPulses)
         let residuals = (0..<count).map { Double(programmed[$0] - targets[$0]) }
 
+        guard case .incremental(let response, _) = device.writeVerify.dynamics else { return }
         var generator = SplitMix64(seed: 3)
         var reference: [(residual: Double, pulses: Int)] = []
         for (index, error) in errors.enumerated() {
             reference.append(
                 referenceVerify(
                     error: Double(error), target: Double(targets[index]),
-                    response: device.writeVerify.response!, readSigma: 0.01, tolerance: 0.02, maxIterations: 40,
+                    response: response, readSigma: 0.01, tolerance: 0.02, maxIterations: 40,
                     generator: &generator))
         }
         // Pulses per device: the simulator's against the reference's, within 4 standard errors.

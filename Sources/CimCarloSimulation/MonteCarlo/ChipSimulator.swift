@@ -105,10 +105,9 @@ public final class ChipSimulator {
         ]
         readTimeEffects = readPhase.compactMap { $0 }
         perReadNoise = device.readNoisePerRead ? readNoise : nil
-        if device.writeVerify.model == .incremental, let response = device.writeVerify.response {
-            programmingModel = Incremental(device: device, response: response)
-        } else {
-            programmingModel = Redraw(device: device, programming: programmingNoise)
+        switch device.writeVerify.dynamics {
+        case .redraw: programmingModel = Redraw(device: device, programming: programmingNoise)
+        case .incremental(let response, _): programmingModel = Incremental(device: device, response: response)
         }
 
         let passes = Self.passes(policies: policies.count, times: timesSeconds.count, device: device)

@@ -34,7 +34,7 @@ public struct VerifiedSpread: Sendable {
 
     public init(device: DeviceModel, seed: UInt64) {
         self.device = device
-        guard device.writeVerify.model == .incremental, let response = device.writeVerify.response else {
+        guard case .incremental(let response, _) = device.writeVerify.dynamics else {
             table = []
             return
         }
