@@ -16,7 +16,7 @@ import Foundation
 ///
 /// Draws come from `stream` at a running counter per layer, reset by `select`, so a pass's
 /// noise depends only on (seed, instance, pass) and the order of the test images.
-package final class ReadNoiseProduct {
+package final class ReadNoiseProduct: InferenceBackend {
     let mapping: CrossbarMapping
     private let mappedIndex: [Int?]
     private let rowOrder: [[Int]]
@@ -39,9 +39,8 @@ package final class ReadNoiseProduct {
     private let squared: UnsafeMutableBufferPointer<Float>
     private let variances: UnsafeMutableBufferPointer<Float>
     private let draws: UnsafeMutableBufferPointer<Float>
-    private var stream = CounterRandom(seed: 0, instance: 0, purpose: .productNoise)
+    private var noise: ProductNoise
     private var referenceStream = CounterRandom(seed: 0, instance: 0, purpose: .productNoise)
-    private var counters: [Int]
     private var referenceCounters: [Int]
 
     /// Per-read noise for `passes` passes of `network`.
@@ -71,8 +70,8 @@ package final class ReadNoiseProduct {
         squared = .allocateZeroed(largestInput)
         variances = .allocateZeroed(max(largestOutput, largestReference))
         draws = .allocateZeroed(max(largestOutput, largestReference))
-        counters = Array(repeating: 0, count: mapping.layers.count)
-        referenceCounters = counters
+        noise = ProductNoise(layers: mapping.layers.count, largestOutput: largestOutput)
+        referenceCounters = Array(repeating: 0, count: mapping.layers.count)
     }
 
     deinit {
@@ -82,7 +81,7 @@ package final class ReadNoiseProduct {
     }
 
     /// Clears pass `pass`'s variances of layer `layerIndex`; `active`: whether the noise is on.
-    package func startLayer(_ layerIndex: Int, pass: Int, active: Bool) {
+    package func startLayer(_ layerIndex: Int, pass: Int, readNoise active: Bool) {
         passes[pass].active[layerIndex] = active
         guard active else { return }
         let reference = passes[pass].reference[layerIndex]
@@ -91,7 +90,9 @@ package final class ReadNoiseProduct {
 
     /// Adds the read-noise variances of the chunk's weight devices (`chunk.variance`, units of the
     /// range², the weights from `firstWeight` on) to pass `pass`: `V = Σ_d c_d² σ_d²` per weight.
-    package func store(_ chunk: DeviceChunk, pass: Int, layer layerIndex: Int, firstWeight: Int) {
+    package func store(
+        _ chunk: DeviceChunk, pass: Int, layer layerIndex: Int, firstWeight: Int, levels: DeviceBuffer<Float>
+    ) {
         guard passes[pass].active[layerIndex] else { return }
         let layer = mapping.layers[layerIndex]
         let perWeight = layer.devicesPerWeight
@@ -146,7 +147,7 @@ package final class ReadNoiseProduct {
     func load(_ deviceVariances: [UnsafeMutableBufferPointer<Float>], stream: CounterRandom) {
         let chunk = DeviceChunk()
         for (index, layer) in mapping.layers.enumerated() {
-            startLayer(index, pass: 0, active: true)
+            startLayer(index, pass: 0, readNoise: true)
             let weightsPerChunk = DeviceChunk.capacity / layer.devicesPerWeight
             for first in stride(from: 0, to: layer.weightCount, by: weightsPerChunk) {
                 let weights = first..<min(first + weightsPerChunk, layer.weightCount)
@@ -154,7 +155,7 @@ package final class ReadNoiseProduct {
                 layer.encode(weights: weights, targets: chunk.targets.base, coefficients: chunk.coefficients.base)
                 chunk.variance.base.update(
                     from: deviceVariances[index].baseAddress! + first * layer.devicesPerWeight, count: chunk.count)
-                store(chunk, pass: 0, layer: index, firstWeight: first)
+                store(chunk, pass: 0, layer: index, firstWeight: first, levels: chunk.read)
             }
             for first in stride(from: layer.weightDeviceCount, to: layer.devices, by: DeviceChunk.capacity) {
                 chunk.count = min(DeviceChunk.capacity, layer.devices - first)
@@ -169,10 +170,18 @@ package final class ReadNoiseProduct {
     /// Draws the products that follow for pass `pass`, from `stream` restarted.
     package func select(pass: Int, stream: CounterRandom) {
         self.pass = pass
-        self.stream = stream
+        noise.restart(stream)
         referenceStream = CounterRandom(seed: stream.key, instance: 0, purpose: .productNoise, substream: 1)
-        counters = counters.map { _ in 0 }
-        referenceCounters = counters
+        referenceCounters = referenceCounters.map { _ in 0 }
+    }
+
+    package func install(on workspace: NetworkWorkspace, after effects: ProductEffect?) {
+        workspace.productEffect = { [unowned self] node, group, input, rows, inner, weights, output, outputs, stride in
+            effects?(node, group, input, rows, inner, weights, output, outputs, stride)
+            self.addNoise(
+                node: node, group: group, input: input, rows: rows, inner: inner, output: output, outputs: outputs,
+                outputStride: stride)
+        }
     }
 
     /// Adds the read noise of group `group` of node `node`'s product (`MatrixProduct` arguments).
@@ -189,15 +198,9 @@ package final class ReadNoiseProduct {
             transposeB: true, m: rows, n: outputs, k: inner, a: squared.baseAddress!, lda: inner,
             b: weightVariance.base + firstColumn * inner, ldb: inner,
             c: variances.baseAddress!, ldc: outputs)
-        let count = rows * outputs
-        stream.fillNormals(UnsafeMutableBufferPointer(rebasing: draws[0..<count]), firstCounter: counters[index])
-        counters[index] += count
-        for row in 0..<rows {
-            for column in 0..<outputs {
-                let element = row * outputs + column
-                output[row * outputStride + column] += max(variances[element], 0).squareRoot() * draws[element]
-            }
-        }
+        noise.add(
+            variances: variances.baseAddress!, rows: rows, outputs: outputs, layer: index, to: output,
+            outputStride: outputStride)
         guard layer.hasReference else { return }
         // One draw per input row and column tile of the group's columns, shared by the tile's columns.
         let firstTile = layer.referenceTile(ofColumn: firstColumn)

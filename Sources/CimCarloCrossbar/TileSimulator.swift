@@ -23,7 +23,7 @@ import Foundation
 /// Per-read noise (`load(_:readNoiseVariances:stream:)`) adds to every partial sum, before its
 /// ADC, `N(0, plane² · Varᵀ)` from the devices' read-noise variances (one more sgemm per slice
 /// and side; merged: the slices' variances weighted by their shift-and-add factors squared).
-package final class TileSimulator {
+package final class TileSimulator: InferenceBackend {
     let mapping: CrossbarMapping
     let periphery: PeripheryConfiguration
     let arrayRows: Int
@@ -62,9 +62,7 @@ package final class TileSimulator {
     private var readNoiseInPass: [Bool]
     private var squaredPlane: UnsafeMutableBufferPointer<Float>
     private var partialVariance: UnsafeMutableBufferPointer<Float>
-    private var noiseDraws: UnsafeMutableBufferPointer<Float>
-    private var noiseStream = CounterRandom(seed: 0, instance: 0, purpose: .productNoise)
-    private var noiseCounters: [Int]
+    private var noise: ProductNoise
     private var readNoiseActive = false
     /// The largest product input and output (floats), for the per-read buffers made on first use.
     private let largestProductInput: Int
@@ -111,8 +109,7 @@ package final class TileSimulator {
         readNoiseInPass = Array(repeating: false, count: passes)
         squaredPlane = .allocateZeroed(0)
         partialVariance = .allocateZeroed(0)
-        noiseDraws = .allocateZeroed(0)
-        noiseCounters = Array(repeating: 0, count: mapping.layers.count)
+        noise = ProductNoise(layers: mapping.layers.count, largestOutput: 0)
         largestProductInput = largestInput
         largestProductOutput = largestOutput
     }
@@ -120,7 +117,6 @@ package final class TileSimulator {
     deinit {
         squaredPlane.deallocate()
         partialVariance.deallocate()
-        noiseDraws.deallocate()
         plane.deallocate()
         partial.deallocate()
         merged.deallocate()
@@ -144,7 +140,7 @@ package final class TileSimulator {
             }
             finishLayer(index, pass: 0, factors: nil)
         }
-        select(pass: 0, stream: stream ?? noiseStream)
+        select(pass: 0, stream: stream ?? CounterRandom(seed: 0, instance: 0, purpose: .productNoise))
     }
 
     /// Prepares pass `pass` for layer `layerIndex`; `readNoise`: whether it has per-read noise.
@@ -158,7 +154,6 @@ package final class TileSimulator {
         if squaredPlane.isEmpty {
             squaredPlane = .allocateZeroed(largestProductInput)
             partialVariance = .allocateZeroed(largestProductOutput)
-            noiseDraws = .allocateZeroed(largestProductOutput)
         }
     }
 
@@ -175,6 +170,15 @@ package final class TileSimulator {
     }
 
     /// Sets pass `pass`'s drift compensation of layer `layerIndex` (nil: none).
+    /// Reference columns have no tile-accurate model: nothing to store.
+    package func storeReference(_ chunk: DeviceChunk, pass: Int, layer: Int, firstDevice: Int) {}
+
+    package func install(on workspace: NetworkWorkspace, after effects: ProductEffect?) {
+        workspace.matrixProduct = { [unowned self] in
+            self.product(node: $0, group: $1, input: $2, rows: $3, inner: $4, output: $5, outputs: $6, outputStride: $7)
+        }
+    }
+
     package func finishLayer(_ layerIndex: Int, pass: Int, factors: [Float]?) {
         compensations[pass][layerIndex] = factors ?? Array(repeating: 1, count: mapping.layers[layerIndex].columns)
     }
@@ -183,8 +187,7 @@ package final class TileSimulator {
     package func select(pass: Int, stream: CounterRandom) {
         self.pass = pass
         readNoiseActive = readNoiseInPass[pass]
-        noiseStream = stream
-        noiseCounters = noiseCounters.map { _ in 0 }
+        noise.restart(stream)
     }
 
     /// Writes weights `weights` of layer `layerIndex` into pass `pass`: `D = ±x` per slice and
@@ -231,13 +234,10 @@ package final class TileSimulator {
                 b: variances[pass][index][unit.unit].base + matrixOffset + tileStart, ldb: inner,
                 beta: position == 0 ? 0 : 1, c: partialVariance.baseAddress!, ldc: outputs)
         }
-        let count = rows * outputs
-        noiseStream.fillNormals(
-            UnsafeMutableBufferPointer(rebasing: noiseDraws[0..<count]), firstCounter: noiseCounters[index])
-        noiseCounters[index] += count
-        for element in 0..<count {
-            values[element] += max(partialVariance[element], 0).squareRoot() * noiseDraws[element]
-        }
+        noise.add(
+            variances: partialVariance.baseAddress!, rows: rows, outputs: outputs, layer: index,
+            to: values.baseAddress!,
+            outputStride: outputs)
     }
 
     /// Sets the DAC input ranges and the ADC ranges from noise-free passes over `images`
@@ -262,6 +262,7 @@ package final class TileSimulator {
             self.product(node: $0, group: $1, input: $2, rows: $3, inner: $4, output: $5, outputs: $6, outputStride: $7)
         }
         _ = workspace.evaluate(network, on: images)
+        workspace.matrixProduct = nil
         calibrating = false
         for index in adcLow.indices {
             // Layer-wide ranges unless per column; the fixed range replaces both.

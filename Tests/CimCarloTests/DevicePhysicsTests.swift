@@ -322,6 +322,7 @@ import Testing
             defer { targets.deallocate() }
             _ = targets.initialize(from: layer.targets)
             simulator.load([targets], readNoiseVariances: [deviceVariances], stream: stream)
+            simulator.install(on: workspace, after: nil)
             tiles = simulator
         } else {
             let product = try ReadNoiseProduct(network: network, mapping: mapping, batchCapacity: batch, passes: 1)

@@ -39,7 +39,7 @@ extension ChipSimulator {
                     for (index, pass) in passes.enumerated() where pass.policy == policy {
                         let levels = read(at: pass.time, draws: draws)
                         copy(levels, to: referenceLevels[index], at: offset)
-                        readNoiseProduct?.storeReference(chunk, pass: index, layer: layerIndex, firstDevice: offset)
+                        backend?.storeReference(chunk, pass: index, layer: layerIndex, firstDevice: offset)
                     }
                 }
             }
@@ -67,8 +67,7 @@ extension ChipSimulator {
                         if compensation {
                             accumulateColumns(layer, weights: weights, of: layerWeights[index], into: &current[index])
                         }
-                        tiles?.store(chunk, pass: index, layer: layerIndex, firstWeight: firstWeight, levels: levels)
-                        readNoiseProduct?.store(chunk, pass: index, layer: layerIndex, firstWeight: firstWeight)
+                        backend?.store(chunk, pass: index, layer: layerIndex, firstWeight: firstWeight, levels: levels)
                     }
                 }
             }
@@ -151,8 +150,7 @@ extension ChipSimulator {
     /// Prepares pass `pass`'s stores for layer `layerIndex`.
     private func startLayer(_ layerIndex: Int, pass: Int, time: Int?) {
         let active = time.map { perReadNoise?.isActive(at: timesSeconds[$0]) ?? false } ?? false
-        readNoiseProduct?.startLayer(layerIndex, pass: pass, active: active)
-        tiles?.startLayer(layerIndex, pass: pass, readNoise: active)
+        backend?.startLayer(layerIndex, pass: pass, readNoise: active)
     }
 
     /// Scales pass `pass`'s weights of layer `layerIndex` by the compensation factors and puts
@@ -170,8 +168,7 @@ extension ChipSimulator {
                 $0.baseAddress!.update(from: weights.base, count: layer.weightCount)
             }
         }
-        readNoiseProduct?.finishLayer(layerIndex, pass: pass, factors: factors)
-        tiles?.finishLayer(layerIndex, pass: pass, factors: factors)
+        backend?.finishLayer(layerIndex, pass: pass, factors: factors)
     }
 
     /// Copies the chunk's values `source` to `destination[offset ...]`.

@@ -56,10 +56,11 @@ public final class ChipSimulator {
     private(set) var programmedReferenceLevels: [DeviceBuffer<Float>] = []
     /// The layer's weights as programmed, for drift compensation's baseline.
     private(set) var programmedWeights = DeviceBuffer<Float>(count: 0)
-    /// Tile-accurate arithmetic (tile fidelity only).
-    let tiles: TileSimulator?
-    /// Per-read noise on the products of effective-weight passes (per-read devices only).
-    let readNoiseProduct: ReadNoiseProduct?
+    /// Tile-accurate arithmetic (tile fidelity), or per-read noise on the products of
+    /// effective-weight passes (per-read devices); nil: effective weights alone.
+    let backend: (any InferenceBackend)?
+    /// IR drop on the products of effective-weight passes (devices with IR drop).
+    private let irDropEffect: ProductEffect?
 
     /// `periphery` selects effective-weight or tile-accurate simulation and drift compensation.
     public init(
@@ -122,32 +123,25 @@ public final class ChipSimulator {
                 batchCapacity: workspace.batchCapacity, passes: passes, irDrop: irDrop)
             // Converter ranges come from the noise-free network on the first test images.
             tiles.calibrate(network: network, workspace: workspace, images: test.prefix(256))
-            self.tiles = tiles
-            readNoiseProduct = nil
+            backend = tiles
         } else {
-            tiles = nil
-            let readNoiseProduct =
+            backend =
                 device.readNoisePerRead
                 ? try ReadNoiseProduct(
                     network: network, mapping: mapping, batchCapacity: workspace.batchCapacity, passes: passes)
                 : nil
-            self.readNoiseProduct = readNoiseProduct
-            if readNoiseProduct != nil || irDrop != nil {
-                // The product-time effects, in order: IR drop on the product, then per-read noise.
-                let mappedIndex = mapping.mappedLayerIndices(of: network)
-                let layers = mapping.layers
-                workspace.productEffect = { node, group, input, rows, inner, weights, output, outputs, outputStride in
-                    if let irDrop, let index = mappedIndex[node] {
-                        layers[index].columnScales.withUnsafeBufferPointer { scales in
-                            irDrop.apply(
-                                input: input, rows: rows, inner: inner, lda: inner, weights: weights, ldb: inner,
-                                scales: scales.baseAddress! + group * outputs, outputs: outputs, output: output,
-                                ldc: outputStride)
-                        }
-                    }
-                    readNoiseProduct?.addNoise(
-                        node: node, group: group, input: input, rows: rows, inner: inner, output: output,
-                        outputs: outputs, outputStride: outputStride)
+        }
+        // IR drop on the products of effective-weight passes (tile mode applies it per array itself).
+        let mappedIndex = mapping.mappedLayerIndices(of: network)
+        let layers = mapping.layers
+        irDropEffect = irDrop.map { irDrop in
+            { node, group, input, rows, inner, weights, output, outputs, outputStride in
+                guard let index = mappedIndex[node] else { return }
+                layers[index].columnScales.withUnsafeBufferPointer { scales in
+                    irDrop.apply(
+                        input: input, rows: rows, inner: inner, lda: inner, weights: weights, ldb: inner,
+                        scales: scales.baseAddress! + group * outputs, outputs: outputs, output: output,
+                        ldc: outputStride)
                 }
             }
         }
@@ -218,19 +212,22 @@ public final class ChipSimulator {
     /// together, up to 8 at a time (`NetworkWorkspace.evaluate(_:on:)` shares the first layer's
     /// input work); per-read and tile passes one by one.
     private func evaluate(_ passes: [Pass], instance: Int) -> [Evaluation] {
-        guard tiles != nil || readNoiseProduct != nil else {
+        guard let backend else {
+            workspace.productEffect = irDropEffect
+            defer { workspace.productEffect = nil }
             return stride(from: 0, to: passes.count, by: 8).flatMap {
                 workspace.evaluate(passNetworks[$0..<min($0 + 8, passes.count)], on: test)
             }
         }
+        backend.install(on: workspace, after: irDropEffect)
+        defer { backend.remove(from: workspace) }
         return passes.indices.map { index in
             // Per-read noise draws are keyed by the pass, the same whatever the batching of passes.
             let pass = passes[index]
             let stream = CounterRandom(
                 seed: seed, instance: instance, purpose: .productNoise,
                 substream: pass.policy * timesSeconds.count + (pass.time ?? 0))
-            tiles?.select(pass: index, stream: stream)
-            readNoiseProduct?.select(pass: index, stream: stream)
+            backend.select(pass: index, stream: stream)
             return workspace.evaluate(passNetworks[index], on: test)
         }
     }
