@@ -10,8 +10,9 @@
 set -euo pipefail
 BIN=$(realpath "$1"); OUT=$2
 REPO=$(cd "$(dirname "$0")/../.." && pwd)
-SPECS=$(mktemp -d)
-trap 'rm -rf "$SPECS"' EXIT
+# A fixed folder: the specs' text (with the paths in it) is part of each result's plan digest.
+SPECS=/tmp/cimcarlo-reference-specs
+rm -rf "$SPECS"; mkdir -p "$SPECS"
 for f in "$REPO"/Tests/Scripts/reference_runs/*.toml; do
     sed -e "s#@REPO@#$REPO#g" -e "s#@SPECS@#$SPECS#g" "$f" > "$SPECS/$(basename "$f")"
 done
