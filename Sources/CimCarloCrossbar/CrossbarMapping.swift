@@ -55,7 +55,14 @@ public struct LayerMapping: Sendable {
     /// Normalised target conductance of each device, `(G − g_min) / (g_max − g_min)` in [0, 1]:
     /// the weights' devices, then the reference columns' (offset encoding only). Made on
     /// request (`devices` floats); simulation encodes a few weights at a time (`encode`).
-    public var targets: [Float] {
+    public var targets: [Float] { encodedDevices().targets }
+
+    /// Effective weight contributed per unit of normalised conductance of each weight device:
+    /// `w_eff = Σ_d coefficient[d] · x[d]` over the weight's devices (minus the reference).
+    public var coefficients: [Float] { encodedDevices().coefficients }
+
+    /// Every device's target (reference devices included) and every weight device's coefficient.
+    private func encodedDevices() -> (targets: [Float], coefficients: [Float]) {
         var targets = [Float](repeating: 0, count: devices)
         var coefficients = [Float](repeating: 0, count: weightDeviceCount)
         targets.withUnsafeMutableBufferPointer { targets in
@@ -64,20 +71,7 @@ public struct LayerMapping: Sendable {
             }
             for index in weightDeviceCount..<devices { targets[index] = referenceTarget(index) }
         }
-        return targets
-    }
-
-    /// Effective weight contributed per unit of normalised conductance of each weight device:
-    /// `w_eff = Σ_d coefficient[d] · x[d]` over the weight's devices (minus the reference).
-    public var coefficients: [Float] {
-        var targets = [Float](repeating: 0, count: weightDeviceCount)
-        var coefficients = [Float](repeating: 0, count: weightDeviceCount)
-        targets.withUnsafeMutableBufferPointer { targets in
-            coefficients.withUnsafeMutableBufferPointer { coefficients in
-                encode(weights: 0..<weightCount, targets: targets.baseAddress!, coefficients: coefficients.baseAddress!)
-            }
-        }
-        return coefficients
+        return (targets, coefficients)
     }
 
     /// The target of reference device `device` (`weightDeviceCount ≤ device < devices`).
