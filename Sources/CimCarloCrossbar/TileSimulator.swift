@@ -20,7 +20,7 @@ import Foundation
 ///
 /// With ideal converters this is the effective-weight product, up to float rounding.
 ///
-/// Per-read noise (`load(_:readNoiseVariances:stream:)`) adds to every partial sum, before its
+/// Per-read noise (the variances a pass stores, `store`) adds to every partial sum, before its
 /// ADC, `N(0, plane² · Varᵀ)` from the devices' read-noise variances (one more sgemm per slice
 /// and side; merged: the slices' variances weighted by their shift-and-add factors squared).
 package final class TileSimulator: InferenceBackend {
