@@ -36,8 +36,6 @@ public final class ChipSimulator {
     /// The effects of the device model, by phase, in the order they apply.
     let staticEffects: [any StaticEffect]
     let readTimeEffects: [any ReadTimeEffect]
-    /// Device-to-device variation and the first pulse's programming noise.
-    private let programmingNoise: VariationEffect?
     let programmingModel: any ProgrammingModel
     /// Per-read noise (nil: none, or drawn per chip).
     let perReadNoise: ReadNoiseEffect?
@@ -93,7 +91,7 @@ public final class ChipSimulator {
         let deviceToDevice =
             device.deviceToDevice.isNone
             ? nil : VariationEffect(device.deviceToDevice, purpose: .deviceToDevice, device: device)
-        programmingNoise =
+        let programmingNoise =
             device.programming.isNone ? nil : VariationEffect(device.programming, purpose: .programming, device: device)
         let drift = device.drift.map { DriftEffect($0, device: device) }
         let stuck = device.stuckAtZeroRate + device.stuckAtOneRate > 0 ? StuckAtFaults(device: device) : nil
