@@ -74,6 +74,31 @@ public struct LayerMapping: Sendable {
         return (targets, coefficients)
     }
 
+    /// Writes `w_eff = Σ coefficient · x` for weights `weights` into `output[weights]`, from their
+    /// devices' levels and coefficients (`levels[0]` and `coefficients[0]` belong to the range's
+    /// first weight); with the offset encoding, minus `(s / L) · Σ_j B^j (B − 1) x_ref,j` of the
+    /// weight's row in its array's reference column, from the layer's reference levels
+    /// (`references[0]` is reference device `weightDeviceCount`).
+    public func fold(
+        weights: Range<Int>, levels: UnsafePointer<Float>, coefficients: UnsafePointer<Float>,
+        references: UnsafePointer<Float>, into output: UnsafeMutablePointer<Float>
+    ) {
+        for weightIndex in weights {
+            var sum: Float = 0
+            let first = (weightIndex - weights.lowerBound) * devicesPerWeight
+            for device in first..<(first + devicesPerWeight) { sum += coefficients[device] * levels[device] }
+            output[weightIndex] = sum
+        }
+        guard hasReference else { return }
+        for weightIndex in weights {
+            let (column, row) = weightIndex.quotientAndRemainder(dividingBy: rows)
+            let first = (referenceTile(ofColumn: column) * rows + row) * slices
+            var reference: Float = 0
+            for slice in 0..<slices { reference += referenceSliceWeights[slice] * references[first + slice] }
+            output[weightIndex] -= referenceColumnScales[column] * reference
+        }
+    }
+
     /// The target of reference device `device` (`weightDeviceCount ≤ device < devices`).
     @inline(__always)
     public func referenceTarget(_ device: Int) -> Float {
@@ -275,31 +300,12 @@ public struct CrossbarMapping: Sendable {
         _ layer: LayerMapping, conductances: UnsafeBufferPointer<Float>,
         into weights: UnsafeMutableBufferPointer<Float>
     ) {
-        let perWeight = layer.devicesPerWeight
         layer.coefficients.withUnsafeBufferPointer { coefficients in
-            for weightIndex in 0..<layer.weightCount {
-                var sum: Float = 0
-                let first = weightIndex * perWeight
-                for device in first..<(first + perWeight) {
-                    sum += coefficients[device] * conductances[device]
-                }
-                weights[weightIndex] = sum
-            }
-        }
-        guard layer.hasReference else { return }
-        let (rows, slices) = (layer.rows, layer.slices)
-        let referenceBase = layer.weightDeviceCount
-        for column in 0..<layer.columns {
-            let tile = layer.referenceTile(ofColumn: column)
-            let scale = layer.referenceColumnScales[column]
-            for row in 0..<rows {
-                let first = referenceBase + (tile * rows + row) * slices
-                var reference: Float = 0
-                for slice in 0..<slices {
-                    reference += layer.referenceSliceWeights[slice] * conductances[first + slice]
-                }
-                weights[column * rows + row] -= scale * reference
-            }
+            layer.fold(
+                weights: 0..<layer.weightCount, levels: conductances.baseAddress!,
+                coefficients: coefficients.baseAddress!,
+                references: conductances.baseAddress! + layer.weightDeviceCount,
+                into: weights.baseAddress!)
         }
     }
 

@@ -148,19 +148,19 @@ package final class ReadNoiseProduct: InferenceBackend {
         let chunk = DeviceChunk()
         for (index, layer) in mapping.layers.enumerated() {
             startLayer(index, pass: 0, readNoise: true)
-            let weightsPerChunk = DeviceChunk.capacity / layer.devicesPerWeight
-            for first in stride(from: 0, to: layer.weightCount, by: weightsPerChunk) {
-                let weights = first..<min(first + weightsPerChunk, layer.weightCount)
-                chunk.count = weights.count * layer.devicesPerWeight
+            for weights in layer.weightChunks {
+                let devices = layer.devices(of: weights)
+                chunk.count = devices.count
                 layer.encode(weights: weights, targets: chunk.targets.base, coefficients: chunk.coefficients.base)
                 chunk.variance.base.update(
-                    from: deviceVariances[index].baseAddress! + first * layer.devicesPerWeight, count: chunk.count)
-                store(chunk, pass: 0, layer: index, firstWeight: first, levels: chunk.read)
+                    from: deviceVariances[index].baseAddress! + devices.lowerBound, count: chunk.count)
+                store(chunk, pass: 0, layer: index, firstWeight: weights.lowerBound, levels: chunk.read)
             }
-            for first in stride(from: layer.weightDeviceCount, to: layer.devices, by: DeviceChunk.capacity) {
-                chunk.count = min(DeviceChunk.capacity, layer.devices - first)
-                chunk.variance.base.update(from: deviceVariances[index].baseAddress! + first, count: chunk.count)
-                storeReference(chunk, pass: 0, layer: index, firstDevice: first - layer.weightDeviceCount)
+            for devices in layer.referenceChunks {
+                chunk.count = devices.count
+                chunk.variance.base.update(
+                    from: deviceVariances[index].baseAddress! + devices.lowerBound, count: chunk.count)
+                storeReference(chunk, pass: 0, layer: index, firstDevice: devices.lowerBound - layer.weightDeviceCount)
             }
             finishLayer(index, pass: 0, factors: nil)
         }

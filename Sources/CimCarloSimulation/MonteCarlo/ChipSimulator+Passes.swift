@@ -26,11 +26,7 @@ extension ChipSimulator {
                 for index in passes.indices { current[index] = Array(repeating: 0, count: layer.columns) }
             }
             for (index, pass) in passes.enumerated() { startLayer(layerIndex, pass: index, time: pass.time) }
-            let referenceDevices = layer.weightDeviceCount..<layer.devices
-            for start in stride(
-                from: referenceDevices.lowerBound, to: referenceDevices.upperBound, by: DeviceChunk.capacity)
-            {
-                let devices = start..<min(start + DeviceChunk.capacity, referenceDevices.upperBound)
+            for devices in layer.referenceChunks {
                 loadChunk(layerIndex, devices: devices, draws: draws)
                 let offset = devices.lowerBound - layer.weightDeviceCount
                 for policy in usedPolicies {
@@ -43,13 +39,9 @@ extension ChipSimulator {
                     }
                 }
             }
-            let weightsPerChunk = DeviceChunk.capacity / layer.devicesPerWeight
-            for firstWeight in stride(from: 0, to: layer.weightCount, by: weightsPerChunk) {
-                let weights = firstWeight..<min(firstWeight + weightsPerChunk, layer.weightCount)
-                loadChunk(
-                    layerIndex,
-                    devices: (firstWeight * layer.devicesPerWeight)..<(weights.upperBound * layer.devicesPerWeight),
-                    draws: draws, weights: weights)
+            for weights in layer.weightChunks {
+                let firstWeight = weights.lowerBound
+                loadChunk(layerIndex, devices: layer.devices(of: weights), draws: draws, weights: weights)
                 for policy in usedPolicies {
                     cycles[policy] += program(
                         layerIndex, policy: policies[policy], firstWeight: firstWeight, draws: draws)
@@ -91,21 +83,13 @@ extension ChipSimulator {
         let layer = mapping.layers[layerIndex]
         let draws = ChipDraws(seed: seed, instance: instance)
         var (errors, programmed, cycles) = ([Float](), [Float](), 0)
-        let weightsPerChunk = DeviceChunk.capacity / layer.devicesPerWeight
-        var chunks = stride(from: 0, to: layer.weightCount, by: weightsPerChunk).map { first in
-            (first * layer.devicesPerWeight)..<(min(first + weightsPerChunk, layer.weightCount) * layer.devicesPerWeight)
-        }
-        chunks += stride(from: layer.weightDeviceCount, to: layer.devices, by: DeviceChunk.capacity).map {
-            $0..<min($0 + DeviceChunk.capacity, layer.devices)
-        }
-        for devices in chunks {
-            let isWeights = devices.lowerBound < layer.weightDeviceCount
-            let firstWeight = devices.lowerBound / layer.devicesPerWeight
-            loadChunk(
-                layerIndex, devices: devices, draws: draws,
-                weights: isWeights ? firstWeight..<(devices.upperBound / layer.devicesPerWeight) : nil)
+        let chunks =
+            layer.weightChunks.map { (devices: layer.devices(of: $0), weights: Optional($0)) }
+            + layer.referenceChunks.map { (devices: $0, weights: nil) }
+        for (devices, weights) in chunks {
+            loadChunk(layerIndex, devices: devices, draws: draws, weights: weights)
             errors += UnsafeBufferPointer(start: chunk.oneShotError.base, count: chunk.count)
-            cycles += program(layerIndex, policy: policy, firstWeight: isWeights ? firstWeight : nil, draws: draws)
+            cycles += program(layerIndex, policy: policy, firstWeight: weights?.lowerBound, draws: draws)
             programmed += UnsafeBufferPointer(start: chunk.programmed.base, count: chunk.count)
         }
         return (errors, programmed, cycles)
@@ -177,28 +161,14 @@ extension ChipSimulator {
     }
 
     /// Folds the chunk's `levels` (the devices of weights `weights`) and the layer's reference
-    /// levels into the effective weights `into[weights]` (`CrossbarMapping.fold`).
+    /// levels into the effective weights `into[weights]` (`LayerMapping.fold`).
     private func fold(
         _ layer: LayerMapping, weights: Range<Int>, levels: DeviceBuffer<Float>, references: DeviceBuffer<Float>,
         into output: DeviceBuffer<Float>
     ) {
-        let perWeight = layer.devicesPerWeight
-        for weightIndex in weights {
-            var sum: Float = 0
-            let first = (weightIndex - weights.lowerBound) * perWeight
-            for device in first..<(first + perWeight) { sum += chunk.coefficients[device] * levels[device] }
-            output[weightIndex] = sum
-        }
-        guard layer.hasReference else { return }
-        for weightIndex in weights {
-            let (column, row) = weightIndex.quotientAndRemainder(dividingBy: layer.rows)
-            let first = (layer.referenceTile(ofColumn: column) * layer.rows + row) * layer.slices
-            var reference: Float = 0
-            for slice in 0..<layer.slices {
-                reference += layer.referenceSliceWeights[slice] * references[first + slice]
-            }
-            output[weightIndex] -= layer.referenceColumnScales[column] * reference
-        }
+        layer.fold(
+            weights: weights, levels: levels.base, coefficients: chunk.coefficients.base, references: references.base,
+            into: output.base)
     }
 
     /// Adds |w| of weights `weights` of `values` to their columns' sums, row by row.
