@@ -4,7 +4,9 @@
 Reads the file with h5py only, independently of cimcarlo; the per-instance datasets come from
 result_schema.json beside this script (`cimcarlo schema` writes it). Prints "ok: FILE" and
 exits 0 when every name, shape, type, attribute and dimension scale of the contract is
-present; otherwise prints one line per problem and exits 1.
+present and every completed row holds values a run can write; otherwise prints one line per
+problem and exits 1. A file that a run is still writing is read in HDF5's single-writer /
+multiple-reader mode, as any reader should (README, "Reading a running study").
 
     python3 analysis/validate_result.py runs/out/quickstart.h5
 """
@@ -33,7 +35,7 @@ def dimension_names(dataset):
 
 def validate(path):
     problems = []
-    with h5py.File(path, "r") as f:
+    with h5py.File(path, "r", swmr=True) as f:
         for name in ROOT_ATTRIBUTES:
             if name not in f.attrs:
                 problems.append(f"missing root attribute {name}")
@@ -84,6 +86,16 @@ def validate(path):
                 problems.append(f"missing dataset /mapping/{name}")
         if f.attrs.get("status") == "complete" and all(f"summary/{name}" in f for name in SUMMARY):
             problems += check_summary(f)
+        done = f["completed"][...] == 1
+        for entry in per_instance:
+            if "allowed" not in entry:
+                continue
+            low, high = entry["allowed"]
+            values = f[entry["name"]][...][done].astype(np.float64)
+            bad = ~np.isfinite(values) | (values < low) | (values > (np.inf if high is None else high))
+            if bad.any():
+                row = int(np.flatnonzero(done)[np.flatnonzero(bad.reshape(len(values), -1).any(axis=1))[0]])
+                problems.append(f"/{entry['name']} row {row} holds a value outside {entry['allowed']}")
         completed = int(f.attrs["instances_completed"])
         finished = np.isfinite(f["accuracy"][...]).all(axis=(1, 2)).sum()
         if completed != finished:

@@ -4,6 +4,7 @@
 // these one-liners expose them as functions.
 #include <hdf5.h>
 #include <hdf5_hl.h>
+#include <string.h>
 
 static inline hid_t cim_H5P_DEFAULT(void) { return H5P_DEFAULT; }
 static inline hid_t cim_H5S_ALL(void) { return H5S_ALL; }
@@ -26,3 +27,37 @@ static inline hsize_t cim_H5S_UNLIMITED(void) { return H5S_UNLIMITED; }
 /// Silences HDF5's automatic error stack printing; errors surface through
 /// cimcarlo's own messages instead.
 static inline void cim_H5_silence_errors(void) { H5Eset_auto2(H5E_DEFAULT, NULL, NULL); }
+
+static inline unsigned cim_H5F_ACC_SWMR_READ(void) { return H5F_ACC_SWMR_READ; }
+
+/// A file-access property list for a file its opener owns (cimcarlo's own lock is held): it
+/// clears the superblock's "open for writing" marks a killed writer left behind, as the
+/// `h5clear -s` tool does (its private property `clear_status_flags`, HDF5 1.10).
+static inline hid_t cim_H5P_owner_access(void) {
+    hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
+    hbool_t clear = 1;
+    if (H5Pset(fapl, "clear_status_flags", &clear) < 0) { H5Eclear2(H5E_DEFAULT); }
+    return fapl;
+}
+
+/// A file-access property list for files written in the latest format, which single-writer /
+/// multiple-reader (SWMR) access needs.
+static inline hid_t cim_H5P_latest_format_access(void) {
+    hid_t fapl = cim_H5P_owner_access();
+    H5Pset_libver_bounds(fapl, H5F_LIBVER_LATEST, H5F_LIBVER_LATEST);
+    return fapl;
+}
+
+static herr_t cim_H5_error_walker(unsigned n, const H5E_error2_t *error, void *found) {
+    (void)n;
+    if (error->desc && strstr(error->desc, "checksum")) { *(int *)found = 1; }
+    return 0;
+}
+
+/// Whether the current HDF5 error stack reports a failed checksum (a Fletcher32-filtered
+/// chunk whose bytes changed after it was written).
+static inline int cim_H5_error_is_checksum(void) {
+    int found = 0;
+    H5Ewalk2(H5E_DEFAULT, H5E_WALK_DOWNWARD, cim_H5_error_walker, &found);
+    return found;
+}

@@ -27,6 +27,9 @@ struct CimCarloCommand: ParsableCommand {
 
     /// Parses and runs, mapping argument errors to exit code 2 (bad usage) as documented.
     static func main() {
+        // A file-size limit (`ulimit -f`) makes a write fail with EFBIG, reported like a full
+        // disk, instead of killing the process.
+        signal(SIGXFSZ, SIG_IGN)
         do {
             var command = try parseAsRoot()
             try command.run()
@@ -87,7 +90,7 @@ func readingInputs<T>(_ what: String, _ body: () throws -> T) rethrows -> T {
             Data(
                 "cimcarlo: error: gave up after \(Int(seconds)) s reading \(what): the HDF5 library did not return (a damaged file?)\n"
                     .utf8))
-        // _exit, not exit: libhdf5's exit handler would wait for the lock its stuck call holds.
+        // _exit, not exit: nothing may wait for the lock the stuck call holds.
         _exit(ExitStatus.badInput)
     }
     timer.resume()

@@ -34,11 +34,21 @@ extension CimCarloCommand {
         @Option(help: ArgumentHelp("Random seed (default: the spec's `seed`).", valueName: "S"))
         var seed: UInt64?
 
-        @Flag(help: "Overwrite an existing result file.")
+        @Flag(
+            help:
+                "Replace an existing result file: the new one is written beside it (file.h5.replacing) and renamed over it once complete."
+        )
         var force = false
 
         @Flag(help: "Complete a partial result file left by an interrupted run.")
         var resume = false
+
+        @Flag(
+            name: .customLong("continue"),
+            help:
+                "Resume the result file if it holds completed instances of this run, else start it afresh (what a Slurm array task does)."
+        )
+        var continueRun = false
 
         @Flag(help: "No progress line on stderr.")
         var quiet = false
@@ -65,7 +75,9 @@ extension CimCarloCommand {
             if let testLimit, testLimit < 1 {
                 throw ValidationError("--test-limit must be at least 1, got \(testLimit)")
             }
-            guard !(force && resume) else { throw ValidationError("--force and --resume exclude each other") }
+            guard [force, resume, continueRun].filter({ $0 }).count <= 1 else {
+                throw ValidationError("--force, --resume and --continue exclude each other")
+            }
             if let shard, Shard(parsing: shard) == nil {
                 throw ValidationError("--shard must be k/N with 0 ≤ k < N, got \(shard)")
             }
@@ -116,7 +128,7 @@ extension CimCarloCommand {
                     do {
                         try study.run(
                             output: variant.outputPath, threads: parallelism.workerThreads, shard: part,
-                            force: force, resume: resume, progress: { line.update($0) },
+                            start: start, progress: { line.update($0) },
                             shouldStop: { stop.requested })
                     } catch let interrupted as StudyInterrupted {
                         line.finish()
@@ -138,6 +150,10 @@ extension CimCarloCommand {
                 }
                 if runs.count > 1 { emit(ResultReport.sweepTable(finished)) }
             }
+        }
+
+        private var start: Study.Start {
+            force ? .replacing : resume ? .resuming : continueRun ? .resumingOrStarting : .fresh
         }
 
         /// This command with `--resume`, to finish an interrupted run.

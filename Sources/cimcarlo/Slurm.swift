@@ -76,6 +76,8 @@ extension CimCarloCommand {
                     "wrote \(job.arrayScriptPath) (\(shards) array tasks) and \(job.mergeScriptPath); submit both with:"
                 )
                 emit(job.submitCommand)
+                emit("if array tasks fail, the merge job stays PENDING (DependencyNeverSatisfied); then:")
+                for command in job.recoveryCommands { emit("  " + command) }
             }
         }
 

@@ -72,13 +72,10 @@ struct SlurmJob: Sendable {
             #!/bin/bash
             \(directives(lines))
             # Written by `cimcarlo slurm`: shard $SLURM_ARRAY_TASK_ID of \(shards) of \(specPath).
-            # A task that is run again resumes its shard file instead of starting over.
+            # A task that is run again resumes its shard file when it holds completed instances,
+            # and starts it afresh when it is missing, empty or unreadable (`--continue`).
             set -euo pipefail
-            shard_files=(\(shardFiles.map(Self.quoted).joined(separator: " ")))
-            shard_file=${shard_files[$SLURM_ARRAY_TASK_ID]}
-            resume=()
-            if [ -f "$shard_file" ]; then resume=(--resume); fi
-            srun \(run) --shard "${SLURM_ARRAY_TASK_ID}/\(shards)" --threads "${SLURM_CPUS_PER_TASK:-1}" --quiet "${resume[@]}"
+            srun \(run) --shard "${SLURM_ARRAY_TASK_ID}/\(shards)" --threads "${SLURM_CPUS_PER_TASK:-1}" --quiet --continue
 
             """
     }
@@ -105,6 +102,18 @@ struct SlurmJob: Sendable {
     var submitCommand: String {
         "jobid=$(sbatch --parsable \(Self.quoted(arrayScriptPath))) && "
             + "sbatch --dependency=afterok:${jobid%%;*} \(Self.quoted(mergeScriptPath))"
+    }
+
+    /// What to do when array tasks fail: the merge job then waits forever
+    /// (`DependencyNeverSatisfied`), so it is cancelled, the failed tasks run again (each
+    /// resumes its shard), and the merge is submitted after them.
+    var recoveryCommands: [String] {
+        [
+            "sacct -j <array job> --format=JobID,State   # which tasks failed; see \(scriptDirectory)/shard-<k>.log",
+            "scancel <merge job>                          # it waits for a dependency that can no longer be met",
+            "jobid=$(sbatch --parsable --array=<k>,<k> \(Self.quoted(arrayScriptPath))) && "
+                + "sbatch --dependency=afterok:${jobid%%;*} \(Self.quoted(mergeScriptPath))",
+        ]
     }
 
     /// Writes both scripts (executable) into `scriptDirectory`.

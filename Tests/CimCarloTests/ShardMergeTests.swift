@@ -90,7 +90,7 @@ import Testing
             // The instance in flight when the stop came is finished and written too.
             "\(error)".contains("shard 0/2 is partial (") && "\(error)".contains(" of 4 instances)")
         }
-        try study.run(output: output, threads: 2, shard: shard, resume: true)
+        try study.run(output: output, threads: 2, shard: shard, start: .resuming)
         try study.run(output: output, threads: 2, shard: Shard(index: 1, count: 2))
         try ShardMerge.merge(
             shards: (0..<2).map { Shard(index: $0, count: 2).filePath(forResult: output) },

@@ -68,7 +68,7 @@ import Testing
             let done = try partial.scalarAttribute("instances_completed", as: Int64.self)
             #expect(done >= 2 && done <= 4)
         }
-        let summary = try study.run(output: parts, threads: 2, resume: true)
+        let summary = try study.run(output: parts, threads: 2, start: .resuming)
         #expect(try accuracy(parts) == (try accuracy(whole)))
         #expect(try HDF5File(path: parts, mode: .readOnly).stringAttribute("status") == "complete")
         #expect(summary.cells.count == 2 && summary.cells[0].count == 3)
@@ -85,14 +85,14 @@ import Testing
             "\(error)" == "\(path): already exists (use --force to overwrite it, or --resume to complete a partial run)"
         }
         #expect(try Data(contentsOf: URL(fileURLWithPath: path)) == before)
-        try study.run(output: path, threads: 1, force: true)
+        try study.run(output: path, threads: 1, start: .replacing)
     }
 
     @Test func resumeRefusesAResultOfAnotherSeed() throws {
         let path = directory.file("seeded.h5")
         try study(seed: 5).run(output: path, threads: 1)
         #expect {
-            try study(seed: 7).run(output: path, threads: 1, resume: true)
+            try study(seed: 7).run(output: path, threads: 1, start: .resuming)
         } throws: { error in
             "\(error)".contains("cannot resume: its `seed` differs from this run's")
         }

@@ -1,6 +1,7 @@
 import CimCarloSimulation
 import CimCarloSupport
 import Foundation
+import Glibc
 
 /// A result file that cannot be created, resumed, merged or read.
 public struct ResultFileError: CimCarloError, Equatable {
@@ -23,19 +24,22 @@ public struct ResultFileError: CimCarloError, Equatable {
 /// All per-instance datasets (`ResultSchema.perInstance`) exist from the start, filled with
 /// NaN, one row per instance the file holds (`/instance` names them: all of the plan's, a
 /// shard's, or — under sequential stopping — those up to the present checkpoint, grown by
-/// `extend`). Each recorded instance writes its row, sets `/completed` and
-/// `instances_completed`, and flushes, so an interrupted run keeps what it finished and
-/// `--resume` fills in the rest. The root attribute
-/// `status` is "partial" until `finish` writes the summary, then "complete". Storage only:
-/// the statistics come from `StudySummary`.
+/// `extend`), in checksummed chunks that take their full size at once. Each recorded instance
+/// writes its row, sets `/completed` and `instances_completed`, and flushes, so an interrupted
+/// run keeps what it finished and `--resume` fills in the rest; the file is written in HDF5's
+/// single-writer / multiple-reader mode, so readers see the flushed instances while it runs.
+/// Changes of structure (`extend`, `finish`) are made to a copy that replaces the file only
+/// once written and flushed. The root attribute `status` is "partial" until `finish` writes
+/// the summary, then "complete". Storage only: the statistics come from `StudySummary`.
 public final class ResultFile: ResultSink {
     public static let format = "cimcarlo.result"
     public static let formatVersion: Int64 = 1
     /// Rows per HDF5 chunk of the per-instance datasets.
     private static let rowsPerChunk = 256
 
-    public let path: String
-    private let file: HDF5File
+    /// The file, which `finish` may move (from `out.h5.replacing` to `out.h5`).
+    public private(set) var path: String
+    private var file: HDF5File
     public let plan: StudyPlan
     /// The file's mapping, selection and sensitivity tables.
     public let tables: ResultTables
@@ -65,36 +69,35 @@ public final class ResultFile: ResultSink {
 
     // MARK: - Creating
 
-    /// Creates a result file for `instances` of `plan` (all of them, a shard's, or the first
-    /// checkpoint's). Refuses to replace an existing file unless `force`.
+    /// Creates a result file at `path` (in an existing directory: `ResultLock` makes it), which
+    /// must not exist, for `instances` of `plan` (all of them, a shard's, or the first
+    /// checkpoint's), ready for `record`. A file that cannot be created whole is removed.
     public static func create(
         path: String, plan: StudyPlan, tables: ResultTables, instances: [Int],
-        shard: Shard? = nil, force: Bool
+        shard: Shard? = nil
+    ) throws -> ResultFile {
+        do {
+            return try createUnremoved(path: path, plan: plan, tables: tables, instances: instances, shard: shard)
+        } catch let error as HDF5Error {
+            try? FileManager.default.removeItem(atPath: path)
+            throw error
+        }
+    }
+
+    private static func createUnremoved(
+        path: String, plan: StudyPlan, tables: ResultTables, instances: [Int], shard: Shard?
     ) throws -> ResultFile {
         if FileManager.default.fileExists(atPath: path) {
-            guard force else {
-                throw ResultFileError(
-                    path: path,
-                    reason: "already exists (use --force to overwrite it, or --resume to complete a partial run)")
-            }
-            try FileManager.default.removeItem(atPath: path)
-        }
-        let directory = (path as NSString).deletingLastPathComponent
-        if !directory.isEmpty {
-            do {
-                try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-            } catch {
-                throw ResultFileError(
-                    path: path, reason: "cannot create its directory \(directory)",
-                    kind: .runtimeFailure)
-            }
+            throw ResultFileError(
+                path: path,
+                reason: "already exists (use --force to overwrite it, or --resume to complete a partial run)")
         }
         let file: HDF5File
         do {
-            file = try HDF5File(path: path, mode: .createExclusive)
-        } catch {
+            file = try HDF5File(path: path, mode: .createForConcurrentReading)
+        } catch let error as HDF5Error {
             throw ResultFileError(
-                path: path, reason: "cannot create it (is the directory writable?)",
+                path: path, reason: "cannot create it (\(error.cause ?? "is the directory writable?"))",
                 kind: .runtimeFailure)
         }
         try file.setAttribute("format", format)
@@ -151,6 +154,7 @@ public final class ResultFile: ResultSink {
             to: axis(.policy, of: others) + [("/policy_budget", 0)] + axis(.policy, of: perPolicy))
         try file.attachDimensionScale("/time", name: "time", to: axis(.time, of: others))
         try file.flush()
+        file.startConcurrentReading()
         return ResultFile(
             path: path, file: file, plan: plan, tables: tables, shard: shard, instances: instances,
             completed: Array(repeating: false, count: n))
@@ -169,6 +173,7 @@ public final class ResultFile: ResultSink {
         } catch {
             throw ResultFileError(path: path, reason: "not a readable HDF5 file")
         }
+        if forWriting { file.startConcurrentReading() }
         guard (try? file.stringAttribute("format")) == format else {
             throw ResultFileError(
                 path: path, reason: "not a cimcarlo result file (attribute `format` must be \"\(format)\")")
@@ -225,6 +230,11 @@ public final class ResultFile: ResultSink {
                 reason:
                     "cannot resume: it holds shard \(result.shard?.description ?? "none"), not \(shard?.description ?? "the whole study")"
             )
+        }
+        do {
+            _ = try result.results()
+        } catch let error as ResultFileError {
+            throw ResultFileError(path: path, reason: "cannot resume: " + error.reason)
         }
         return result
     }
@@ -297,12 +307,43 @@ public final class ResultFile: ResultSink {
     public func extend(toInstances count: Int) throws {
         precondition(shard == nil && instances == Array(0..<instances.count) && count >= instances.count)
         let old = instances.count
-        for path in ["/instance"] + datasets.map(\.path) { try file.extend(path, rows: count) }
-        try file.writeBlock((old..<count).map { Int64($0) }, to: "/instance", start: [old], count: [count - old])
+        try rewrite(as: path, reopening: true) { file in
+            for path in ["/instance"] + datasets.map(\.path) { try file.extend(path, rows: count) }
+            try file.writeBlock((old..<count).map { Int64($0) }, to: "/instance", start: [old], count: [count - old])
+        }
         for instance in old..<count { rowOfInstance[instance] = instance }
         instances += old..<count
         completed += repeatElement(false, count: count - old)
-        try file.flush()
+    }
+
+    /// Makes `change` to a copy of the file (`destination`'s `.writing` file), flushes and closes
+    /// it, and renames it to `destination`, removing the file when it was elsewhere: whatever
+    /// fails, the file as it was stays whole (and the copy is removed). The file is open again
+    /// afterwards — for writing, with `reopening`.
+    private func rewrite(as destination: String, reopening: Bool, _ change: (HDF5File) throws -> Void) throws {
+        try file.close()
+        let copy = ResultPaths(result: destination).writing
+        let manager = FileManager.default
+        try? manager.removeItem(atPath: copy)
+        do {
+            try Self.copyFile(path, to: copy)
+            let rewritten = try HDF5File(path: copy, mode: .readWrite)
+            try change(rewritten)
+            try rewritten.flush()
+            try rewritten.close()
+            guard rename(copy, destination) == 0 else {
+                throw HDF5Error(
+                    path: destination, operation: "replace it by \(copy)", cause: String(cString: strerror(errno)))
+            }
+        } catch {
+            try? manager.removeItem(atPath: copy)
+            file = try HDF5File(path: path, mode: .readOnly)
+            throw error
+        }
+        if destination != path { try? manager.removeItem(atPath: path) }
+        path = destination
+        file = try HDF5File(path: destination, mode: reopening ? .readWrite : .readOnly)
+        if reopening { file.startConcurrentReading() }
     }
 
     /// The recorded rows.
@@ -329,27 +370,70 @@ public final class ResultFile: ResultSink {
 
     // MARK: - Finishing
 
-    /// Writes `/summary/<stat>` (and, under sequential stopping, why it stopped) and marks the
-    /// file complete.
-    public func finish(summary: StudySummary, stoppingReason: String? = nil) throws {
-        for (index, name) in SummaryStatistics.names.enumerated() {
-            try writeSummary(name, summary.cells.flatMap { row in row.map { $0.named[index].1 } })
+    /// Copies the bytes of `source` to a new file `destination`, reporting the system's reason
+    /// (a full disk, say) when it fails.
+    private static func copyFile(_ source: String, to destination: String) throws {
+        let input = Glibc.open(source, O_RDONLY | O_CLOEXEC)
+        guard input >= 0 else {
+            throw HDF5Error(path: source, operation: "read it to copy it", cause: String(cString: strerror(errno)))
         }
-        let baseline = plan.policyLabels[0]
-        for (name, value) in [
-            ("diff_mean", { (s: SummaryStatistics) in s.mean }),
-            ("diff_ci95_low", { $0.ci95Low }), ("diff_ci95_high", { $0.ci95High }),
-        ] {
-            try writeSummary(name, summary.differences.flatMap { row in row.map(value) }, baseline: baseline)
+        defer { Foundation.close(input) }
+        let output = Glibc.open(destination, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
+        guard output >= 0 else {
+            throw HDF5Error(path: destination, operation: "create it", cause: String(cString: strerror(errno)))
         }
-        if let stoppingReason { try file.setAttribute("stopping_reason", stoppingReason) }
-        try file.setAttribute("status", "complete")
-        try file.flush()
+        var buffer = [UInt8](repeating: 0, count: 1 << 20)
+        var failure: Int32? = nil
+        while failure == nil {
+            let count = buffer.withUnsafeMutableBytes { Foundation.read(input, $0.baseAddress, $0.count) }
+            if count == 0 { break }
+            guard count > 0 else {
+                failure = errno
+                break
+            }
+            var written = 0
+            while written < count {
+                let step = buffer.withUnsafeBytes { write(output, $0.baseAddress! + written, count - written) }
+                guard step > 0 else {
+                    failure = errno
+                    break
+                }
+                written += step
+            }
+        }
+        if Foundation.close(output) != 0 && failure == nil { failure = errno }
+        if let failure {
+            throw HDF5Error(
+                path: destination, operation: "write a copy of \(source)",
+                cause: String(cString: strerror(failure)).lowercased())
+        }
+    }
+
+    /// Writes `/summary/<stat>` (and, under sequential stopping, why it stopped), marks the
+    /// file complete, and puts it at `destination` (by default where it is): all in a copy that
+    /// replaces the file there only once written and flushed. The file is open read-only
+    /// afterwards.
+    public func finish(summary: StudySummary, stoppingReason: String? = nil, as destination: String? = nil) throws {
+        try rewrite(as: destination ?? path, reopening: false) { file in
+            for (index, name) in SummaryStatistics.names.enumerated() {
+                try writeSummary(name, summary.cells.flatMap { row in row.map { $0.named[index].1 } }, in: file)
+            }
+            let baseline = plan.policyLabels[0]
+            for (name, value) in [
+                ("diff_mean", { (s: SummaryStatistics) in s.mean }),
+                ("diff_ci95_low", { $0.ci95Low }), ("diff_ci95_high", { $0.ci95High }),
+            ] {
+                try writeSummary(
+                    name, summary.differences.flatMap { row in row.map(value) }, baseline: baseline, in: file)
+            }
+            if let stoppingReason { try file.setAttribute("stopping_reason", stoppingReason) }
+            try file.setAttribute("status", "complete")
+        }
     }
 
     /// `/summary/<name>` `[policy, time]`, created with its dimension scales (and the paired
     /// differences' `baseline` attribute) the first time, overwritten after a resume.
-    private func writeSummary(_ name: String, _ values: [Double], baseline: String? = nil) throws {
+    private func writeSummary(_ name: String, _ values: [Double], baseline: String? = nil, in file: HDF5File) throws {
         let (p, t) = (plan.policyLabels.count, plan.timesSeconds.count)
         let dataset = "/summary/" + name
         guard !file.exists(dataset) else {

@@ -3,6 +3,7 @@ import Foundation
 /// The summary of a result file, read back for `cimcarlo report`.
 public struct ResultReport: Sendable {
     public var path: String
+    /// "complete", "partial", or "running" for a partial file whose run holds its lock now.
     public var status: String
     public var instancesCompleted: Int
     public var instancesRequested: Int
@@ -19,11 +20,26 @@ public struct ResultReport: Sendable {
     /// Statistics over the completed instances.
     public var summary: StudySummary
 
-    /// Reads a result or shard file (complete or partial; statistics cover the completed instances).
+    /// Reads a result or shard file (complete, partial or being written; statistics cover the
+    /// completed instances).
     public init(path: String) throws {
-        let file = try ResultFile.open(path: path)
+        let paths = ResultPaths(of: path)
+        var file: ResultFile
+        var tries = 0
+        while true {
+            do {
+                file = try ResultFile.open(path: path)
+                break
+            } catch let error as ResultFileError {
+                // A run holding the lock may be creating or reopening the file for an instant.
+                tries += 1
+                guard tries < 20, ResultLock.isHeld(paths) else { throw error }
+                usleep(100_000)
+            }
+        }
         self.path = path
         status = try file.status()
+        if status == "partial" && ResultLock.isHeld(paths) { status = "running" }
         instancesCompleted = file.completedCount
         // The rows the file holds: the plan's instances, a shard's, or those up to sequential
         // stopping's present checkpoint.
@@ -93,19 +109,28 @@ public struct ResultReport: Sendable {
                 lines.append(zip(values, header).map { cell($0, $1.1) }.joined(separator: " "))
             }
         }
+        if instancesCompleted == 0 {
+            lines.removeLast()
+            lines.append("no instance is complete yet: nothing to summarise")
+            return lines.joined(separator: "\n")
+        }
         if let stoppingReason { lines.append("sequential stopping: " + stoppingReason) }
         return lines.joined(separator: "\n")
     }
 
-    /// The report as a JSON object (fractions, not percentages).
+    /// The report as a JSON object (fractions, not percentages; null for a value that does not
+    /// exist, e.g. a standard deviation of one instance's accuracy). A file with no completed
+    /// instance has no rows, and says so in `note`.
     public func json() throws -> String {
+        // JSON has no NaN or infinity.
+        func number(_ value: Double) -> Any { value.isFinite ? value : NSNull() }
         var rows: [[String: Any]] = []
-        for (policyIndex, policy) in policies.enumerated() {
+        for (policyIndex, policy) in policies.enumerated() where instancesCompleted > 0 {
             for (timeIndex, time) in timesSeconds.enumerated() {
                 var row: [String: Any] = [
-                    "policy": policy, "budget": budgets[policyIndex], "time_s": time,
-                    "mean_write_cycles": meanWriteCycles[policyIndex],
-                    "mean_programming_time_s": summary.meanProgrammingTimeSeconds[policyIndex],
+                    "policy": policy, "budget": number(budgets[policyIndex]), "time_s": time,
+                    "mean_write_cycles": number(meanWriteCycles[policyIndex]),
+                    "mean_programming_time_s": number(summary.meanProgrammingTimeSeconds[policyIndex]),
                     "count": summary.cells[policyIndex][timeIndex].count,
                 ]
                 for (name, value) in summary.cells[policyIndex][timeIndex].named {
@@ -114,11 +139,11 @@ public struct ResultReport: Sendable {
                 if policyIndex > 0 {
                     let d = summary.differences[policyIndex][timeIndex]
                     row["diff_vs"] = policies[0]
-                    row["diff_mean"] = d.mean
-                    row["diff_ci95_low"] = d.ci95Low
-                    row["diff_ci95_high"] = d.ci95High
+                    row["diff_mean"] = number(d.mean)
+                    row["diff_ci95_low"] = number(d.ci95Low)
+                    row["diff_ci95_high"] = number(d.ci95High)
                 }
-                if let speedUp = speedUpVersusAll[policyIndex] { row["speed_up_vs_all"] = speedUp }
+                if let speedUp = speedUpVersusAll[policyIndex], speedUp.isFinite { row["speed_up_vs_all"] = speedUp }
                 rows.append(row)
             }
         }
@@ -129,6 +154,7 @@ public struct ResultReport: Sendable {
         ]
         if let shard { object["shard"] = shard.description }
         if let stoppingReason { object["stopping_reason"] = stoppingReason }
+        if instancesCompleted == 0 { object["note"] = "\(path): no instance is complete yet: nothing to summarise" }
         let data = try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys])
         return String(decoding: data, as: UTF8.self)
     }

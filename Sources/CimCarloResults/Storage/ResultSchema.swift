@@ -25,6 +25,9 @@ public enum ResultSchema {
         public let type: String
         /// What it holds, with units.
         public let meaning: String
+        /// The values a run can write in a completed row; reading a file refuses any other (a
+        /// NaN, say), naming the row.
+        public let allowed: ClosedRange<Double>?
         /// Set for a dataset that exists only when the plan has a value (the device model's
         /// energy per pulse), which the dataset carries as the attribute of this name.
         let onlyWith: (attribute: String, value: @Sendable (StudyPlan) -> Double?)?
@@ -39,6 +42,7 @@ public enum ResultSchema {
         /// `row`, `ResultFile` writes it; without `restore`, reading a file skips it.
         init<Element: HDF5Element>(
             _ name: String, _ dimensions: [Dimension], fill: Element, meaning: String,
+            allowed: ClosedRange<Double>? = nil,
             onlyWith: (attribute: String, value: @Sendable (StudyPlan) -> Double?)? = nil,
             row: (@Sendable (InstanceResult, StudyPlan) -> [Element])?,
             restore: (@Sendable (inout InstanceResult, ArraySlice<Element>, _ rowShape: [Int]) -> Void)? = nil
@@ -48,6 +52,7 @@ public enum ResultSchema {
             self.dimensions = dimensions
             type = Element.typeName
             self.meaning = meaning
+            self.allowed = allowed
             self.onlyWith = onlyWith
             let path = "/" + name
             makeDataset = { file, shape, chunkRows in
@@ -65,7 +70,15 @@ public enum ResultSchema {
                     let values = try file.read(path, as: Element.self).values
                     let size = rowShape.reduce(1, *)
                     for index in results.indices where results[index] != nil {
-                        restore(&results[index]!, values[index * size..<(index + 1) * size], rowShape)
+                        let row = values[index * size..<(index + 1) * size]
+                        if let allowed, let bad = row.first(where: { !allowed.contains($0.doubleValue) }) {
+                            throw ResultFileError(
+                                path: file.path,
+                                reason:
+                                    "damaged result file: `\(path)` row \(index) (instance \(results[index]!.instance)) holds \(bad), which no run writes (allowed: \(Dataset.describe(allowed)))"
+                            )
+                        }
+                        restore(&results[index]!, row, rowShape)
                     }
                 }
             } else {
@@ -75,6 +88,13 @@ public enum ResultSchema {
 
         /// The dataset's path in the file.
         public var path: String { "/" + name }
+
+        /// `allowed` for people: "0 to 1", "finite, at least 0".
+        static func describe(_ allowed: ClosedRange<Double>) -> String {
+            allowed.upperBound == .greatestFiniteMagnitude
+                ? "finite, at least \(allowed.lowerBound.formatted())"
+                : "\(allowed.lowerBound.formatted()) to \(allowed.upperBound.formatted())"
+        }
 
         /// Whether a file of `plan` has this dataset.
         public func exists(for plan: StudyPlan) -> Bool { onlyWith.map { $0.value(plan) != nil } ?? true }
@@ -118,18 +138,23 @@ public enum ResultSchema {
 
     /// Every per-instance dataset, in the order a result file creates them (part of the format).
     public static let perInstance: [Dataset] = [
-        .byPolicyAndTime("accuracy", \.accuracy, meaning: "top-1 accuracy, fraction"),
-        .byPolicyAndTime("loss", \.loss, meaning: "mean cross-entropy, nats"),
-        .byPolicy("write_cycles", \.writeCycles, meaning: "programming pulses, all devices"),
-        .byPolicy("programming_time_s", \.programmingTimeSeconds, meaning: "write_cycles × pulse_time_s, seconds"),
+        .byPolicyAndTime("accuracy", \.accuracy, meaning: "top-1 accuracy, fraction", allowed: 0...1),
+        .byPolicyAndTime("loss", \.loss, meaning: "mean cross-entropy, nats", allowed: 0...nonNegative),
+        .byPolicy("write_cycles", \.writeCycles, meaning: "programming pulses, all devices", allowed: 0...nonNegative),
+        .byPolicy(
+            "programming_time_s", \.programmingTimeSeconds, meaning: "write_cycles × pulse_time_s, seconds",
+            allowed: 0...nonNegative),
         Dataset("completed", [.instance], fill: UInt8(0), meaning: "1 once the instance's rows are written", row: nil),
         Dataset(
             "programming_energy_j", [.instance, .policy], fill: Double.nan,
             meaning: "write_cycles × energy_per_pulse_j, joules (when the device model gives it)",
-            onlyWith: ("energy_per_pulse_j", { $0.energyPerPulseJoules }),
+            allowed: 0...nonNegative, onlyWith: ("energy_per_pulse_j", { $0.energyPerPulseJoules }),
             // Written only for plans with an energy per pulse.
             row: { result, plan in result.writeCycles.map { $0 * plan.energyPerPulseJoules! } }),
     ]
+
+    /// The upper end of a range of finite values of at least 0.
+    private static let nonNegative = Double.greatestFiniteMagnitude
 
     /// The per-instance datasets a file of `plan` has, in order of creation.
     public static func perInstance(for plan: StudyPlan) -> [Dataset] { perInstance.filter { $0.exists(for: plan) } }
@@ -142,6 +167,9 @@ public enum ResultSchema {
             var dimensions: [Dimension]
             var type: String
             var meaning: String
+            /// The range of a completed row's values, when the format limits it; an upper end of
+            /// null means any finite value.
+            var allowed: [Double?]?
             var onlyWithAttribute: String?
         }
         struct Schema: Encodable {
@@ -153,6 +181,7 @@ public enum ResultSchema {
             perInstance: perInstance.map {
                 Entry(
                     name: $0.name, dimensions: $0.dimensions, type: $0.type, meaning: $0.meaning,
+                    allowed: $0.allowed.map { [$0.lowerBound, $0.upperBound == nonNegative ? nil : $0.upperBound] },
                     onlyWithAttribute: $0.onlyWith?.attribute)
             })
         let encoder = JSONEncoder()
@@ -165,10 +194,11 @@ public enum ResultSchema {
 extension ResultSchema.Dataset {
     /// A `[instance, policy, time]` dataset holding a result's `[policy][time]` table at `keyPath`.
     static func byPolicyAndTime(
-        _ name: String, _ keyPath: WritableKeyPath<InstanceResult, [[Float]]> & Sendable, meaning: String
+        _ name: String, _ keyPath: WritableKeyPath<InstanceResult, [[Float]]> & Sendable, meaning: String,
+        allowed: ClosedRange<Double>
     ) -> Self {
         Self(
-            name, [.instance, .policy, .time], fill: Float.nan, meaning: meaning,
+            name, [.instance, .policy, .time], fill: Float.nan, meaning: meaning, allowed: allowed,
             row: { result, _ in Array(result[keyPath: keyPath].joined()) },
             restore: { result, row, shape in
                 result[keyPath: keyPath] = (0..<shape[0]).map { policy in
@@ -179,10 +209,11 @@ extension ResultSchema.Dataset {
 
     /// A `[instance, policy]` dataset holding a result's per-policy values at `keyPath`.
     static func byPolicy(
-        _ name: String, _ keyPath: WritableKeyPath<InstanceResult, [Double]> & Sendable, meaning: String
+        _ name: String, _ keyPath: WritableKeyPath<InstanceResult, [Double]> & Sendable, meaning: String,
+        allowed: ClosedRange<Double>
     ) -> Self {
         Self(
-            name, [.instance, .policy], fill: Double.nan, meaning: meaning,
+            name, [.instance, .policy], fill: Double.nan, meaning: meaning, allowed: allowed,
             row: { result, _ in result[keyPath: keyPath] },
             restore: { result, row, _ in result[keyPath: keyPath] = Array(row) })
     }

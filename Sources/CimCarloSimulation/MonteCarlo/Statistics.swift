@@ -47,7 +47,9 @@ public enum Statistics {
             count > 1
             ? (values.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(count - 1)).squareRoot() : 0
         let halfWidth = count > 1 ? studentT975(degreesOfFreedom: count - 1) * std / Double(count).squareRoot() : 0
-        let sorted = values.sorted()
+        // NaN last: `sorted()` traps on values without an order, and a damaged file can hold
+        // them (reading a result file refuses them; statistics must not crash on them anyway).
+        let sorted = values.sorted { $0 < $1 || (!$0.isNaN && $1.isNaN) }
         let successes = values.filter(meetsThreshold).count
         let (low, high) = wilsonInterval(successes: successes, trials: count)
         return SummaryStatistics(

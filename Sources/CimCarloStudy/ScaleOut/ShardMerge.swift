@@ -6,7 +6,8 @@ import Foundation
 public enum ShardMerge {
     /// Checks that the shards share one plan digest, hold disjoint, finished instances and
     /// together every instance of the plan, then writes the merged result to `output` (through
-    /// a temporary file, so a failure never leaves a half-written result in its place).
+    /// temporary files, so a failure never leaves a half-written result in its place), holding
+    /// `output`'s lock.
     @discardableResult
     public static func merge(shards paths: [String], output: String, force: Bool) throws -> StudySummary {
         guard let firstPath = paths.first else {
@@ -64,24 +65,23 @@ public enum ShardMerge {
             let results = try shard.results()
             for (instance, result) in zip(results.instances, results.rows) { merged.rows[instance] = result }
         }
+        let paths = ResultPaths(result: output)
+        let lock = try ResultLock(paths, purpose: "cimcarlo merge")
+        defer { withExtendedLifetime(lock) {} }
         if FileManager.default.fileExists(atPath: output) && !force {
             throw ResultFileError(path: output, reason: "already exists (use --force to overwrite it)")
         }
-        let temporary = output + ".merging"
-        try? FileManager.default.removeItem(atPath: temporary)
+        try? FileManager.default.removeItem(atPath: paths.replacing)
         let summary = StudySummary(merged, threshold: plan.threshold)
         do {
             let file = try ResultFile.create(
-                path: temporary, plan: plan, tables: shards[0].tables,
-                instances: merged.instances, force: true)
+                path: paths.replacing, plan: plan, tables: shards[0].tables, instances: merged.instances)
             try file.record(merged)
-            try file.finish(summary: summary)
+            try file.finish(summary: summary, as: output)
         } catch {
-            try? FileManager.default.removeItem(atPath: temporary)
+            try? FileManager.default.removeItem(atPath: paths.replacing)
             throw error
         }
-        if FileManager.default.fileExists(atPath: output) { try FileManager.default.removeItem(atPath: output) }
-        try FileManager.default.moveItem(atPath: temporary, toPath: output)
         return summary
     }
 }

@@ -10,13 +10,27 @@ public struct HDF5Error: CimCarloError, Equatable {
     public var path: String
     /// What was being done, e.g. `read dataset /layers/00/weight`.
     public var operation: String
+    /// Why the system refused, when it said: e.g. "no space left on device", or HDF5's
+    /// "checksum mismatch" for bytes changed after they were written.
+    public var cause: String?
 
-    public var description: String { "\(path): cannot \(operation)" }
+    package init(path: String, operation: String, cause: String? = nil) {
+        self.path = path
+        self.operation = operation
+        self.cause = cause
+    }
+
+    public var description: String { "\(path): cannot \(operation)" + (cause.map { ": " + $0 } ?? "") }
 }
 
 /// Debian's libhdf5 is built without thread safety, so every call into it goes
 /// through this one lock.
 private let hdf5Lock = NSLock()
+
+/// Done once, before the library's first call: no clean-up at exit, which would close (and
+/// flush) a file whose write failed — libhdf5 crashes on that. Every file cimcarlo opens is
+/// closed by its `HDF5File`'s deinit instead.
+private let libraryPrepared: Void = { H5dont_atexit() }()
 
 /// A numeric element type that HDF5 stores natively.
 package protocol HDF5Element: Numeric, Sendable {
@@ -25,6 +39,16 @@ package protocol HDF5Element: Numeric, Sendable {
     static var hdf5Type: Int64 { get }
     /// Its NumPy name, e.g. "float32" (`ResultSchema`).
     static var typeName: String { get }
+    /// The value as a `Double` (exact for every element type but the largest integers).
+    var doubleValue: Double { get }
+}
+
+extension HDF5Element where Self: BinaryFloatingPoint {
+    package var doubleValue: Double { Double(self) }
+}
+
+extension HDF5Element where Self: BinaryInteger {
+    package var doubleValue: Double { Double(self) }
 }
 
 extension Float: HDF5Element {
@@ -57,34 +81,53 @@ extension UInt8: HDF5Element {
 package final class HDF5File: @unchecked Sendable {
     /// How to open a file.
     package enum Mode: Sendable {
-        /// Read only; the file must exist.
+        /// Read only; the file must exist. Opened for single-writer / multiple-reader access
+        /// (SWMR), so a file another process is writing in that mode reads consistently (and
+        /// any other file reads as usual).
         case readOnly
-        /// Read and write; the file must exist.
+        /// Read and write a file the caller owns (holds cimcarlo's lock on): it must exist, and
+        /// the marks of a writer that was killed are cleared.
         case readWrite
         /// Create; fails if the file exists.
         case createExclusive
         /// Create, replacing any existing file.
         case createTruncating
+        /// Create in HDF5's latest file format, which `startConcurrentReading()` needs; fails
+        /// if the file exists.
+        case createForConcurrentReading
     }
 
     package let path: String
     private let fileID: hid_t
+    /// The first failed change to the file (guarded by `hdf5Lock`). Once set, the file is
+    /// never touched again — not even closed: libhdf5 cannot flush or close a file whose
+    /// write failed without crashing.
+    private var writeFailure: HDF5Error?
+    /// Set by `close()` (guarded by `hdf5Lock`).
+    private var closed = false
 
     package init(path: String, mode: Mode) throws {
         self.path = path
         let id: hid_t = hdf5Lock.withLock {
+            libraryPrepared
             // Errors surface as HDF5Error, not as HDF5's own stack dump on stderr.
             cim_H5_silence_errors()
             switch mode {
             case .readOnly:
                 // H5Fopen on a missing file fails cleanly; a non-HDF5 file too.
-                return H5Fopen(path, cim_H5F_ACC_RDONLY(), cim_H5P_DEFAULT())
+                return H5Fopen(path, cim_H5F_ACC_RDONLY() | cim_H5F_ACC_SWMR_READ(), cim_H5P_DEFAULT())
             case .readWrite:
-                return H5Fopen(path, cim_H5F_ACC_RDWR(), cim_H5P_DEFAULT())
+                let access = cim_H5P_owner_access()
+                defer { H5Pclose(access) }
+                return H5Fopen(path, cim_H5F_ACC_RDWR(), access)
             case .createExclusive:
                 return H5Fcreate(path, cim_H5F_ACC_EXCL(), cim_H5P_DEFAULT(), cim_H5P_DEFAULT())
             case .createTruncating:
                 return H5Fcreate(path, cim_H5F_ACC_TRUNC(), cim_H5P_DEFAULT(), cim_H5P_DEFAULT())
+            case .createForConcurrentReading:
+                let access = cim_H5P_latest_format_access()
+                defer { H5Pclose(access) }
+                return H5Fcreate(path, cim_H5F_ACC_EXCL(), cim_H5P_DEFAULT(), access)
             }
         }
         guard id >= 0 else {
@@ -94,16 +137,37 @@ package final class HDF5File: @unchecked Sendable {
                 what =
                     FileManager.default.fileExists(atPath: path)
                     ? "open it as HDF5 (not an HDF5 file, or damaged)" : "open it (no such file)"
-            case .createExclusive, .createTruncating:
+            case .createExclusive, .createTruncating, .createForConcurrentReading:
                 what = "create it"
             }
-            throw HDF5Error(path: path, operation: what)
+            throw HDF5Error(path: path, operation: what, cause: Self.systemCause())
         }
         fileID = id
     }
 
     deinit {
-        hdf5Lock.withLock { _ = H5Fclose(fileID) }
+        hdf5Lock.withLock {
+            if writeFailure == nil && !closed { _ = H5Fclose(fileID) }
+        }
+    }
+
+    /// Closes the file, writing out whatever the library still holds, and reports a failure to
+    /// do so (which the deinit cannot). The handle is unusable afterwards.
+    package func close() throws {
+        try changing {
+            closed = true
+            try check(H5Fclose(fileID), "close it")
+        }
+    }
+
+    /// Starts single-writer / multiple-reader mode (SWMR): from now on readers that open the
+    /// file read only what was flushed, consistently, while this process goes on writing.
+    /// Groups, datasets and attributes can no longer be created, only written. Returns false,
+    /// changing nothing, for a file not in HDF5's latest format (created before
+    /// `.createForConcurrentReading` existed).
+    @discardableResult
+    package func startConcurrentReading() -> Bool {
+        locked { H5Fstart_swmr_write(fileID) >= 0 }
     }
 
     // MARK: - Locking and checking
@@ -120,13 +184,44 @@ package final class HDF5File: @unchecked Sendable {
         try hdf5Lock.withLock(body)
     }
 
+    /// Runs a change to the file under the lock. The first failure is kept, and every change
+    /// after it is refused with that same error without calling the library.
+    private func changing<T>(_ body: () throws -> T) throws -> T {
+        try hdf5Lock.withLock {
+            if let writeFailure { throw writeFailure }
+            precondition(!closed, "\(path) is used after it was closed")
+            errno = 0
+            do {
+                return try body()
+            } catch let error as HDF5Error {
+                writeFailure = error
+                throw error
+            }
+        }
+    }
+
+    /// What the system said about the last failure, for the errors a user can act on (a full
+    /// disk, a quota, a file-size limit, a read-only or failing device); nil otherwise.
+    private static func systemCause() -> String? {
+        let code = errno
+        guard [ENOSPC, EDQUOT, EFBIG, EIO, EROFS, EACCES].contains(code) else { return nil }
+        return String(cString: strerror(code)).lowercased()
+    }
+
     private func check(_ id: hid_t, _ operation: @autoclosure () -> String) throws -> hid_t {
-        guard id >= 0 else { throw HDF5Error(path: path, operation: operation()) }
+        guard id >= 0 else { throw failure(operation()) }
         return id
     }
 
     private func check(_ status: herr_t, _ operation: @autoclosure () -> String) throws {
-        guard status >= 0 else { throw HDF5Error(path: path, operation: operation()) }
+        guard status >= 0 else { throw failure(operation()) }
+    }
+
+    private func failure(_ operation: String) -> HDF5Error {
+        let cause =
+            cim_H5_error_is_checksum() != 0
+            ? "checksum mismatch (its bytes changed after they were written)" : Self.systemCause()
+        return HDF5Error(path: path, operation: operation, cause: cause)
     }
 
     // MARK: - Structure
@@ -147,7 +242,7 @@ package final class HDF5File: @unchecked Sendable {
 
     /// Creates the group and any missing parents.
     package func createGroup(_ groupPath: String) throws {
-        try locked { try createGroupsUnlocked(groupPath) }
+        try changing { try createGroupsUnlocked(groupPath) }
     }
 
     private func createGroupsUnlocked(_ groupPath: String) throws {
@@ -171,14 +266,14 @@ package final class HDF5File: @unchecked Sendable {
 
     /// Writes buffered data to disk.
     package func flush() throws {
-        try locked { try check(H5Fflush(fileID, H5F_SCOPE_GLOBAL), "flush") }
+        try changing { try check(H5Fflush(fileID, H5F_SCOPE_GLOBAL), "flush") }
     }
 
     // MARK: - Numeric datasets
 
     /// Writes a whole dataset, replacing nothing: the dataset must not exist yet.
     package func write<T: HDF5Element>(_ array: ShapedArray<T>, to datasetPath: String) throws {
-        try locked {
+        try changing {
             try createParentsUnlocked(of: datasetPath)
             var dims = array.shape.map { hsize_t($0) }
             let space = try check(H5Screate_simple(Int32(dims.count), &dims, nil), "describe \(datasetPath)")
@@ -199,13 +294,13 @@ package final class HDF5File: @unchecked Sendable {
     }
 
     /// Creates a dataset of `shape` whose unwritten elements read as `fill`. With
-    /// `growingRows`, the first dimension is unlimited (chunks of up to `growingRows` rows) and
-    /// `extend(_:rows:)` can grow it later.
+    /// `growingRows`, the first dimension is unlimited (chunks of up to `growingRows` rows, each
+    /// with a Fletcher32 checksum, all allocated at once) and `extend(_:rows:)` can grow it later.
     package func createDataset<T: HDF5Element>(
         _ datasetPath: String, shape: [Int], fill: T,
         growingRows: Int? = nil
     ) throws {
-        try locked {
+        try changing {
             try createParentsUnlocked(of: datasetPath)
             var dims = shape.map { hsize_t($0) }
             var maximum = dims
@@ -218,6 +313,10 @@ package final class HDF5File: @unchecked Sendable {
                 var chunk = dims.map { max($0, 1) }
                 chunk[0] = hsize_t(max(1, growingRows))
                 try check(H5Pset_chunk(properties, Int32(chunk.count), &chunk), "set the chunks of \(datasetPath)")
+                // Each chunk carries a Fletcher32 checksum that every read verifies, and all
+                // chunks take their place in the file now: writing rows later never grows it.
+                try check(H5Pset_fletcher32(properties), "set the checksum of \(datasetPath)")
+                try check(H5Pset_alloc_time(properties, H5D_ALLOC_TIME_EARLY), "set the allocation of \(datasetPath)")
             }
             try withUnsafeBytes(of: fill) { bytes in
                 try check(
@@ -234,7 +333,7 @@ package final class HDF5File: @unchecked Sendable {
     /// Grows the first dimension of a dataset made with `growingRows` to `rows`; the new
     /// elements read as its fill value.
     package func extend(_ datasetPath: String, rows: Int) throws {
-        try locked {
+        try changing {
             let dataset = try openDatasetUnlocked(datasetPath)
             defer { H5Dclose(dataset) }
             var dims = try shapeUnlocked(dataset, datasetPath).map { hsize_t($0) }
@@ -246,7 +345,7 @@ package final class HDF5File: @unchecked Sendable {
     /// Writes `values` into the block of an existing dataset that starts at `start` and spans `count`.
     package func writeBlock<T: HDF5Element>(_ values: [T], to datasetPath: String, start: [Int], count: [Int]) throws {
         precondition(values.count == count.reduce(1, *), "values do not fill the block")
-        try locked {
+        try changing {
             let dataset = try openDatasetUnlocked(datasetPath)
             defer { H5Dclose(dataset) }
             let fileSpace = try check(H5Dget_space(dataset), "describe \(datasetPath)")
@@ -272,7 +371,7 @@ package final class HDF5File: @unchecked Sendable {
     package func attachDimensionScale(_ scalePath: String, name: String, to datasets: [(path: String, dimension: Int)])
         throws
     {
-        try locked {
+        try changing {
             let scale = try openDatasetUnlocked(scalePath)
             defer { H5Dclose(scale) }
             if H5DSis_scale(scale) <= 0 {
@@ -367,7 +466,7 @@ package final class HDF5File: @unchecked Sendable {
 
     /// Writes a one-dimensional dataset of variable-length UTF-8 strings.
     package func write(strings: [String], to datasetPath: String) throws {
-        try locked {
+        try changing {
             try createParentsUnlocked(of: datasetPath)
             let type = makeStringType()
             defer { H5Tclose(type) }
@@ -441,7 +540,7 @@ package final class HDF5File: @unchecked Sendable {
 
     /// Sets a string attribute on a group or dataset (replacing an existing one).
     package func setAttribute(_ name: String, _ value: String, on objectPath: String = "/") throws {
-        try locked {
+        try changing {
             let type = makeStringType()
             defer { H5Tclose(type) }
             let space = H5Screate(H5S_SCALAR)
@@ -456,7 +555,7 @@ package final class HDF5File: @unchecked Sendable {
 
     /// Sets an attribute holding a one-dimensional array of strings (replacing an existing one).
     package func setAttribute(_ name: String, strings: [String], on objectPath: String = "/") throws {
-        try locked {
+        try changing {
             let type = makeStringType()
             defer { H5Tclose(type) }
             var dims = [hsize_t(strings.count)]
@@ -475,7 +574,7 @@ package final class HDF5File: @unchecked Sendable {
         _ name: String, _ values: [T], asArray: Bool = true,
         on objectPath: String = "/"
     ) throws {
-        try locked {
+        try changing {
             var dims = [hsize_t(values.count)]
             let space = asArray ? H5Screate_simple(1, &dims, nil) : H5Screate(H5S_SCALAR)
             defer { H5Sclose(space) }
