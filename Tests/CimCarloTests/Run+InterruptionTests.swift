@@ -14,23 +14,10 @@ import Testing
     /// Starts `cimcarlo run`, waits for its first progress line, then sends `signal` (2 000 tiny
     /// instances, so that the signal lands mid-run in an optimised build too).
     private func interruptedRun(_ arguments: [String], signal: Int32) throws -> (status: Int32, standardError: String) {
-        let products = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
-        let process = Process()
-        process.executableURL = products.appendingPathComponent("cimcarlo")
-        process.arguments = arguments
-        let errorPipe = Pipe()
-        process.standardError = errorPipe
-        process.standardOutput = FileHandle.nullDevice
-        let collected = Collected()
-        errorPipe.fileHandleForReading.readabilityHandler = { handle in collected.append(handle.availableData) }
-        try process.run()
-        let deadline = Date().addingTimeInterval(120)
-        while !collected.text.contains("inst/s") && process.isRunning && Date() < deadline { usleep(5_000) }
-        kill(process.processIdentifier, signal)
-        process.waitUntilExit()
-        errorPipe.fileHandleForReading.readabilityHandler = nil
-        collected.append(errorPipe.fileHandleForReading.readDataToEndOfFile())
-        return (process.terminationStatus, collected.text)
+        let run = try BackgroundRun(arguments)
+        run.waitFor("inst/s")
+        run.signal(signal)
+        return run.wait()
     }
 
     @Test(arguments: [SIGINT, SIGTERM, SIGKILL])
@@ -57,12 +44,4 @@ import Testing
         #expect(resumed.status == 0, "\(resumed.standardError)")
         #expect(try accuracy(parts) == (try accuracy(whole)))
     }
-}
-
-/// Bytes gathered from a pipe's readability handler.
-private final class Collected: @unchecked Sendable {
-    private let lock = NSLock()
-    private var data = Data()
-    func append(_ chunk: Data) { lock.withLock { data.append(chunk) } }
-    var text: String { lock.withLock { String(decoding: data, as: UTF8.self) } }
 }

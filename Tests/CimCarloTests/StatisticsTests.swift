@@ -11,6 +11,17 @@ import Testing
         #expect(zeroLow == 0 && abs(zeroHigh - 0.48990) < 1e-4)
     }
 
+    @Test func valuesWithoutAnOrderDoNotCrashTheSummary() {
+        // A damaged file is refused before it gets here; the summary must not trap anyway
+        // (`sorted()` traps on NaN among hundreds of values).
+        var values = (0..<300).map { Double($0) / 300 }
+        for index in stride(from: 0, to: 300, by: 7) { values[index] = .nan }
+        values[5] = 2.8e38
+        let summary = Statistics.summarize(values, meetsThreshold: { $0 >= 0.5 })
+        #expect(summary.count == 300 && summary.mean.isNaN)
+        #expect(summary.p01.isFinite && summary.p50.isFinite)
+    }
+
     @Test func studentQuantilesMatchTables() {
         // t_{0.975}: 12.7062 (1), 2.0423 (30), 2.0211 (40), 1.9840 (100), 1.9623 (1000).
         for (df, expected) in [(1, 12.7062), (30, 2.0423), (40, 2.0211), (100, 1.9840), (1000, 1.9623)] {

@@ -76,9 +76,14 @@ public final class ResultFile: ResultSink {
         path: String, plan: StudyPlan, tables: ResultTables, instances: [Int],
         shard: Shard? = nil
     ) throws -> ResultFile {
+        if FileManager.default.fileExists(atPath: path) {
+            throw ResultFileError(
+                path: path,
+                reason: "already exists (use --force to overwrite it, or --resume to complete a partial run)")
+        }
         do {
             return try createUnremoved(path: path, plan: plan, tables: tables, instances: instances, shard: shard)
-        } catch let error as HDF5Error {
+        } catch {
             try? FileManager.default.removeItem(atPath: path)
             throw error
         }
@@ -87,11 +92,6 @@ public final class ResultFile: ResultSink {
     private static func createUnremoved(
         path: String, plan: StudyPlan, tables: ResultTables, instances: [Int], shard: Shard?
     ) throws -> ResultFile {
-        if FileManager.default.fileExists(atPath: path) {
-            throw ResultFileError(
-                path: path,
-                reason: "already exists (use --force to overwrite it, or --resume to complete a partial run)")
-        }
         let file: HDF5File
         do {
             file = try HDF5File(path: path, mode: .createForConcurrentReading)
@@ -203,7 +203,9 @@ public final class ResultFile: ResultSink {
                 path: path, file: file, plan: plan, tables: tables, shard: shard, instances: instances,
                 completed: completed)
         } catch let error as HDF5Error {
-            throw ResultFileError(path: path, reason: "damaged result file (cannot \(error.operation))")
+            throw ResultFileError(
+                path: path,
+                reason: "damaged result file (cannot \(error.operation)\(error.cause.map { ": " + $0 } ?? ""))")
         }
     }
 
@@ -355,7 +357,9 @@ public final class ResultFile: ResultSink {
         do {
             for dataset in datasets { try dataset.read(from: file, plan: plan, into: &results.rows) }
         } catch let error as HDF5Error {
-            throw ResultFileError(path: path, reason: "damaged result file (cannot \(error.operation))")
+            throw ResultFileError(
+                path: path,
+                reason: "damaged result file (cannot \(error.operation)\(error.cause.map { ": " + $0 } ?? ""))")
         }
         return results
     }

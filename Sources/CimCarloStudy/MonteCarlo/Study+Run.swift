@@ -76,9 +76,9 @@ extension Study {
             return try ResultFile.resume(path: path, plan: plan, shard: shard)
         case .resumingOrStarting:
             for path in [paths.replacing, paths.result] where manager.fileExists(atPath: path) {
-                if let file = try? ResultFile.open(path: path), file.completedCount > 0 {
-                    return try ResultFile.resume(path: path, plan: plan, shard: shard)
-                }
+                // Read, then closed before it is opened to write.
+                let completed = (try? ResultFile.open(path: path))?.completedCount ?? 0
+                if completed > 0 { return try ResultFile.resume(path: path, plan: plan, shard: shard) }
             }
             return try replacing()
         }

@@ -9,9 +9,8 @@ struct CommandResult {
 
 /// Runs the `cimcarlo` executable built beside this test bundle.
 func runCimcarlo(_ arguments: [String], environment: [String: String] = [:]) throws -> CommandResult {
-    let products = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
     let process = Process()
-    process.executableURL = products.appendingPathComponent("cimcarlo")
+    process.executableURL = URL(fileURLWithPath: cimcarloExecutable)
     process.arguments = arguments
     process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
     let output = Pipe()
