@@ -26,7 +26,7 @@ Z95 = 1.959963984540054
 
 
 def load(path):
-    with h5py.File(path, "r") as f:
+    with h5py.File(path, "r", swmr=True) as f:
         policies = [p.decode() if isinstance(p, bytes) else str(p) for p in f["policy"][...]]
         result = {
             "accuracy": f["accuracy"][...].astype(float),

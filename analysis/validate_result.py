@@ -6,7 +6,7 @@ result_schema.json beside this script (`cimcarlo schema` writes it). Prints "ok:
 exits 0 when every name, shape, type, attribute and dimension scale of the contract is
 present and every completed row holds values a run can write; otherwise prints one line per
 problem and exits 1. A file that a run is still writing is read in HDF5's single-writer /
-multiple-reader mode, as any reader should (README, "Reading a running study").
+multiple-reader mode, as any reader should (README, "Faults and concurrent readers").
 
     python3 analysis/validate_result.py runs/out/quickstart.h5
 """

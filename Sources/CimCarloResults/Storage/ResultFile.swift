@@ -17,6 +17,13 @@ public struct ResultFileError: CimCarloError, Equatable {
         self.reason = reason
         self.kind = kind
     }
+
+    /// A stored object of `path` that cannot be read (`error`: which, and why — a checksum
+    /// mismatch, say).
+    init(damaged error: HDF5Error, path: String) {
+        self.init(
+            path: path, reason: "damaged result file (cannot \(error.operation)\(error.cause.map { ": " + $0 } ?? ""))")
+    }
 }
 
 /// The HDF5 result of a study, or of one shard of it (README, "Result file format").
@@ -203,9 +210,7 @@ public final class ResultFile: ResultSink {
                 path: path, file: file, plan: plan, tables: tables, shard: shard, instances: instances,
                 completed: completed)
         } catch let error as HDF5Error {
-            throw ResultFileError(
-                path: path,
-                reason: "damaged result file (cannot \(error.operation)\(error.cause.map { ": " + $0 } ?? ""))")
+            throw ResultFileError(damaged: error, path: path)
         }
     }
 
@@ -357,9 +362,7 @@ public final class ResultFile: ResultSink {
         do {
             for dataset in datasets { try dataset.read(from: file, plan: plan, into: &results.rows) }
         } catch let error as HDF5Error {
-            throw ResultFileError(
-                path: path,
-                reason: "damaged result file (cannot \(error.operation)\(error.cause.map { ": " + $0 } ?? ""))")
+            throw ResultFileError(damaged: error, path: path)
         }
         return results
     }

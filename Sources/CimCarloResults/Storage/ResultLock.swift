@@ -57,7 +57,9 @@ package final class ResultLock {
                     reason: "cannot create its lock file \(lockPath): \(String(cString: strerror(errno)))",
                     kind: .runtimeFailure)
             }
-            if flock(descriptor, LOCK_EX | LOCK_NB) != 0 {
+            // A file system without locks (NFS without its lock daemon) cannot guard the
+            // result: the run goes on unguarded rather than not at all.
+            if flock(descriptor, LOCK_EX | LOCK_NB) != 0, ![ENOLCK, EOPNOTSUPP].contains(errno) {
                 let code = errno
                 Foundation.close(descriptor)
                 tries += 1

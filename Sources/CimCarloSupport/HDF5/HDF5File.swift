@@ -112,6 +112,7 @@ package final class HDF5File: @unchecked Sendable {
             libraryPrepared
             // Errors surface as HDF5Error, not as HDF5's own stack dump on stderr.
             cim_H5_silence_errors()
+            errno = 0
             switch mode {
             case .readOnly:
                 // H5Fopen on a missing file fails cleanly; a non-HDF5 file too.
@@ -181,7 +182,10 @@ package final class HDF5File: @unchecked Sendable {
     }
 
     private func locked<T>(_ body: () throws -> T) rethrows -> T {
-        try hdf5Lock.withLock(body)
+        try hdf5Lock.withLock {
+            errno = 0  // so that a failure's cause is its own (`systemCause`)
+            return try body()
+        }
     }
 
     /// Runs a change to the file under the lock. The first failure is kept, and every change
