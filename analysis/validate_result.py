@@ -21,7 +21,9 @@ SCHEMA = json.loads((Path(__file__).with_name("result_schema.json")).read_text()
 
 ROOT_ATTRIBUTES = ["format", "format_version", "tool_version", "seed", "spec", "device_model",
                    "model_sha256", "dataset_sha256", "created_utc", "instances_completed"]
-SUMMARY = ["mean", "std", "ci95_low", "ci95_high", "p01", "p05", "p50", "yield", "yield_low", "yield_high"]
+QUANTILES = ["p50", "p10", "p05", "p01", "p001", "p0001"]
+SUMMARY = (["mean", "std", "ci95_low", "ci95_high", "p01", "p05", "p50", "yield", "yield_low", "yield_high",
+            "p10", "p001", "p0001"] + [f"{q}_{side}" for q in QUANTILES for side in ("low", "high")])
 MAPPING = ["name", "rows", "cols", "arrays", "devices", "utilization"]
 
 
@@ -104,9 +106,10 @@ def validate(path):
 
 
 def check_summary(f):
-    """Recomputes /summary from /accuracy with NumPy: mean, sample std, the 1/5/50 % quantiles
-    (linear interpolation), the yield by correct-image counts with its Wilson interval, and a
-    confidence interval centred on the mean."""
+    """Recomputes /summary from /accuracy with NumPy: mean, sample std, the 1/5/10/50 % quantiles
+    (linear interpolation), the yield by correct-image counts with its Wilson interval, a
+    confidence interval centred on the mean (unless clipped to [0, 1]), and quantile intervals
+    that hold their quantile."""
     problems = []
     accuracy = f["accuracy"][...].astype(np.float64)
     done = np.isfinite(accuracy).all(axis=(1, 2))
@@ -125,6 +128,7 @@ def check_summary(f):
         "p01": np.quantile(accuracy, 0.01, axis=0),
         "p05": np.quantile(accuracy, 0.05, axis=0),
         "p50": np.quantile(accuracy, 0.5, axis=0),
+        "p10": np.quantile(accuracy, 0.1, axis=0),
         "yield": share,
         "yield_low": np.maximum(0, centre - half),
         "yield_high": np.minimum(1, centre + half),
@@ -133,11 +137,17 @@ def check_summary(f):
     for name, values in expected.items():
         stored = f[f"summary/{name}"][...]
         if name == "ci95_low":
-            middle = (stored + f["summary/ci95_high"][...]) / 2
-            if not np.allclose(middle, expected["mean"], rtol=1e-9, atol=1e-12):
+            high = f["summary/ci95_high"][...]
+            middle = (stored + high) / 2
+            clipped = (stored == 0) | (high == 1)
+            if not np.allclose(middle[~clipped], expected["mean"][~clipped], rtol=1e-9, atol=1e-12):
                 problems.append("/summary/ci95_low and ci95_high are not centred on the mean of /accuracy")
         elif not np.allclose(stored, values, rtol=1e-9, atol=1e-12):
             problems.append(f"/summary/{name} differs from its recomputation from /accuracy")
+    for q in QUANTILES:
+        low, value, high = (f[f"summary/{q}{suffix}"][...] for suffix in ("_low", "", "_high"))
+        if (low > value).any() or (value > high).any():
+            problems.append(f"/summary/{q}_low and {q}_high do not hold /summary/{q}")
     return problems
 
 

@@ -6,7 +6,8 @@ extension CimCarloCommand {
         static let configuration = CommandConfiguration(
             abstract: "Print the summary table of a result file.",
             discussion: """
-                Per policy and time: mean accuracy with its 95 % CI, std, 1/5/50 % quantiles, yield at the \
+                Per policy and time: mean accuracy with its 95 % CI, std, the median and the 10th and 1st \
+                percentiles (KPP) with distribution-free 95 % CIs, yield at the \
                 spec's threshold with its Wilson interval, programming cycles and speed-up against `all`. \
                 Works on partial files (statistics over the completed instances).
 

@@ -22,6 +22,46 @@ import Testing
         #expect(summary.p01.isFinite && summary.p50.isFinite)
     }
 
+    @Test func quantileIntervalHasTheBinomialRanks() {
+        // The median of 100 values lies between the 40th and 61st order statistics with 95 %
+        // (Hahn & Meeker 1991, Table A.15; P(B ≤ 39) = 0.0176, P(B ≤ 60) = 0.9824 for B ~ Bin(100, ½)).
+        let values = (1...100).map(Double.init)
+        let median = Statistics.quantileInterval(sorted: values, 0.5)
+        #expect(median.low == 40 && median.high == 61)
+        // The 1st percentile of 200 values has no lower bound: P(B = 0) = 0.99²⁰⁰ = 0.134 > 2.5 %.
+        let rare = Statistics.quantileInterval(sorted: Array((1...200).map(Double.init)), 0.01)
+        #expect(rare.low.isNaN && rare.high == 6)
+    }
+
+    @Test func quantileIntervalsCoverTheirQuantile() {
+        // Uniform values: the quantile at level p is p. Coverage over 2 000 samples within ±2 %
+        // of 95 % (the exact coverage of these ranks is 95.4–95.8 %).
+        for (level, count) in [(0.5, 1000), (0.1, 1000), (0.05, 1000), (0.01, 2000)] {
+            var covered = 0
+            for repetition in 0..<2000 {
+                let random = CounterRandom(seed: 11, instance: repetition, purpose: .calibration, substream: count)
+                let sorted = (0..<count).map { random.uniform($0) }.sorted()
+                let (low, high) = Statistics.quantileInterval(sorted: sorted, level)
+                if low <= level && level <= high { covered += 1 }
+            }
+            let coverage = Double(covered) / 2000
+            #expect(abs(coverage - 0.95) <= 0.02, "level \(level), \(count) values: coverage \(coverage)")
+        }
+    }
+
+    @Test func quantilesRarerThanTheSampleAreNotReported() {
+        let summary = Statistics.summarize(
+            (0..<500).map { Double($0) / 500 }, within: 0...1, meetsThreshold: { _ in true })
+        #expect(summary.quantile(0.01).value.isFinite && summary.quantile(0.001).value.isNaN)
+        #expect(SummaryStatistics.names.contains("p0001_high") && SummaryStatistics.names.contains("p10"))
+    }
+
+    @Test func theMeansIntervalStaysWhereAccuraciesCanBe() {
+        let summary = Statistics.summarize([0.2, 1.0], within: 0...1, meetsThreshold: { _ in true })
+        #expect(summary.ci95Low == 0 && summary.ci95High == 1)
+        #expect(abs(summary.halfWidth - 12.7062 * 0.4) < 1e-3)  // t₀.₉₇₅(1) · s / √2, s = 0.4 √2
+    }
+
     @Test func studentQuantilesMatchTables() {
         // t_{0.975}: 12.7062 (1), 2.0423 (30), 2.0211 (40), 1.9840 (100), 1.9623 (1000).
         for (df, expected) in [(1, 12.7062), (30, 2.0423), (40, 2.0211), (100, 1.9840), (1000, 1.9623)] {

@@ -85,13 +85,13 @@ public struct StudySummary: Sendable {
         cells = (0..<policies).map { policy in
             (0..<times).map { time in
                 Statistics.summarize(
-                    finished.map { accuracy($0, policy, time) }, meetsThreshold: threshold.isMet(by:))
+                    finished.map { accuracy($0, policy, time) }, within: 0...1, meetsThreshold: threshold.isMet(by:))
             }
         }
         differences = (0..<policies).map { policy in
             (0..<times).map { time in
                 Statistics.summarize(
-                    finished.map { accuracy($0, policy, time) - accuracy($0, 0, time) },
+                    finished.map { accuracy($0, policy, time) - accuracy($0, 0, time) }, within: -1...1,
                     meetsThreshold: { _ in false })
             }
         }
@@ -107,6 +107,6 @@ public struct StudySummary: Sendable {
 
     /// The widest 95 % CI half-width of any (policy, time) mean, in accuracy fractions.
     public var widestHalfWidth: Double {
-        cells.joined().map { ($0.ci95High - $0.ci95Low) / 2 }.max() ?? .nan
+        cells.joined().map(\.halfWidth).max() ?? .nan
     }
 }

@@ -1,3 +1,4 @@
+import CimCarloSimulation
 import Foundation
 
 /// The summary of a result file, read back for `cimcarlo report`.
@@ -78,10 +79,16 @@ public struct ResultReport: Sendable {
         func cell(_ text: String, _ width: Int) -> String {
             text.count >= width ? text : String(repeating: " ", count: width - text.count) + text
         }
-        func percent(_ value: Double) -> String { String(format: "%.2f", 100 * value) }
+        func percent(_ value: Double) -> String { value.isNaN ? "…" : String(format: "%.2f", 100 * value) }
+        // A quantile with its interval; "…" for a side the chips cannot bound.
+        func kpp(_ q: SummaryStatistics.Quantile) -> String {
+            q.value.isNaN && q.low.isNaN && q.high.isNaN
+                ? "-" : "\(percent(q.value)) (\(percent(q.low))–\(percent(q.high)))"
+        }
         let header = [
-            ("policy", 14), ("time", 8), ("mean %", 8), ("95% CI", 15), ("std", 6), ("p01", 7), ("p05", 7),
-            ("p50", 7), ("yield (95% CI)", 21), ("Δ vs \(policies[0]) (95% CI)", 24), ("cycles", 11), ("speed-up", 9),
+            ("policy", 14), ("time", 8), ("mean %", 8), ("95% CI", 15), ("std", 6), ("p50", 7), ("p10 (95% CI)", 21),
+            ("p01 (95% CI)", 21), ("yield (95% CI)", 21), ("Δ vs \(policies[0]) (95% CI)", 24), ("cycles", 11),
+            ("speed-up", 9),
         ]
         let held = shard.map { "shard \($0), " } ?? ""
         var lines = [
@@ -94,7 +101,7 @@ public struct ResultReport: Sendable {
                 let s = summary.cells[policyIndex][timeIndex]
                 let values = [
                     policy, Self.formatTime(time), percent(s.mean), "\(percent(s.ci95Low))–\(percent(s.ci95High))",
-                    percent(s.std), percent(s.p01), percent(s.p05), percent(s.p50),
+                    percent(s.std), percent(s.p50), kpp(s.quantile(0.1)), kpp(s.quantile(0.01)),
                     String(format: "%.3f (%.3f–%.3f)", s.yield, s.yieldLow, s.yieldHigh),
                     policyIndex == 0
                         ? "-"
@@ -133,9 +140,7 @@ public struct ResultReport: Sendable {
                     "mean_programming_time_s": number(summary.meanProgrammingTimeSeconds[policyIndex]),
                     "count": summary.cells[policyIndex][timeIndex].count,
                 ]
-                for (name, value) in summary.cells[policyIndex][timeIndex].named {
-                    row[name] = value.isFinite ? value : nil
-                }
+                for (name, value) in summary.cells[policyIndex][timeIndex].named { row[name] = number(value) }
                 if policyIndex > 0 {
                     let d = summary.differences[policyIndex][timeIndex]
                     row["diff_vs"] = policies[0]
