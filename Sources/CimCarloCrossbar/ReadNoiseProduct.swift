@@ -171,7 +171,8 @@ package final class ReadNoiseProduct: InferenceBackend {
     package func select(pass: Int, stream: CounterRandom) {
         self.pass = pass
         noise.restart(stream)
-        referenceStream = CounterRandom(seed: stream.key, instance: 0, purpose: .productNoise, substream: 1)
+        referenceStream = CounterRandom(
+            seed: stream.key, instance: 0, purpose: .productNoise, substream: 1, scale: stream.scale)
         referenceCounters = referenceCounters.map { _ in 0 }
     }
 

@@ -43,18 +43,23 @@ package final class DeviceChunk {
     package var lanes: StrideTo<Int> { stride(from: 0, to: count, by: 8) }
 }
 
-/// What every draw of a chip is keyed by: the study's seed and the instance.
+/// What every draw of a chip is keyed by: the study's seed and the instance; and the scale of
+/// its random deviations — 1, or scaled-sigma sampling's s, the one rule by which every
+/// effect's normal draws grow (`CounterRandom.scale`; stuck-at faults, drawn from uniforms,
+/// follow `StuckAtFaults.scaledRate`).
 package struct ChipDraws {
     let seed: UInt64
     let instance: Int
+    package let scale: Float
 
-    package init(seed: UInt64, instance: Int) {
+    package init(seed: UInt64, instance: Int, scale: Float = 1) {
         self.seed = seed
         self.instance = instance
+        self.scale = scale
     }
 
     package func stream(_ purpose: CounterRandom.Purpose, substream: Int = 0) -> CounterRandom {
-        CounterRandom(seed: seed, instance: instance, purpose: purpose, substream: substream)
+        CounterRandom(seed: seed, instance: instance, purpose: purpose, substream: substream, scale: scale)
     }
 }
 

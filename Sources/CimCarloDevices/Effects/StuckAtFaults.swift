@@ -4,21 +4,46 @@ import CimCarloSupport
 /// `stuckAtZeroRate` and at g_max (SA1, LRS) with `stuckAtOneRate`, from one uniform draw u per
 /// device and chip (purpose `stuckAt`): SA0 when u < p₀, SA1 when p₀ ≤ u < p₀ + p₁.
 /// Write-verify cannot move a stuck device.
+///
+/// Under scaled-sigma sampling (`ChipDraws.scale` s) the draw is read as the normal variate
+/// z = Φ⁻¹(u) scaled like every other deviation: a device is SA0 when s·z < Φ⁻¹(p₀), i.e.
+/// u < Φ(Φ⁻¹(p₀)/s), and SA1 when Φ⁻¹(p₀) ≤ s·z < Φ⁻¹(p₀ + p₁) — both far in the normal's
+/// tail, so their rates grow with s as a deviation past a threshold does (`scaledRate`). At
+/// s = 1 the thresholds are the rates themselves, the chips unchanged.
 package final class StuckAtFaults: StaticEffect {
-    private let zeroRate: Float
-    private let zeroOrOneRate: Float
+    private let zeroRate: Double
+    private let zeroOrOneRate: Double
+    /// The thresholds on u at the scale last sampled.
+    private var thresholds: (scale: Float, zero: Float, zeroOrOne: Float)
 
     package init(device: DeviceModel) {
-        zeroRate = Float(device.stuckAtZeroRate)
-        zeroOrOneRate = Float(device.stuckAtZeroRate + device.stuckAtOneRate)
+        zeroRate = device.stuckAtZeroRate
+        zeroOrOneRate = device.stuckAtZeroRate + device.stuckAtOneRate
+        thresholds = (1, Float(zeroRate), Float(zeroOrOneRate))
+    }
+
+    /// The probability that s·z < Φ⁻¹(`rate`) for a standard normal z: Φ(Φ⁻¹(rate)/s).
+    package static func scaledRate(_ rate: Double, scale: Double) -> Double {
+        rate <= 0 || rate >= 1 ? rate : StandardNormal.cdf(StandardNormal.quantile(rate) / scale)
     }
 
     package func sample(_ chunk: DeviceChunk, _ draws: ChipDraws) {
+        if draws.scale != thresholds.scale {
+            let scale = Double(draws.scale)
+            thresholds =
+                draws.scale == 1
+                ? (1, Float(zeroRate), Float(zeroOrOneRate))
+                : (
+                    draws.scale, Float(Self.scaledRate(zeroRate, scale: scale)),
+                    Float(Self.scaledRate(zeroOrOneRate, scale: scale))
+                )
+        }
         draws.stream(.stuckAt).fillUniforms(
             UnsafeMutableBufferPointer(start: chunk.draws.base, count: chunk.count), firstCounter: chunk.firstDevice)
+        let (_, zero, zeroOrOne) = thresholds
         for index in 0..<chunk.count {
             let draw = chunk.draws[index]
-            chunk.stuck[index] = draw < zeroRate ? 1 : (draw < zeroOrOneRate ? 2 : 0)
+            chunk.stuck[index] = draw < zero ? 1 : (draw < zeroOrOne ? 2 : 0)
         }
     }
 }

@@ -13,7 +13,7 @@ extension ChipSimulator {
     /// chunks changes nothing.
     func simulatePasses(_ passes: [Pass], instance: Int, compensated: Bool) -> [Int] {
         reservePasses(passes.count)
-        let draws = ChipDraws(seed: seed, instance: instance)
+        let draws = self.draws(instance)
         let compensation = compensated && periphery.driftCompensation != .none
         let usedPolicies = policies.indices.filter { policy in passes.contains { $0.policy == policy } }
         var cycles = [Int](repeating: 0, count: policies.count)
@@ -81,7 +81,7 @@ extension ChipSimulator {
         -> (oneShotErrors: [Float], programmed: [Float], cycles: Int)
     {
         let layer = mapping.layers[layerIndex]
-        let draws = ChipDraws(seed: seed, instance: instance)
+        let draws = self.draws(instance)
         var (errors, programmed, cycles) = ([Float](), [Float](), 0)
         let chunks =
             layer.weightChunks.map { (devices: layer.devices(of: $0), weights: Optional($0)) }

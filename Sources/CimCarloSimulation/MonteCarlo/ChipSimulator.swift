@@ -26,6 +26,9 @@ public final class ChipSimulator {
     public let policies: [WriteVerifyPolicy]
     public let timesSeconds: [Double]
     public let seed: UInt64
+    /// The scale of each instance's random deviations: 1, or scaled-sigma sampling's for the
+    /// tail chips of `tail` (nil: every instance at 1).
+    public var tail: TailPlan? = nil
     public let periphery: PeripheryConfiguration
     private let test: LabeledImages
     private let network: Network
@@ -197,6 +200,11 @@ public final class ChipSimulator {
         return result
     }
 
+    /// What instance `instance`'s draws are keyed by, and the scale of its deviations.
+    func draws(_ instance: Int) -> ChipDraws {
+        ChipDraws(seed: seed, instance: instance, scale: Float(tail?.scale(of: instance) ?? 1))
+    }
+
     /// The network as chip `instance` computes it under policy `policyIndex`: right after
     /// programming when `timeIndex` is nil, else read at `timesSeconds[timeIndex]` (drift and
     /// read noise applied), with drift compensation folded into the weights when `compensated`.
@@ -222,9 +230,8 @@ public final class ChipSimulator {
         return passes.indices.map { index in
             // Per-read noise draws are keyed by the pass, the same whatever the batching of passes.
             let pass = passes[index]
-            let stream = CounterRandom(
-                seed: seed, instance: instance, purpose: .productNoise,
-                substream: pass.policy * timesSeconds.count + (pass.time ?? 0))
+            let stream = draws(instance).stream(
+                .productNoise, substream: pass.policy * timesSeconds.count + (pass.time ?? 0))
             backend.select(pass: index, stream: stream)
             return workspace.evaluate(passNetworks[index], on: test)
         }

@@ -25,9 +25,14 @@ public struct CounterRandom: Sendable {
         case verifyReads = 10
         /// Reference simulations run once per study (the incremental model's verified spread).
         case calibration = 11
+        /// Bootstrap replicates of statistics (scaled-sigma sampling's confidence interval).
+        case bootstrap = 12
     }
 
     public let key: UInt64
+    /// Every normal draw is this times its standard-normal value: 1 for the study's chips,
+    /// s > 1 for scaled-sigma sampling's (`TailPlan`). Uniform draws are not scaled.
+    public let scale: Float
 
     /// The device sampler's name, recorded in every result file (`sampler`) and plan digest.
     public static let sampler = "philox4x32-10 box-muller float32"
@@ -37,12 +42,13 @@ public struct CounterRandom: Sendable {
 
     /// The stream for `purpose` of Monte-Carlo instance `instance` under `seed`;
     /// `substream` separates e.g. the read-noise draws of different time points.
-    public init(seed: UInt64, instance: Int, purpose: Purpose, substream: Int = 0) {
+    public init(seed: UInt64, instance: Int, purpose: Purpose, substream: Int = 0, scale: Float = 1) {
         var key = Self.mix(seed ^ 0x6A09_E667_F3BC_C909)
         key = Self.mix(key ^ (UInt64(instance) &* 0x9E37_79B9_7F4A_7C15))
         key = Self.mix(key ^ (purpose.rawValue &* 0xBB67_AE85_84CA_A73B))
         key = Self.mix(key ^ (UInt64(substream) &* 0x3C6E_F372_FE94_F82B))
         self.key = key
+        self.scale = scale
     }
 
     /// The SplitMix64 output function (variant 13 of Stafford's mixers).
@@ -75,10 +81,18 @@ public struct CounterRandom: Sendable {
     // Box–Muller on word pairs (0, 1) and (2, 3): r = √(−2 ln u₀), (r cos 2πu₁, r sin 2πu₁), with
     // 23-bit uniforms, so |z| ≤ 5.8. Every draw is a pure function of (key, n).
 
-    /// Standard normal draws `firstCounter ..< firstCounter + buffer.count`, into `buffer`.
+    /// Standard normal draws `firstCounter ..< firstCounter + buffer.count`, times `scale`, into
+    /// `buffer`.
     public func fillNormals(_ buffer: UnsafeMutableBufferPointer<Float>, firstCounter: Int) {
         guard let base = buffer.baseAddress else { return }
         cimcarlo_fill(key, Int64(firstCounter), base, Int64(buffer.count), 1)
+        scaled(buffer)
+    }
+
+    /// Multiplies normal draws by `scale` (nothing to do at 1, which would not change a bit).
+    private func scaled(_ normals: UnsafeMutableBufferPointer<Float>) {
+        guard scale != 1 else { return }
+        for index in normals.indices { normals[index] *= scale }
     }
 
     /// Uniform draws in (0, 1) at `firstCounter ..< firstCounter + buffer.count`, into `buffer`.
@@ -87,12 +101,13 @@ public struct CounterRandom: Sendable {
         cimcarlo_fill(key, Int64(firstCounter), base, Int64(buffer.count), 0)
     }
 
-    /// Standard normal draws at arbitrary `counters`, into `normals` (same count): the same values
+    /// Normal draws at arbitrary `counters`, into `normals` (same count): the same values
     /// `fillNormals` gives at those positions, eight counters per pass.
     public func normals(at counters: UnsafeBufferPointer<Int>, into normals: UnsafeMutableBufferPointer<Float>) {
         precondition(normals.count >= counters.count)
         guard let base = normals.baseAddress, !counters.isEmpty else { return }
         counters.withMemoryRebound(to: Int64.self) { cimcarlo_normals_at(key, $0.baseAddress!, base, Int64($0.count)) }
+        scaled(UnsafeMutableBufferPointer(start: base, count: counters.count))
     }
 
     /// `fillNormals` (or `fillUniforms`) on one version of the sampler: 0 baseline x86-64,
@@ -109,7 +124,7 @@ public struct CounterRandom: Sendable {
     /// are the same on each. `CIMCARLO_SAMPLER_ISA` may force a lower one.
     public static var instructionSet: String { String(cString: cimcarlo_sampler_isa()) }
 
-    /// The standard normal draw at position `counter` (as `fillNormals` gives it).
+    /// The normal draw at position `counter` (as `fillNormals` gives it).
     public func normal(_ counter: Int) -> Float {
         var value: Float = 0
         withUnsafeMutablePointer(to: &value) {
