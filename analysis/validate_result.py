@@ -113,6 +113,8 @@ def check_summary(f):
     problems = []
     accuracy = f["accuracy"][...].astype(np.float64)
     done = np.isfinite(accuracy).all(axis=(1, 2))
+    if "tail" in f:  # the summary covers the plain chips, not scaled-sigma sampling's
+        done &= f["instance"][...] < int(f["tail"].attrs["plain_chips"])
     accuracy = accuracy[done]
     n = accuracy.shape[0]
     images = int(f.attrs["test_images"])

@@ -68,6 +68,17 @@ extension CimCarloCommand {
         @Option(help: ArgumentHelp("With --target-ci: the most instances to simulate (default 10000).", valueName: "N"))
         var maxInstances: Int?
 
+        @Option(
+            help: ArgumentHelp(
+                "Scaled-sigma sampling: after the plain chips, simulate chips with every random deviation scaled by each of these factors (> 1) and estimate P(accuracy < threshold) by extrapolating to 1 (default: the spec's [tail] scales).",
+                valueName: "s,s,…"))
+        var tailScales: String?
+
+        @Option(
+            help: ArgumentHelp(
+                "Chips per tail scale (default: the spec's [tail] chips_per_scale, else 500).", valueName: "M"))
+        var tailChips: Int?
+
         func validate() throws {
             if let instances, instances < 1 {
                 throw ValidationError("--instances must be at least 1, got \(instances)")
@@ -90,6 +101,16 @@ extension CimCarloCommand {
                 }
                 guard shard == nil else { throw ValidationError("--target-ci and --shard exclude each other") }
             }
+            if let tailScales {
+                guard Self.scales(tailScales) != nil else {
+                    throw ValidationError(
+                        "--tail-scales must be distinct numbers > 1 separated by commas, got \(tailScales)")
+                }
+                guard targetCi == nil else { throw ValidationError("--tail-scales and --target-ci exclude each other") }
+            }
+            if let tailChips, tailChips < 10 {
+                throw ValidationError("--tail-chips must be at least 10, got \(tailChips)")
+            }
             if let maxInstances {
                 guard targetCi != nil else { throw ValidationError("--max-instances needs --target-ci") }
                 guard maxInstances >= 1 else {
@@ -102,6 +123,8 @@ extension CimCarloCommand {
             try reportingErrors {
                 var runSpec = try RunSpec.load(path: spec)
                 if let testLimit { runSpec.testLimit = testLimit }
+                if let scales = tailScales.flatMap(Self.scales) { runSpec.tailScales = scales }
+                if let tailChips { runSpec.tailChipsPerScale = tailChips }
                 let runs = runSpec.expanded(output: output)
                 let stop = StopRequest()
                 let signalSources = stop.watchSignals()
@@ -152,6 +175,15 @@ extension CimCarloCommand {
             }
         }
 
+        /// "1.5,2,2.5" as distinct scales > 1, nil otherwise.
+        static func scales(_ text: String) -> [Double]? {
+            let values = text.split(separator: ",").map { Double($0.trimmingCharacters(in: .whitespaces)) }
+            guard !values.isEmpty, values.allSatisfy({ ($0 ?? 0) > 1 && $0!.isFinite }),
+                Set(values).count == values.count
+            else { return nil }
+            return values.map { $0! }
+        }
+
         private var start: Study.Start {
             force ? .replacing : resume ? .resuming : continueRun ? .resumingOrStarting : .fresh
         }
@@ -164,6 +196,8 @@ extension CimCarloCommand {
             if let seed { command += " --seed \(seed)" }
             if let shard { command += " --shard \(shard)" }
             if let targetCi { command += " --target-ci \(targetCi)" }
+            if let tailScales { command += " --tail-scales \(tailScales)" }
+            if let tailChips { command += " --tail-chips \(tailChips)" }
             if let maxInstances { command += " --max-instances \(maxInstances)" }
             return command
         }

@@ -1,4 +1,5 @@
 import CimCarloDevices
+import CimCarloSimulation
 import CimCarloSupport
 import Foundation
 
@@ -47,14 +48,18 @@ public struct StudyPlan: Equatable, Sendable {
     /// The device sampler that drew the instances (`CounterRandom.sampler`): another sampler
     /// gives other chips from the same seed.
     public var sampler: String
+    /// Scaled-sigma sampling's chips after the plain ones (`instances` counts both), nil for a
+    /// plain study.
+    public var tail: TailPlan?
 
     /// The plan of a study (`Study` makes it from a run spec and its inputs).
     package init(
         specText: String, deviceModelText: String, modelSHA256: String, datasetSHA256: String, seed: UInt64,
         instances: Int, stopping: Stopping, testImages: Int, accuracyThreshold: Double, policyLabels: [String],
         policyBudgets: [Double], timesSeconds: [Double], periphery: String, energyPerPulseJoules: Double?,
-        selectionsSHA256: String, sampler: String = CounterRandom.sampler
+        selectionsSHA256: String, sampler: String = CounterRandom.sampler, tail: TailPlan? = nil
     ) {
+        precondition(tail == nil || tail!.totalChips == instances, "the tail's chips are the plan's instances")
         self.specText = specText
         self.deviceModelText = deviceModelText
         self.modelSHA256 = modelSHA256
@@ -71,6 +76,7 @@ public struct StudyPlan: Equatable, Sendable {
         self.energyPerPulseJoules = energyPerPulseJoules
         self.selectionsSHA256 = selectionsSHA256
         self.sampler = sampler
+        self.tail = tail
     }
 
     /// How the device's read noise is drawn — `none`, `per-chip` or `per-read` — read from the
@@ -81,6 +87,35 @@ public struct StudyPlan: Equatable, Sendable {
     }
 
     public var threshold: AccuracyThreshold { AccuracyThreshold(fraction: accuracyThreshold, testImages: testImages) }
+
+    /// The statistics of `results` over the plain chips (every chip without a tail).
+    public func summary(of results: StudyResults) -> StudySummary {
+        guard let tail else { return StudySummary(results, threshold: threshold) }
+        var plain = results
+        for (row, instance) in results.instances.enumerated() where instance >= tail.plainChips {
+            plain.rows[row] = nil
+        }
+        return StudySummary(plain, threshold: threshold)
+    }
+
+    /// Scaled-sigma sampling's estimate of P(accuracy < threshold) at scale 1 for each
+    /// `[policy][time]`, from the completed tail chips of `results`; nil for a plain study.
+    public func tailEstimates(of results: StudyResults) -> [[ScaledSigmaEstimate]]? {
+        guard let tail else { return nil }
+        let threshold = threshold
+        return (0..<policyLabels.count).map { policy in
+            (0..<timesSeconds.count).map { time in
+                var chips = [Int](repeating: 0, count: tail.scales.count)
+                var failures = chips
+                for case let row? in results.rows {
+                    guard let scale = tail.scaleIndex(of: row.instance) else { continue }
+                    chips[scale] += 1
+                    if !threshold.isMet(by: Double(row.accuracy[policy][time])) { failures[scale] += 1 }
+                }
+                return ScaledSigma.estimate(scales: tail.scales, chips: chips, failures: failures, seed: seed)
+            }
+        }
+    }
 
     /// SHA-256 of every field, one `key=value` line each (numbers as their exact decimal or
     /// bit pattern), in declaration order.
@@ -102,9 +137,12 @@ public struct StudyPlan: Equatable, Sendable {
             "times_s=" + timesSeconds.map(bits).joined(separator: ","), "periphery=" + periphery,
             "energy_per_pulse_j=" + (energyPerPulseJoules.map(bits) ?? "none"), "selections_sha256=" + selectionsSHA256,
         ]
-        // Files from before the sampler was recorded keep their digest.
+        // Files from before the sampler (or a tail) was recorded keep their digest.
         let samplerLine = sampler == CounterRandom.legacySampler ? [] : ["sampler=" + sampler]
-        return SHA256.hex(Array((lines + samplerLine).joined(separator: "\n").utf8))
+        let tailLine = tail.map {
+            ["tail=" + $0.scales.map(bits).joined(separator: ",") + " chips=\($0.chipsPerScale) plain=\($0.plainChips)"]
+        }
+        return SHA256.hex(Array((lines + samplerLine + (tailLine ?? [])).joined(separator: "\n").utf8))
     }
 
     /// The instance counts at which sequential stopping checks its target: 16, 24, 32, 48, 64,

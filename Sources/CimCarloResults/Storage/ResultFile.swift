@@ -142,6 +142,11 @@ public final class ResultFile: ResultSink {
         try file.write(plan.timesSeconds, to: "/time")
         try file.setAttribute("units", "s", on: "/time")
         try file.write(plan.policyBudgets, to: "/policy_budget")
+        if let tail = plan.tail {
+            try file.write(tail.scales, to: "/tail/scales")
+            try file.setAttribute("chips_per_scale", Int64(tail.chipsPerScale), on: "/tail")
+            try file.setAttribute("plain_chips", Int64(tail.plainChips), on: "/tail")
+        }
         let datasets = ResultSchema.perInstance(for: plan)
         for dataset in datasets { try dataset.create(in: file, rows: n, plan: plan, chunkRows: chunk) }
         try tables.write(to: file)
@@ -268,6 +273,12 @@ public final class ResultFile: ResultSink {
                 ? try file.scalarAttribute("energy_per_pulse_j", on: "/programming_energy_j", as: Double.self) : nil,
             selectionsSHA256: tables.sha256)
         plan.sampler = file.hasAttribute("sampler") ? try file.stringAttribute("sampler") : CounterRandom.legacySampler
+        if file.exists("/tail/scales") {
+            plan.tail = TailPlan(
+                scales: try file.read("/tail/scales", as: Double.self).values,
+                chipsPerScale: Int(try file.scalarAttribute("chips_per_scale", on: "/tail", as: Int64.self)),
+                plainChips: Int(try file.scalarAttribute("plain_chips", on: "/tail", as: Int64.self)))
+        }
         if file.hasAttribute("plan_digest") {
             let stored = try file.stringAttribute("plan_digest")
             guard stored == plan.digest else {
@@ -420,8 +431,12 @@ public final class ResultFile: ResultSink {
     /// file complete, and puts it at `destination` (by default where it is): all in a copy that
     /// replaces the file there only once written and flushed. The file is open read-only
     /// afterwards.
-    public func finish(summary: StudySummary, stoppingReason: String? = nil, as destination: String? = nil) throws {
+    public func finish(
+        summary: StudySummary, tail: [[ScaledSigmaEstimate]]? = nil, stoppingReason: String? = nil,
+        as destination: String? = nil
+    ) throws {
         try rewrite(as: destination ?? path, reopening: false) { file in
+            if let tail { try writeTail(tail, in: file) }
             for (index, name) in SummaryStatistics.names.enumerated() {
                 try writeSummary(name, summary.cells.flatMap { row in row.map { $0.named[index].1 } }, in: file)
             }
@@ -436,6 +451,44 @@ public final class ResultFile: ResultSink {
             if let stoppingReason { try file.setAttribute("stopping_reason", stoppingReason) }
             try file.setAttribute("status", "complete")
         }
+    }
+
+    /// `/tail/<name>`: scaled-sigma sampling's failures `[policy, time, scale]`, chips `[scale]`,
+    /// and the fit and estimate `[policy, time]` (README, "The tail of the distribution").
+    private func writeTail(_ estimates: [[ScaledSigmaEstimate]], in file: HDF5File) throws {
+        let cells = estimates.flatMap { $0 }
+        let (p, t, s) = (plan.policyLabels.count, plan.timesSeconds.count, cells[0].scales.count)
+        let fresh = !file.exists("/tail/failures")
+        func write(_ name: String, _ values: [Double]) throws {
+            let dataset = "/tail/" + name
+            guard fresh else { return try file.writeBlock(values, to: dataset, start: [0, 0], count: [p, t]) }
+            try file.write(ShapedArray(values: values, shape: [p, t]), to: dataset)
+            try file.attachDimensionScale("/policy", name: "policy", to: [(dataset, 0)])
+            try file.attachDimensionScale("/time", name: "time", to: [(dataset, 1)])
+        }
+        let failures = cells.flatMap { $0.failures.map(Int64.init) }
+        let chips = cells[0].chips.map(Int64.init)
+        if fresh {
+            try file.write(ShapedArray(values: failures, shape: [p, t, s]), to: "/tail/failures")
+            try file.write(chips, to: "/tail/chips")
+            try file.attachDimensionScale("/policy", name: "policy", to: [("/tail/failures", 0)])
+            try file.attachDimensionScale("/time", name: "time", to: [("/tail/failures", 1)])
+            try file.attachDimensionScale(
+                "/tail/scales", name: "scale", to: [("/tail/failures", 2), ("/tail/chips", 0)])
+        } else {
+            try file.writeBlock(failures, to: "/tail/failures", start: [0, 0, 0], count: [p, t, s])
+            try file.writeBlock(chips, to: "/tail/chips", start: [0], count: [s])
+        }
+        try write("alpha", cells.map(\.alpha))
+        try write("beta", cells.map(\.beta))
+        try write("gamma", cells.map(\.gamma))
+        try write("p_fail", cells.map(\.probability))
+        try write("p_fail_low", cells.map(\.low))
+        try write("p_fail_high", cells.map(\.high))
+        try file.setAttribute("bootstrap_replicates", Int64(cells[0].replicates), on: "/tail")
+        try file.setAttribute(
+            "model", "log P(s) = alpha + beta log s + gamma / s^2; p_fail = exp(alpha + gamma) (scaled-sigma sampling)",
+            on: "/tail")
     }
 
     /// `/summary/<name>` `[policy, time]`, created with its dimension scales (and the paired
@@ -468,6 +521,7 @@ extension StudyPlan {
             ("time", timesSeconds == other.timesSeconds), ("periphery", periphery == other.periphery),
             ("energy_per_pulse_j", energyPerPulseJoules == other.energyPerPulseJoules),
             ("selection", selectionsSHA256 == other.selectionsSHA256), ("sampler", sampler == other.sampler),
+            ("tail", tail == other.tail),
         ]
         return checks.first { !$0.1 }?.0
     }

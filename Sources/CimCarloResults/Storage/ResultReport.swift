@@ -18,8 +18,11 @@ public struct ResultReport: Sendable {
     public var stoppingReason: String?
     /// How read noise was drawn: `none`, `per-chip` or `per-read`.
     public var readNoise: String
-    /// Statistics over the completed instances.
+    /// Statistics over the completed plain instances.
     public var summary: StudySummary
+    /// Scaled-sigma sampling's chips and estimates `[policy][time]`, for a study with a tail.
+    public var tailPlan: TailPlan?
+    public var tail: [[ScaledSigmaEstimate]]?
 
     /// Reads a result or shard file (complete, partial or being written; statistics cover the
     /// completed instances).
@@ -52,7 +55,10 @@ public struct ResultReport: Sendable {
         shard = file.shard
         stoppingReason = try file.stoppingReason()
         readNoise = file.plan.readNoise
-        summary = StudySummary(try file.results(), threshold: file.plan.threshold)
+        let results = try file.results()
+        summary = file.plan.summary(of: results)
+        tail = file.plan.tailEstimates(of: results)
+        tailPlan = file.plan.tail
     }
 
     public var meanWriteCycles: [Double] { summary.meanWriteCycles }
@@ -122,7 +128,50 @@ public struct ResultReport: Sendable {
             return lines.joined(separator: "\n")
         }
         if let stoppingReason { lines.append("sequential stopping: " + stoppingReason) }
+        lines += tailLines()
         return lines.joined(separator: "\n")
+    }
+
+    /// A number like 3.1 × 10⁻⁵.
+    static func scientific(_ value: Double) -> String {
+        guard value.isFinite, value > 0 else { return value == 0 ? "0" : "–" }
+        let exponent = Int(log10(value).rounded(.down))
+        let mantissa = value / pow(10, Double(exponent))
+        let superscripts: [Character: Character] = [
+            "-": "⁻", "0": "⁰", "1": "¹", "2": "²", "3": "³", "4": "⁴", "5": "⁵", "6": "⁶", "7": "⁷", "8": "⁸",
+            "9": "⁹",
+        ]
+        if (-2...2).contains(exponent) { return String(format: "%.2g", value) }
+        return String(format: "%.2g", mantissa) + " × 10" + String(String(exponent).map { superscripts[$0]! })
+    }
+
+    /// One line per (policy, time) of a study with a tail: scaled-sigma sampling's estimate of
+    /// P(accuracy < threshold) and its CI, with the plain chips' count beside it.
+    private func tailLines() -> [String] {
+        guard let tail, let tailPlan else { return [] }
+        let threshold = String(format: "%.2f", 100 * accuracyThreshold)
+        var lines = [
+            "tail: scaled-sigma sampling, scales \(tailPlan.scales.map { String(format: "%g", $0) }.joined(separator: ", ")) × \(tailPlan.chipsPerScale) chips"
+        ]
+        for (policyIndex, policy) in policies.enumerated() {
+            for (timeIndex, time) in timesSeconds.enumerated() {
+                let e = tail[policyIndex][timeIndex]
+                let failures = zip(e.failures, e.chips).map { "\($0)/\($1)" }.joined(separator: ", ")
+                let estimate =
+                    e.probability.isNaN
+                    ? "no estimate: fewer than three scales with some but not all chips failing (failures \(failures))"
+                    : "≈ \(Self.scientific(e.probability)) (95 % CI \(Self.scientific(e.low))–\(Self.scientific(e.high))), failures per scale \(failures)"
+                let plain = summary.cells[policyIndex][timeIndex]
+                let plainFailures = plain.count - Int((plain.yield * Double(plain.count)).rounded())
+                let plainText =
+                    plain.count > 0
+                    ? "; plain Monte-Carlo \(plainFailures) of \(plain.count) (\(Self.scientific(1 - plain.yieldHigh))–\(Self.scientific(1 - plain.yieldLow)))"
+                    : ""
+                lines.append(
+                    "  \(policy) @ \(Self.formatTime(time)): P(accuracy < \(threshold) %) \(estimate)\(plainText)")
+            }
+        }
+        return lines
     }
 
     /// The report as a JSON object (fractions, not percentages; null for a value that does not
@@ -149,6 +198,13 @@ public struct ResultReport: Sendable {
                     row["diff_ci95_high"] = number(d.ci95High)
                 }
                 if let speedUp = speedUpVersusAll[policyIndex], speedUp.isFinite { row["speed_up_vs_all"] = speedUp }
+                if let e = tail?[policyIndex][timeIndex] {
+                    row["tail_p_fail"] = number(e.probability)
+                    row["tail_p_fail_low"] = number(e.low)
+                    row["tail_p_fail_high"] = number(e.high)
+                    row["tail_failures"] = e.failures
+                    row["tail_chips"] = e.chips
+                }
                 rows.append(row)
             }
         }
@@ -158,6 +214,7 @@ public struct ResultReport: Sendable {
             "rows": rows,
         ]
         if let shard { object["shard"] = shard.description }
+        if let tailPlan { object["tail_scales"] = tailPlan.scales }
         if let stoppingReason { object["stopping_reason"] = stoppingReason }
         if instancesCompleted == 0 { object["note"] = "\(path): no instance is complete yet: nothing to summarise" }
         let data = try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys])

@@ -41,6 +41,10 @@ public struct RunSpec: Sendable {
     /// A sweep over periphery settings and device models: one run (and one result file) per
     /// combination; empty for a single run.
     public var sweep: Sweep
+    /// Scaled-sigma sampling (`[tail]`): the scales s > 1, empty for none, and the chips
+    /// simulated at each.
+    public var tailScales: [Double] = []
+    public var tailChipsPerScale = 500
 
     /// Values to sweep; each non-empty list multiplies the runs.
     public struct Sweep: Sendable {
@@ -288,6 +292,14 @@ public struct RunSpec: Sendable {
             try table.finish()
         }
         self.sweep = sweep
+        if let table = try reader.table("tail") {
+            tailScales = try table.doubles("scales", in: 1.0.nextUp...20, unit: "(each > 1)") ?? []
+            guard !tailScales.isEmpty, Set(tailScales).count == tailScales.count else {
+                throw table.error("scales", "must hold one or more distinct scales > 1, e.g. [1.5, 2, 2.5, 3]")
+            }
+            tailChipsPerScale = try table.integer("chips_per_scale", default: 500, in: 10...10_000_000)
+            try table.finish()
+        }
         try reader.finish()
     }
 }

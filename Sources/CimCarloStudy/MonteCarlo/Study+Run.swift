@@ -98,9 +98,10 @@ extension Study {
                     path: file.path, completed: file.completedCount, total: file.instances.count,
                     replacing: file.path != destination ? destination : nil)
             }
-            let summary = StudySummary(try file.results(), threshold: plan.threshold)
+            let results = try file.results()
+            let summary = plan.summary(of: results)
             guard case let .targetHalfWidth(target) = plan.stopping else {
-                try file.finish(summary: summary, as: destination)
+                try file.finish(summary: summary, tail: plan.tailEstimates(of: results), as: destination)
                 return summary
             }
             let count = file.instances.count

@@ -109,13 +109,22 @@ public final class Study: Sendable {
         let kinds = policies.map(\.kind).filter(\.needsSensitivity)
         let scores = (kinds.contains(.swim) ? .swim : kinds.first).map { ($0, selector.scores($0)) }
         tables = ResultTables(mapping: mapping, network: network, policies: policies, sensitivity: scores)
+        let plainChips = instances ?? spec.instances
+        let tail =
+            spec.tailScales.isEmpty
+            ? nil : TailPlan(scales: spec.tailScales, chipsPerScale: spec.tailChipsPerScale, plainChips: plainChips)
+        if tail != nil, stopping != .fixed {
+            throw ConfigurationError(
+                file: spec.path, key: "tail",
+                message: "scaled-sigma sampling needs a fixed instance count, not --target-ci")
+        }
         plan = StudyPlan(
             specText: spec.text, deviceModelText: deviceModelText, modelSHA256: modelSHA256,
-            datasetSHA256: datasetSHA256, seed: seed, instances: instances ?? spec.instances,
+            datasetSHA256: datasetSHA256, seed: seed, instances: tail?.totalChips ?? plainChips,
             stopping: stopping, testImages: test.count, accuracyThreshold: spec.accuracyThreshold,
             policyLabels: policies.map(\.description), policyBudgets: policies.map(\.verifiedFraction),
             timesSeconds: spec.timesSeconds, periphery: spec.periphery.description,
-            energyPerPulseJoules: device.writeVerify.energyPerPulseJoules, selectionsSHA256: tables.sha256)
+            energyPerPulseJoules: device.writeVerify.energyPerPulseJoules, selectionsSHA256: tables.sha256, tail: tail)
     }
 
     /// Refuses write-verifying policies on a device whose programming is already verified.
@@ -138,9 +147,11 @@ public final class Study: Sendable {
 
     /// A simulator for one worker thread, for `policies` (default: the study's).
     public func makeSimulator(policies: [WriteVerifyPolicy]? = nil) throws -> ChipSimulator {
-        try ChipSimulator(
+        let simulator = try ChipSimulator(
             network: network, mapping: mapping, device: device, policies: policies ?? self.policies,
             timesSeconds: spec.timesSeconds, seed: seed, test: test, periphery: spec.periphery)
+        simulator.tail = plan.tail
+        return simulator
     }
 
     /// The engine: simulates `instances` under `policies` (default: the study's) with `threads`

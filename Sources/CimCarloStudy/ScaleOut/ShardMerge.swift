@@ -72,12 +72,12 @@ public enum ShardMerge {
             throw ResultFileError(path: output, reason: "already exists (use --force to overwrite it)")
         }
         try? FileManager.default.removeItem(atPath: paths.replacing)
-        let summary = StudySummary(merged, threshold: plan.threshold)
+        let summary = plan.summary(of: merged)
         do {
             let file = try ResultFile.create(
                 path: paths.replacing, plan: plan, tables: shards[0].tables, instances: merged.instances)
             try file.record(merged)
-            try file.finish(summary: summary, as: output)
+            try file.finish(summary: summary, tail: plan.tailEstimates(of: merged), as: output)
         } catch {
             try? FileManager.default.removeItem(atPath: paths.replacing)
             throw error
