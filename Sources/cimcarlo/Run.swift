@@ -70,7 +70,7 @@ extension CimCarloCommand {
 
         @Option(
             help: ArgumentHelp(
-                "Scaled-sigma sampling: after the plain chips, simulate chips with every random deviation scaled by each of these factors (> 1) and estimate P(accuracy < threshold) by extrapolating to 1 (default: the spec's [tail] scales).",
+                "Scaled-sigma sampling: after the plain chips, simulate chips with every random deviation scaled by each of these factors (> 1), or by scales a pilot chooses (auto), and estimate P(accuracy < threshold) by extrapolating to 1 (default: the spec's [tail] scales).",
                 valueName: "s,s,…"))
         var tailScales: String?
 
@@ -102,7 +102,7 @@ extension CimCarloCommand {
                 guard shard == nil else { throw ValidationError("--target-ci and --shard exclude each other") }
             }
             if let tailScales {
-                guard Self.scales(tailScales) != nil else {
+                guard tailScales == "auto" || Self.scales(tailScales) != nil else {
                     throw ValidationError(
                         "--tail-scales must be distinct numbers > 1 separated by commas, got \(tailScales)")
                 }
@@ -123,7 +123,13 @@ extension CimCarloCommand {
             try reportingErrors {
                 var runSpec = try RunSpec.load(path: spec)
                 if let testLimit { runSpec.testLimit = testLimit }
-                if let scales = tailScales.flatMap(Self.scales) { runSpec.tailScales = scales }
+                if tailScales == "auto" {
+                    runSpec.tailScalesAutomatic = true
+                    runSpec.tailScales = []
+                } else if let scales = tailScales.flatMap(Self.scales) {
+                    runSpec.tailScales = scales
+                    runSpec.tailScalesAutomatic = false
+                }
                 if let tailChips { runSpec.tailChipsPerScale = tailChips }
                 let runs = runSpec.expanded(output: output)
                 let stop = StopRequest()
@@ -135,6 +141,24 @@ extension CimCarloCommand {
                 for (label, variant) in runs {
                     if runs.count > 1 { emit("== \(label)") }
                     let commandStarted = Date()
+                    var variant = variant
+                    var pilotSeconds = 0.0
+                    if variant.tailScalesAutomatic {
+                        var plain = variant
+                        plain.tailScalesAutomatic = false
+                        let pilot = try readingInputs("the inputs of \(spec)") {
+                            try Study(spec: plain, instances: count, seed: seed, stopping: stopping)
+                        }
+                        let started = Date()
+                        (variant.tailScales, variant.tailScalesChoice) = try pilot.automaticTailScales(
+                            threads: parallelism.workerThreads)
+                        pilotSeconds = Date().timeIntervalSince(started)
+                        note(
+                            String(
+                                format: "cimcarlo: tail scales %@ (%@; %.1f s)",
+                                variant.tailScales.map { String(format: "%g", $0) }.joined(separator: ", "),
+                                variant.tailScalesChoice!, pilotSeconds))
+                    }
                     let study = try readingInputs("the inputs of \(spec)") {
                         try Study(spec: variant, instances: count, seed: seed, stopping: stopping)
                     }
@@ -165,10 +189,11 @@ extension CimCarloCommand {
                     emit(
                         String(
                             format:
-                                "wall time %.1f s: loading %.1f s, sensitivity pass %.1f s, chips and writing %.1f s (%.2f instances/s, %d threads)",
-                            Date().timeIntervalSince(commandStarted), setUp - study.sensitivitySeconds,
-                            study.sensitivitySeconds, seconds, Double(report.instancesCompleted) / max(seconds, 1e-9),
-                            parallelism.workerThreads))
+                                "wall time %.1f s: loading %.1f s, sensitivity pass %.1f s, %@chips and writing %.1f s (%.2f instances/s, %d threads)",
+                            Date().timeIntervalSince(commandStarted), setUp - study.sensitivitySeconds - pilotSeconds,
+                            study.sensitivitySeconds,
+                            pilotSeconds > 0 ? String(format: "tail pilot %.1f s, ", pilotSeconds) : "", seconds,
+                            Double(report.instancesCompleted) / max(seconds, 1e-9), parallelism.workerThreads))
                     finished.append((label, report))
                 }
                 if runs.count > 1 { emit(ResultReport.sweepTable(finished)) }

@@ -146,6 +146,7 @@ public final class ResultFile: ResultSink {
             try file.write(tail.scales, to: "/tail/scales")
             try file.setAttribute("chips_per_scale", Int64(tail.chipsPerScale), on: "/tail")
             try file.setAttribute("plain_chips", Int64(tail.plainChips), on: "/tail")
+            if let choice = tail.choice { try file.setAttribute("scales_chosen", choice, on: "/tail") }
         }
         let datasets = ResultSchema.perInstance(for: plan)
         for dataset in datasets { try dataset.create(in: file, rows: n, plan: plan, chunkRows: chunk) }
@@ -277,7 +278,9 @@ public final class ResultFile: ResultSink {
             plan.tail = TailPlan(
                 scales: try file.read("/tail/scales", as: Double.self).values,
                 chipsPerScale: Int(try file.scalarAttribute("chips_per_scale", on: "/tail", as: Int64.self)),
-                plainChips: Int(try file.scalarAttribute("plain_chips", on: "/tail", as: Int64.self)))
+                plainChips: Int(try file.scalarAttribute("plain_chips", on: "/tail", as: Int64.self)),
+                choice: file.hasAttribute("scales_chosen", on: "/tail")
+                    ? try file.stringAttribute("scales_chosen", on: "/tail") : nil)
         }
         if file.hasAttribute("plan_digest") {
             let stored = try file.stringAttribute("plan_digest")

@@ -152,6 +152,7 @@ public struct ResultReport: Sendable {
         let threshold = String(format: "%.2f", 100 * accuracyThreshold)
         var lines = [
             "tail: scaled-sigma sampling, scales \(tailPlan.scales.map { String(format: "%g", $0) }.joined(separator: ", ")) × \(tailPlan.chipsPerScale) chips"
+                + (tailPlan.choice.map { " (" + $0 + ")" } ?? "")
         ]
         for (policyIndex, policy) in policies.enumerated() {
             for (timeIndex, time) in timesSeconds.enumerated() {
@@ -214,7 +215,10 @@ public struct ResultReport: Sendable {
             "rows": rows,
         ]
         if let shard { object["shard"] = shard.description }
-        if let tailPlan { object["tail_scales"] = tailPlan.scales }
+        if let tailPlan {
+            object["tail_scales"] = tailPlan.scales
+            if let choice = tailPlan.choice { object["tail_scales_chosen"] = choice }
+        }
         if let stoppingReason { object["stopping_reason"] = stoppingReason }
         if instancesCompleted == 0 { object["note"] = "\(path): no instance is complete yet: nothing to summarise" }
         let data = try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys])

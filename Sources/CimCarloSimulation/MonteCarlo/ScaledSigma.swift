@@ -11,12 +11,20 @@ public struct TailPlan: Sendable, Equatable {
     public var chipsPerScale: Int
     /// The instances before the tail's: the plain study's chips.
     public var plainChips: Int
+    /// How the scales were chosen, when a pilot chose them (`Study.automaticTailScales`); not
+    /// part of the plan (the scales are).
+    public var choice: String?
 
-    public init(scales: [Double], chipsPerScale: Int, plainChips: Int) {
+    public init(scales: [Double], chipsPerScale: Int, plainChips: Int, choice: String? = nil) {
         precondition(scales.allSatisfy { $0 > 1 } && chipsPerScale > 0 && plainChips >= 0)
         self.scales = scales
         self.chipsPerScale = chipsPerScale
         self.plainChips = plainChips
+        self.choice = choice
+    }
+
+    public static func == (a: TailPlan, b: TailPlan) -> Bool {
+        a.scales == b.scales && a.chipsPerScale == b.chipsPerScale && a.plainChips == b.plainChips
     }
 
     /// Every instance of the study, plain and tail.
@@ -57,7 +65,7 @@ public struct ScaledSigmaEstimate: Sendable, Equatable {
     public var alpha: Double
     public var beta: Double
     public var gamma: Double
-    /// P(1) = exp(α + γ) and its 95 % bootstrap interval.
+    /// P(1) = exp(α + γ) (at most 1) and its 95 % bootstrap interval.
     public var probability: Double
     public var low: Double
     public var high: Double
@@ -122,7 +130,7 @@ public enum ScaledSigma {
         var estimate = ScaledSigmaEstimate(
             scales: scales, chips: chips, failures: failures, alpha: fitted?.alpha ?? .nan,
             beta: fitted?.beta ?? .nan, gamma: fitted?.gamma ?? .nan,
-            probability: fitted.map { exp($0.alpha + $0.gamma) } ?? .nan, low: .nan, high: .nan,
+            probability: fitted.map { min(1, exp($0.alpha + $0.gamma)) } ?? .nan, low: .nan, high: .nan,
             replicates: replicates, replicatesFitted: 0)
         guard fitted != nil else { return estimate }
         var probabilities: [Double] = []
@@ -135,7 +143,7 @@ public enum ScaledSigma {
                 return (0..<m).reduce(0) { $0 + (random.uniform(counter + $1) < p ? 1 : 0) }
             }
             if let refit = fit(scales: scales, chips: chips, failures: resampled) {
-                probabilities.append(exp(refit.alpha + refit.gamma))
+                probabilities.append(min(1, exp(refit.alpha + refit.gamma)))
             }
         }
         probabilities.sort()

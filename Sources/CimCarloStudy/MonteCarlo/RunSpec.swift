@@ -45,6 +45,10 @@ public struct RunSpec: Sendable {
     /// simulated at each.
     public var tailScales: [Double] = []
     public var tailChipsPerScale = 500
+    /// `scales = "auto"`: `cimcarlo run` chooses the scales by a pilot (`Study.automaticTailScales`).
+    public var tailScalesAutomatic = false
+    /// How automatic scales were chosen (the pilot's sentence), once they are.
+    public var tailScalesChoice: String?
 
     /// Values to sweep; each non-empty list multiplies the runs.
     public struct Sweep: Sendable {
@@ -293,9 +297,20 @@ public struct RunSpec: Sendable {
         }
         self.sweep = sweep
         if let table = try reader.table("tail") {
-            tailScales = try table.doubles("scales", in: 1.0.nextUp...20, unit: "(each > 1)") ?? []
-            guard !tailScales.isEmpty, Set(tailScales).count == tailScales.count else {
-                throw table.error("scales", "must hold one or more distinct scales > 1, e.g. [1.5, 2, 2.5, 3]")
+            if case .string("auto") = table.value("scales") {
+                tailScalesAutomatic = true
+            } else {
+                tailScales = try table.doubles("scales", in: 0...20) ?? []
+            }
+            guard
+                tailScalesAutomatic
+                    || (!tailScales.isEmpty && tailScales.allSatisfy({ $0 > 1 })
+                        && Set(tailScales).count == tailScales.count)
+            else {
+                throw table.error(
+                    "scales",
+                    "must be \"auto\" or hold one or more distinct scales > 1 (at most 20), e.g. [1.5, 2, 2.5, 3]; got \(tailScales)"
+                )
             }
             tailChipsPerScale = try table.integer("chips_per_scale", default: 500, in: 10...10_000_000)
             try table.finish()

@@ -110,9 +110,17 @@ public final class Study: Sendable {
         let scores = (kinds.contains(.swim) ? .swim : kinds.first).map { ($0, selector.scores($0)) }
         tables = ResultTables(mapping: mapping, network: network, policies: policies, sensitivity: scores)
         let plainChips = instances ?? spec.instances
+        if spec.tailScalesAutomatic && spec.tailScales.isEmpty {
+            throw ConfigurationError(
+                file: spec.path, key: "tail.scales",
+                message: "\"auto\" is chosen by a pilot first (`cimcarlo run`, or Study.automaticTailScales)")
+        }
         let tail =
             spec.tailScales.isEmpty
-            ? nil : TailPlan(scales: spec.tailScales, chipsPerScale: spec.tailChipsPerScale, plainChips: plainChips)
+            ? nil
+            : TailPlan(
+                scales: spec.tailScales, chipsPerScale: spec.tailChipsPerScale, plainChips: plainChips,
+                choice: spec.tailScalesChoice)
         if tail != nil, stopping != .fixed {
             throw ConfigurationError(
                 file: spec.path, key: "tail",

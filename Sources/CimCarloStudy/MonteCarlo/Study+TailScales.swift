@@ -1,0 +1,53 @@
+import CimCarloResults
+import CimCarloSimulation
+import Foundation
+
+extension Study {
+    /// Scaled-sigma sampling's scales chosen by a pilot (`[tail] scales = "auto"`, `run
+    /// --tail-scales auto`): `pilotChips` chips at each of 1.05, 1.1, 1.15, 1.2, 1.3, … 8 in turn,
+    /// until every (policy, time) has at least 30 % of its chips below the threshold. The scales
+    /// run geometrically, four of them, from the smallest at which some cell fails in at least
+    /// 4 % of its chips (two of 50) to the first at which every cell fails in 30 % — the smallest
+    /// scales at which failures are common enough to count, which keep the extrapolation to 1
+    /// short. The pilot's chips are instances 2⁴⁰ and up, apart from the
+    /// study's, and depend only on the seed, so every shard chooses the same scales. Returns them
+    /// with a sentence saying how they were chosen.
+    public func automaticTailScales(threads: Int, pilotChips: Int = 50) throws -> (scales: [Double], choice: String) {
+        let candidates = [1.05, 1.1, 1.15, 1.2, 1.3, 1.4, 1.5, 1.75, 2, 2.5, 3, 4, 5, 6, 8]
+        let threshold = plan.threshold
+        var tried: [(scale: Double, least: Double, most: Double)] = []
+        for (index, scale) in candidates.enumerated() {
+            let first = (1 << 40) + index * pilotChips
+            let tail = TailPlan(scales: [scale], chipsPerScale: pilotChips, plainChips: first)
+            let instances = Array(first..<(first + pilotChips))
+            let collector = ResultCollector(
+                instances: instances, policies: policies.count, times: spec.timesSeconds.count)
+            try MonteCarloEngine.run(
+                instances: instances, threads: threads,
+                makeSimulator: {
+                    let simulator = try self.makeSimulator()
+                    simulator.tail = tail
+                    return simulator
+                }, sink: collector)
+            let rows = collector.results.rows.compactMap { $0 }
+            let fractions = policies.indices.flatMap { policy in
+                spec.timesSeconds.indices.map { time in
+                    Double(rows.filter { !threshold.isMet(by: Double($0.accuracy[policy][time])) }.count)
+                        / Double(rows.count)
+                }
+            }
+            tried.append((scale, fractions.min()!, fractions.max()!))
+            if fractions.min()! >= 0.3 { break }
+        }
+        let low = tried.first { $0.most >= 0.04 }?.scale ?? tried.last!.scale
+        let high = max(tried.first { $0.least >= 0.3 }?.scale ?? tried.last!.scale, low * 1.15)
+        let scales = (0..<4).map { low * pow(high / low, Double($0) / 3) }.map { ($0 * 1000).rounded() / 1000 }
+        let pilot = tried.map {
+            String(format: "%g: %.0f–%.0f %%", $0.scale, 100 * $0.least, 100 * $0.most)
+        }
+        let choice =
+            "chosen automatically from a pilot of \(pilotChips) chips per scale, failing (fewest–most across policies and times) "
+            + pilot.joined(separator: ", ")
+        return (scales, choice)
+    }
+}
