@@ -9,6 +9,10 @@ For each file FILE.h5 it writes, next to it (or into DIR), every figure that app
   FILE-cost.png          mean accuracy vs mean programming pulses per policy, Pareto front
                          marked (> 1 policy)
   FILE-yield.png         yield vs accuracy threshold with 95 % Wilson bands, last time point
+  FILE-tail.png          scaled-sigma sampling: P(accuracy < threshold) against the scale s,
+                         with Wilson bars, the fit log P = a + b log s + c / s^2, its
+                         extrapolation to s = 1 with the bootstrap 95 % CI, and plain
+                         Monte-Carlo at s = 1 (studies with a tail)
 Reads the files with h5py only. Prints the paths it wrote.
 """
 import argparse
@@ -37,7 +41,13 @@ def load(path):
             "test_images": int(f.attrs["test_images"]),
             "status": f.attrs.get("status", "unknown"),
         }
-    done = np.isfinite(result["accuracy"]).all(axis=(1, 2))
+        done = np.isfinite(result["accuracy"]).all(axis=(1, 2))
+        if "tail" in f:
+            done &= f["instance"][...] < int(f["tail"].attrs["plain_chips"])
+            if "failures" in f["tail"]:
+                result["tail"] = {name: f["tail"][name][...] for name in
+                                  ["scales", "chips", "failures", "alpha", "beta", "gamma",
+                                   "p_fail", "p_fail_low", "p_fail_high"]}
     result["accuracy"] = result["accuracy"][done]
     result["cycles"] = result["cycles"][done]
     return result
@@ -164,6 +174,47 @@ def plot_yield(data, title):
     return figure
 
 
+def plot_tail(data, title):
+    tail = data["tail"]
+    figure, axis = plt.subplots(figsize=(7, 4.5))
+    scales = tail["scales"]
+    curve = np.linspace(1, scales.max() * 1.05, 200)
+    threshold = 100 * data["threshold"]
+    for p, policy in enumerate(data["policies"]):
+        for t, time in enumerate(data["times"]):
+            label = f"{policy} @ {format_time(time)}"
+            failures, chips = tail["failures"][p, t], tail["chips"]
+            share = failures / chips
+            low, high = wilson(failures, chips)
+            line = axis.errorbar(scales, share, yerr=[share - low, high - share], fmt="o", capsize=3, label=label)
+            color = line[0].get_color()
+            alpha, beta, gamma = tail["alpha"][p, t], tail["beta"][p, t], tail["gamma"][p, t]
+            if np.isfinite(alpha):
+                axis.plot(curve, np.exp(alpha + beta * np.log(curve) + gamma / curve ** 2), color=color, lw=1)
+                estimate = tail["p_fail"][p, t]
+                axis.errorbar([1], [estimate], yerr=[[estimate - tail["p_fail_low"][p, t]],
+                                                     [tail["p_fail_high"][p, t] - estimate]],
+                              fmt="s", color=color, capsize=4, mfc="white")
+            plain = data["accuracy"][:, p, t]
+            if len(plain):
+                plain_failures = int((np.rint(plain * data["test_images"]) <
+                                      np.ceil(np.round(data["threshold"] * data["test_images"], 9))).sum())
+                plain_low, plain_high = wilson(plain_failures, len(plain))
+                if plain_failures:
+                    axis.plot([1, 1], [plain_low, plain_high], color=color, lw=4, alpha=0.35)
+                else:  # none failed: the upper bound only
+                    axis.plot([1], [plain_high], marker="v", color=color, alpha=0.5, ms=9)
+    axis.set_yscale("log")
+    axis.set_xlabel("scale s of every random deviation")
+    axis.set_ylabel(f"P(accuracy < {threshold:g} %)")
+    axis.set_title(f"{title}: scaled-sigma sampling (squares: extrapolation to s = 1, 95 % CI; "
+                   f"bars or ▼ at 1: plain Monte-Carlo)", fontsize="small")
+    axis.grid(alpha=0.3, which="both")
+    axis.legend(fontsize="small")
+    figure.tight_layout()
+    return figure
+
+
 def render(path, out_dir=None):
     data = load(path)
     if data["accuracy"].shape[0] == 0:
@@ -177,6 +228,8 @@ def render(path, out_dir=None):
     if len(data["policies"]) > 1:
         figures.append(("cost", plot_cost))
     figures.append(("yield", plot_yield))
+    if "tail" in data:
+        figures.append(("tail", plot_tail))
     written = []
     for name, draw in figures:
         figure = draw(data, stem)

@@ -30,11 +30,20 @@ static inline void cim_H5_silence_errors(void) { H5Eset_auto2(H5E_DEFAULT, NULL,
 
 static inline unsigned cim_H5F_ACC_SWMR_READ(void) { return H5F_ACC_SWMR_READ; }
 
+/// A file-access property list whose close is strong: closing the file closes every object
+/// still open in it and the file itself, at once, so no file stays open behind a closed
+/// handle (every cimcarlo open uses it: HDF5 refuses to open one file with two degrees).
+static inline hid_t cim_H5P_strong_close_access(void) {
+    hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
+    H5Pset_fclose_degree(fapl, H5F_CLOSE_STRONG);
+    return fapl;
+}
+
 /// A file-access property list for a file its opener owns (cimcarlo's own lock is held): it
 /// clears the superblock's "open for writing" marks a killed writer left behind, as the
 /// `h5clear -s` tool does (its private property `clear_status_flags`, HDF5 1.10).
 static inline hid_t cim_H5P_owner_access(void) {
-    hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
+    hid_t fapl = cim_H5P_strong_close_access();
     hbool_t clear = 1;
     if (H5Pset(fapl, "clear_status_flags", &clear) < 0) { H5Eclear2(H5E_DEFAULT); }
     return fapl;

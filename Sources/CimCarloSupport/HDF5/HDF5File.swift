@@ -116,15 +116,21 @@ package final class HDF5File: @unchecked Sendable {
             switch mode {
             case .readOnly:
                 // H5Fopen on a missing file fails cleanly; a non-HDF5 file too.
-                return H5Fopen(path, cim_H5F_ACC_RDONLY() | cim_H5F_ACC_SWMR_READ(), cim_H5P_DEFAULT())
+                let access = cim_H5P_strong_close_access()
+                defer { H5Pclose(access) }
+                return H5Fopen(path, cim_H5F_ACC_RDONLY() | cim_H5F_ACC_SWMR_READ(), access)
             case .readWrite:
                 let access = cim_H5P_owner_access()
                 defer { H5Pclose(access) }
                 return H5Fopen(path, cim_H5F_ACC_RDWR(), access)
             case .createExclusive:
-                return H5Fcreate(path, cim_H5F_ACC_EXCL(), cim_H5P_DEFAULT(), cim_H5P_DEFAULT())
+                let access = cim_H5P_strong_close_access()
+                defer { H5Pclose(access) }
+                return H5Fcreate(path, cim_H5F_ACC_EXCL(), cim_H5P_DEFAULT(), access)
             case .createTruncating:
-                return H5Fcreate(path, cim_H5F_ACC_TRUNC(), cim_H5P_DEFAULT(), cim_H5P_DEFAULT())
+                let access = cim_H5P_strong_close_access()
+                defer { H5Pclose(access) }
+                return H5Fcreate(path, cim_H5F_ACC_TRUNC(), cim_H5P_DEFAULT(), access)
             case .createForConcurrentReading:
                 let access = cim_H5P_latest_format_access()
                 defer { H5Pclose(access) }
