@@ -6,10 +6,11 @@ extension Study {
     /// Scaled-sigma sampling's scales chosen by a pilot (`[tail] scales = "auto"`, `run
     /// --tail-scales auto`): `pilotChips` chips at each of 1.05, 1.1, 1.15, 1.2, 1.3, … 8 in turn,
     /// until every (policy, time) has at least 30 % of its chips below the threshold. The scales
-    /// run geometrically, four of them, from the smallest at which some cell fails in at least
-    /// 4 % of its chips (two of 50) to the first at which every cell fails in 30 % — the smallest
-    /// scales at which failures are common enough to count, which keep the extrapolation to 1
-    /// short. The pilot's chips are instances 2⁴⁰ and up, apart from the
+    /// run geometrically, four of them (at least 15 % apart end to end), from the smallest at
+    /// which every cell fails in at least 4 % of its chips (two of 50) to the first at which every
+    /// cell fails in 30 %: the smallest scales at which the rarest failure is common enough to
+    /// count, which keep its extrapolation to 1 short. (A cell that fails often at scale 1 is
+    /// measured directly by the plain chips; at these scales it may fail on every chip.) The pilot's chips are instances 2⁴⁰ and up, apart from the
     /// study's, and depend only on the seed, so every shard chooses the same scales. Returns them
     /// with a sentence saying how they were chosen.
     public func automaticTailScales(threads: Int, pilotChips: Int = 50) throws -> (scales: [Double], choice: String) {
@@ -39,7 +40,7 @@ extension Study {
             tried.append((scale, fractions.min()!, fractions.max()!))
             if fractions.min()! >= 0.3 { break }
         }
-        let low = tried.first { $0.most >= 0.04 }?.scale ?? tried.last!.scale
+        let low = tried.first { $0.least >= 0.04 }?.scale ?? tried.last!.scale
         let high = max(tried.first { $0.least >= 0.3 }?.scale ?? tried.last!.scale, low * 1.15)
         let scales = (0..<4).map { low * pow(high / low, Double($0) / 3) }.map { ($0 * 1000).rounded() / 1000 }
         let pilot = tried.map {
