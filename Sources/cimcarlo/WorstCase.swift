@@ -130,21 +130,27 @@ extension CimCarloCommand {
             func cell(_ text: String, _ width: Int) -> String {
                 text.count >= width ? text : String(repeating: " ", count: width - text.count) + text
             }
-            let widths = [6, 16, 15, 20, 9]
             let header = [
                 "K", "worst found %", "unperturbed %", "MC p01 % (" + (column?.label ?? "-") + ")", "seconds",
             ]
+            let widths = [6, 16, 15, header[3].count + 2, 9]
             emit(zip(header, widths).map { cell($0, $1) }.joined(separator: " "))
-            for bound in bounds {
-                var random = SplitMix64(seed: seed ?? variant.seed)
-                let finding = try search.search(bound: bound, random: &random)
+            var random = SplitMix64(seed: seed ?? variant.seed)
+            var carried = false
+            for finding in try search.search(bounds: bounds, random: &random) {
+                let fromSmaller = finding.foundWithin < finding.bound
+                carried = carried || fromSmaller
                 let values = [
-                    Self.format(bound), String(format: "%.2f", 100 * finding.evaluation.accuracy),
+                    Self.format(finding.bound),
+                    String(format: "%.2f", 100 * finding.evaluation.accuracy) + (fromSmaller ? "*" : ""),
                     String(format: "%.2f", 100 * search.clean.accuracy),
                     column.map { String(format: "%.2f", 100 * $0.value) } ?? "-",
                     String(format: "%.1f", finding.seconds),
                 ]
                 emit(zip(values, widths).map { cell($0, $1) }.joined(separator: " "))
+            }
+            if carried {
+                emit("* found by the search at a smaller K: its perturbation lies inside this K's box too")
             }
             for (path, report) in reports {
                 guard let report else {

@@ -137,6 +137,27 @@ import Testing
         #expect(abs(independent.accuracy - found.evaluation.accuracy) <= 1.0 / Double(search.images.count))
     }
 
+    /// Over several bounds the worst accuracy found never rises with K: a smaller bound's
+    /// perturbation is carried when its own search found nothing worse, and stays in its box.
+    @Test func worstAccuracyNeverRisesWithTheBound() throws {
+        let search = try tinySearch(steps: 6)
+        var random = SplitMix64(seed: 3)
+        let findings = try search.search(bounds: [2, 0.1, 0.25, 1], random: &random)
+        #expect(findings.map(\.bound) == [0.1, 0.25, 1, 2])
+        for (smaller, larger) in zip(findings, findings.dropFirst()) {
+            #expect(larger.evaluation.accuracy <= smaller.evaluation.accuracy)
+        }
+        for finding in findings {
+            #expect(finding.foundWithin <= finding.bound)
+            #expect(try search.evaluate(deviations: finding.deviations) == finding.evaluation)
+            for (deviations, sigmas) in zip(finding.deviations, search.sigmas) {
+                for (deviation, sigma) in zip(deviations, sigmas) {
+                    #expect(abs(deviation) <= Float(finding.foundWithin) * sigma)
+                }
+            }
+        }
+    }
+
     @Test func zeroBoundGivesTheCleanAccuracy() throws {
         let search = try tinySearch()
         var random = SplitMix64(seed: 1)

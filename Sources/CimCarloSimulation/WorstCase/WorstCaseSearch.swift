@@ -42,6 +42,10 @@ public struct WorstCaseSearch: Sendable {
         public var evaluation: Evaluation
         /// Per mapped layer, `δ` of each weight (raw weight units), `|δ_i| ≤ K σ_i`.
         public var deviations: [[Float]]
+        /// The bound of the search that found it: `bound` itself, or a smaller one whose
+        /// perturbation (inside this box too) was worse than this bound's own search found
+        /// (`search(bounds:random:)`).
+        public var foundWithin: Double
         /// The start (0: from `δ = 0`) and step (0: the start itself) that found it.
         public var start: Int
         public var step: Int
@@ -114,7 +118,8 @@ public struct WorstCaseSearch: Sendable {
         let started = DispatchTime.now().uptimeNanoseconds
         let zero = mapping.layers.map { [Float](repeating: 0, count: $0.weightCount) }
         var worst = Finding(
-            bound: bound, evaluation: clean, deviations: zero, start: 0, step: 0, passes: 0, seconds: 0)
+            bound: bound, evaluation: clean, deviations: zero, foundWithin: bound, start: 0, step: 0, passes: 0,
+            seconds: 0)
         guard bound > 0 else { return worst }
         let halfWidths = sigmas.map { $0.map { Float(bound) * $0 } }
         var passes = 0
@@ -127,14 +132,10 @@ public struct WorstCaseSearch: Sendable {
                     perturbed(by: deviations), mapping: mapping, images: images, threads: threads,
                     gradient: step < steps)
                 passes += 1
-                if (start, step) != (0, 0),
-                    evaluation.accuracy < worst.evaluation.accuracy
-                        || (evaluation.accuracy == worst.evaluation.accuracy
-                            && evaluation.meanLoss > worst.evaluation.meanLoss)
-                {
+                if (start, step) != (0, 0), Self.isWorse(evaluation, than: worst.evaluation) {
                     worst = Finding(
-                        bound: bound, evaluation: evaluation, deviations: deviations, start: start, step: step,
-                        passes: 0, seconds: 0)
+                        bound: bound, evaluation: evaluation, deviations: deviations, foundWithin: bound, start: start,
+                        step: step, passes: 0, seconds: 0)
                 }
                 guard let gradient else { break }
                 let fraction = stepFraction(step)
@@ -154,6 +155,31 @@ public struct WorstCaseSearch: Sendable {
         worst.passes = passes
         worst.seconds = Double(DispatchTime.now().uptimeNanoseconds - started) * 1e-9
         return worst
+    }
+
+    /// Searches each of `bounds` in increasing order and returns the findings in that order.
+    /// A perturbation within a smaller bound lies within every larger one, so each finding is
+    /// the worst of its own search and the findings before it (`foundWithin` says which):
+    /// the worst accuracy found never rises with K. Random starts draw from `random` in turn.
+    public func search(bounds: [Double], random: inout some RandomNumberGenerator) throws -> [Finding] {
+        var findings: [Finding] = []
+        for bound in bounds.sorted() {
+            var finding = try search(bound: bound, random: &random)
+            if let previous = findings.last, Self.isWorse(previous.evaluation, than: finding.evaluation) {
+                finding.evaluation = previous.evaluation
+                finding.deviations = previous.deviations
+                finding.foundWithin = previous.foundWithin
+                (finding.start, finding.step) = (previous.start, previous.step)
+            }
+            findings.append(finding)
+        }
+        return findings
+    }
+
+    /// Lower accuracy, or the same accuracy with a higher loss.
+    static func isWorse(_ evaluation: Evaluation, than other: Evaluation) -> Bool {
+        evaluation.accuracy < other.accuracy
+            || (evaluation.accuracy == other.accuracy && evaluation.meanLoss > other.meanLoss)
     }
 
     /// Accuracy and mean loss with every mapped weight moved by `deviations` (per mapped layer,
