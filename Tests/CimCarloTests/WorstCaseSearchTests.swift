@@ -192,8 +192,9 @@ import Testing
     /// sensitivity pass computes it.
     @Test func passGradientIsTheMeanLossGradient() throws {
         let search = try tinySearch(images: 100)
-        let (_, gradient) = try WorstCaseSearch.pass(
-            search.network, mapping: search.mapping, images: search.images, threads: 1, gradient: true)
+        let (_, gradient) = WorstCaseSearch.pass(
+            search.network, mapping: search.mapping, images: search.images, workspaces: try search.makeWorkspaces(),
+            gradient: true)
         let reference = try WeightSensitivity.compute(network: search.network, images: search.images)
         for (layer, mapped) in search.mapping.layers.enumerated() {
             for (value, expected) in zip(gradient![layer], reference.gradient[mapped.nodeIndex]) {

@@ -91,9 +91,11 @@ public struct WorstCaseSearch: Sendable {
         self.steps = steps
         self.starts = starts
         self.threads = max(1, threads)
-        clean = try Self.pass(
-            self.network, mapping: mapping, images: images, threads: self.threads, gradient: false
-        ).evaluation
+        let workspaces = try Self.makeWorkspaces(
+            network: self.network, mapping: mapping, images: images, threads: self.threads)
+        clean =
+            Self.pass(self.network, mapping: mapping, images: images, workspaces: workspaces, gradient: false)
+            .evaluation
     }
 
     /// Per mapped layer, each weight's σ on an unverified chip (raw weight units): the square
@@ -114,6 +116,17 @@ public struct WorstCaseSearch: Sendable {
     /// The worst perturbation found within `bound` = `K` sigmas per weight (`K ≥ 0`, finite;
     /// `K = 0` is the unperturbed network). Random starts draw from `random`.
     public func search(bound: Double, random: inout some RandomNumberGenerator) throws -> Finding {
+        try search(bound: bound, random: &random, workspaces: makeWorkspaces())
+    }
+
+    /// The workspaces of this search's passes.
+    func makeWorkspaces() throws -> PassWorkspaces {
+        try Self.makeWorkspaces(network: network, mapping: mapping, images: images, threads: threads)
+    }
+
+    func search(bound: Double, random: inout some RandomNumberGenerator, workspaces: PassWorkspaces) throws
+        -> Finding
+    {
         guard bound.isFinite, bound >= 0 else { throw WorstCaseError.bound(bound) }
         let started = DispatchTime.now().uptimeNanoseconds
         let zero = mapping.layers.map { [Float](repeating: 0, count: $0.weightCount) }
@@ -128,8 +141,8 @@ public struct WorstCaseSearch: Sendable {
                 start == 0
                 ? zero : halfWidths.map { $0.map { Bool.random(using: &random) ? $0 : -$0 } }
             for step in 0...steps {
-                let (evaluation, gradient) = try Self.pass(
-                    perturbed(by: deviations), mapping: mapping, images: images, threads: threads,
+                let (evaluation, gradient) = Self.pass(
+                    perturbed(by: deviations), mapping: mapping, images: images, workspaces: workspaces,
                     gradient: step < steps)
                 passes += 1
                 if (start, step) != (0, 0), Self.isWorse(evaluation, than: worst.evaluation) {
@@ -163,8 +176,9 @@ public struct WorstCaseSearch: Sendable {
     /// the worst accuracy found never rises with K. Random starts draw from `random` in turn.
     public func search(bounds: [Double], random: inout some RandomNumberGenerator) throws -> [Finding] {
         var findings: [Finding] = []
+        let workspaces = try makeWorkspaces()
         for bound in bounds.sorted() {
-            var finding = try search(bound: bound, random: &random)
+            var finding = try search(bound: bound, random: &random, workspaces: workspaces)
             if let previous = findings.last, Self.isWorse(previous.evaluation, than: finding.evaluation) {
                 finding.evaluation = previous.evaluation
                 finding.deviations = previous.deviations
@@ -185,8 +199,10 @@ public struct WorstCaseSearch: Sendable {
     /// Accuracy and mean loss with every mapped weight moved by `deviations` (per mapped layer,
     /// raw weight units), evaluated as the search evaluates its iterates.
     public func evaluate(deviations: [[Float]]) throws -> Evaluation {
-        try Self.pass(perturbed(by: deviations), mapping: mapping, images: images, threads: threads, gradient: false)
-            .evaluation
+        Self.pass(
+            perturbed(by: deviations), mapping: mapping, images: images, workspaces: try makeWorkspaces(),
+            gradient: false
+        ).evaluation
     }
 
     /// `network` with `deviations` added to its mapped weights.
