@@ -210,6 +210,7 @@ import Testing
             #expect(throws: WorstCaseError.self) {
                 _ = try search.search(bound: bound, random: &random)
             }
+            #expect(throws: WorstCaseError.self) { _ = try search.search(bounds: [1, bound], random: &random) }
             let line = WorstCaseError.bound(bound).description
             #expect(!line.contains("\n") && line.contains("device sigmas"))
         }

@@ -124,6 +124,7 @@ public struct WorstCaseSearch: Sendable {
         try Self.makeWorkspaces(network: network, mapping: mapping, images: images, threads: threads)
     }
 
+    /// `search(bound:random:)` on workspaces made already.
     func search(bound: Double, random: inout some RandomNumberGenerator, workspaces: PassWorkspaces) throws
         -> Finding
     {
@@ -175,6 +176,7 @@ public struct WorstCaseSearch: Sendable {
     /// the worst of its own search and the findings before it (`foundWithin` says which):
     /// the worst accuracy found never rises with K. Random starts draw from `random` in turn.
     public func search(bounds: [Double], random: inout some RandomNumberGenerator) throws -> [Finding] {
+        for bound in bounds where !(bound.isFinite && bound >= 0) { throw WorstCaseError.bound(bound) }
         var findings: [Finding] = []
         let workspaces = try makeWorkspaces()
         for bound in bounds.sorted() {
