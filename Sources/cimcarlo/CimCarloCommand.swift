@@ -20,8 +20,8 @@ struct CimCarloCommand: ParsableCommand {
             """,
         version: CimCarloVersion.current,
         subcommands: [
-            Train.self, Eval.self, Check.self, Map.self, Run.self, Report.self, Search.self, Bench.self, Merge.self,
-            Slurm.self, Schema.self,
+            Train.self, Eval.self, Check.self, Map.self, Run.self, Report.self, Search.self, WorstCase.self, Bench.self,
+            Merge.self, Slurm.self, Schema.self,
         ]
     )
 

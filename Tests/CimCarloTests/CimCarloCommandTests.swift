@@ -25,11 +25,59 @@ import Testing
     }
 
     @Test func everySubcommandHelpHasASummaryAndAnExample() throws {
-        for subcommand in ["train", "eval", "map", "run", "report", "search"] {
+        for subcommand in ["train", "eval", "map", "run", "report", "search", "worst-case"] {
             let help = try runCimcarlo([subcommand, "--help"], environment: ["COLUMNS": "200"])
             #expect(help.status == 0)
             #expect(help.standardOutput.hasPrefix("OVERVIEW: "), "\(subcommand)")
             #expect(help.standardOutput.contains("Example: cimcarlo \(subcommand)"), "\(subcommand)")
+        }
+    }
+
+    /// `worst-case` prints one row per bound, says when there is no result file to take the
+    /// Monte-Carlo p01 from, and takes it from the study's result once there is one.
+    @Test func runsWorstCaseOnATinyStudy() throws {
+        let fixture = try TinyStudyFixture(directory: directory)
+        let arguments = [
+            "worst-case", fixture.spec, "--bound", "0.5,1", "--bound", "2", "--steps", "4", "--threads", "2",
+        ]
+        let before = try runCimcarlo(arguments)
+        #expect(before.status == 0, "\(before.standardError)")
+        let lines = before.standardOutput.split(separator: "\n").map(String.init)
+        #expect(lines[0].hasPrefix("worst-case search on \(fixture.spec): "))
+        #expect(lines[0].hasSuffix("50 test images, 4 steps × 1 start"))
+        let rows = lines.filter { $0.hasPrefix("   0.5 ") || $0.hasPrefix("     1 ") || $0.hasPrefix("     2 ") }
+        #expect(rows.count == 3)
+        #expect(rows.allSatisfy { $0.split(separator: " ")[3] == "-" })
+        let output = (fixture.spec as NSString).deletingLastPathComponent + "/out/result.h5"
+        #expect(
+            lines.contains(
+                "no result file with chips at \(output) for the Monte-Carlo p01 (cimcarlo run \(fixture.spec) makes it)"
+            ))
+        #expect(lines.last!.hasSuffix("not a proof"))
+
+        let run = try runCimcarlo(["run", fixture.spec, "--quiet"])
+        #expect(run.status == 0, "\(run.standardError)")
+        let p01 = try ResultReport(path: output).summary.cells[0][0].p01
+        let after = try runCimcarlo(arguments)
+        #expect(after.status == 0, "\(after.standardError)")
+        #expect(after.standardOutput.contains("MC p01 % (none @ 1 s)"))
+        let row = after.standardOutput.split(separator: "\n").first { $0.hasPrefix("     1 ") }!
+        #expect(row.split(separator: " ")[3] == String(format: "%.2f", 100 * p01))
+        #expect(
+            after.standardOutput.contains("Monte-Carlo p01 in \(output) (6 chips, on its own test images): none @ 1 s ")
+        )
+    }
+
+    @Test func worstCaseRefusesBadBoundsInOneLine() throws {
+        let fixture = try TinyStudyFixture(directory: directory)
+        for bound in ["0", "-1", "nan", "inf", "1,x"] {
+            let result = try runCimcarlo(["worst-case", fixture.spec, "--bound=\(bound)"])
+            #expect(result.status == 2, "\(bound)")
+            let bad = bound == "1,x" ? "x" : bound
+            #expect(
+                result.standardError
+                    == "cimcarlo: error: --bound takes positive, finite numbers of device sigmas, got \(bad) (see --help)\n"
+            )
         }
     }
 

@@ -44,6 +44,11 @@ public struct Evaluation: Sendable, Equatable {
     public var accuracy: Double
     /// Mean cross-entropy, nats.
     public var meanLoss: Double
+
+    public init(accuracy: Double, meanLoss: Double) {
+        self.accuracy = accuracy
+        self.meanLoss = meanLoss
+    }
 }
 
 extension NetworkWorkspace {

@@ -24,25 +24,8 @@ package struct VarianceRanking: SelectionRanking {
         -> [Float]
     {
         guard m > 0 else { return Array(repeating: 0, count: layer.weightCount) }
-        let perWeight = layer.devicesPerWeight
-        var targets = [Float](repeating: 0, count: perWeight)
-        var coefficients = targets
-        return (0..<layer.weightCount).map { weightIndex in
-            targets.withUnsafeMutableBufferPointer { targets in
-                coefficients.withUnsafeMutableBufferPointer { coefficients in
-                    layer.encode(
-                        weights: weightIndex..<(weightIndex + 1), targets: targets.baseAddress!,
-                        coefficients: coefficients.baseAddress!)
-                }
-            }
-            var sum = 0.0
-            for index in 0..<perWeight {
-                let x = Double(targets[index])
-                let removed = device.oneShotVariance(at: x) - verifiedSpread.variance(at: x)
-                let coefficient = Double(coefficients[index])
-                sum += coefficient * coefficient * removed
-            }
-            return Float(sum / Double(m * m))
-        }
+        let squaredScale = Double(m * m)
+        return layer.weightVariances { x in device.oneShotVariance(at: x) - verifiedSpread.variance(at: x) }
+            .map { Float($0 / squaredScale) }
     }
 }
