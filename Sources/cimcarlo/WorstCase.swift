@@ -168,6 +168,8 @@ extension CimCarloCommand {
                 emit(
                     "Monte-Carlo p01 in \(path) (\(report.instancesCompleted) chips, on its own test images): "
                         + cells.joined(separator: ", "))
+                // Scaled-sigma sampling's estimate, when the study has a tail.
+                for line in report.tailLines() { emit(line) }
             }
             emit(
                 "the worst accuracy found is an upper bound on the worst case within K σ per weight (a perturbation reaching it exists), not a proof"

@@ -147,7 +147,7 @@ public struct ResultReport: Sendable {
 
     /// One line per (policy, time) of a study with a tail: scaled-sigma sampling's estimate of
     /// P(accuracy < threshold) and its CI, with the plain chips' count beside it.
-    private func tailLines() -> [String] {
+    public func tailLines() -> [String] {
         guard let tail, let tailPlan else { return [] }
         let threshold = String(format: "%.2f", 100 * accuracyThreshold)
         var lines = [
