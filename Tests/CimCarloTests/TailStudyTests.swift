@@ -83,6 +83,17 @@ import Testing
         #expect(resumed.standardError.contains("cannot resume: its `tail` differs from this run's"))
     }
 
+    @Test func aPilotChoosesSixIncreasingScalesAndSaysHow() throws {
+        let fixture = try TinyStudyFixture(directory: directory, instances: 4)
+        let study = try Study(spec: try RunSpec.load(path: fixture.spec))
+        let (scales, choice) = try study.automaticTailScales(threads: 2, pilotChips: 10)
+        #expect(scales.count == 6 && scales[0] > 1 && zip(scales, scales.dropFirst()).allSatisfy { $0 < $1 })
+        #expect(scales.last! >= 1.25 * scales[0] - 0.002, "\(scales)")
+        #expect(choice.hasPrefix("chosen automatically from a pilot of 10 chips per scale"), "\(choice)")
+        // The same seed chooses the same scales (every shard does this on its own).
+        #expect(try study.automaticTailScales(threads: 1, pilotChips: 10).scales == scales)
+    }
+
     @Test func badTailTablesAreOneLine() throws {
         let fixture = try TinyStudyFixture(directory: directory, instances: 4, extraSpec: "[tail]\nscales = [0.5, 2]")
         let run = try runCimcarlo(["run", fixture.spec, "--output", directory.file("bad.h5"), "--quiet"])
