@@ -6,22 +6,10 @@ import Testing
 
 /// The worst-case search against its closed forms and against random perturbations.
 @Suite struct WorstCaseSearchTests {
-    /// The tiny network's RRAM of `TinyStudyFixture`: D2D 0.05, level-dependent programming
-    /// noise, 2-bit cells.
+    /// The tiny network's RRAM of `TinyStudyFixture` (its σ: D2D 0.05 and level-dependent
+    /// programming noise, 2-bit cells).
     private func tinyDevice() throws -> DeviceModel {
-        try DeviceModel(
-            toml: """
-                name = "test-rram"
-                source = "test fixture"
-                [conductance]
-                g_min_us = 1.0
-                g_max_us = 20.0
-                cell_bits = 2
-                [d2d]
-                sigma = 0.05
-                [programming]
-                sigma_per_level = [0.02, 0.06, 0.06, 0.03]
-                """, file: "test-rram.toml")
+        try DeviceModel(toml: TinyStudyFixture.deviceModelText, file: "test-rram.toml")
     }
 
     /// A search on the tiny network, 6-bit weights on 2-bit differential pairs, over images

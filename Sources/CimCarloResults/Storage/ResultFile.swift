@@ -441,15 +441,17 @@ public final class ResultFile: ResultSink {
         try rewrite(as: destination ?? path, reopening: false) { file in
             if let tail { try writeTail(tail, in: file) }
             for (index, name) in SummaryStatistics.names.enumerated() {
-                try writeSummary(name, summary.cells.flatMap { row in row.map { $0.named[index].1 } }, in: file)
+                try writePolicyTimeTable(
+                    "/summary/" + name, summary.cells.flatMap { row in row.map { $0.named[index].1 } }, in: file)
             }
             let baseline = plan.policyLabels[0]
             for (name, value) in [
                 ("diff_mean", { (s: SummaryStatistics) in s.mean }),
                 ("diff_ci95_low", { $0.ci95Low }), ("diff_ci95_high", { $0.ci95High }),
             ] {
-                try writeSummary(
-                    name, summary.differences.flatMap { row in row.map(value) }, baseline: baseline, in: file)
+                try writePolicyTimeTable(
+                    "/summary/" + name, summary.differences.flatMap { row in row.map(value) }, baseline: baseline,
+                    in: file)
             }
             if let stoppingReason { try file.setAttribute("stopping_reason", stoppingReason) }
             try file.setAttribute("status", "complete")
@@ -463,11 +465,7 @@ public final class ResultFile: ResultSink {
         let (p, t, s) = (plan.policyLabels.count, plan.timesSeconds.count, cells[0].scales.count)
         let fresh = !file.exists("/tail/failures")
         func write(_ name: String, _ values: [Double]) throws {
-            let dataset = "/tail/" + name
-            guard fresh else { return try file.writeBlock(values, to: dataset, start: [0, 0], count: [p, t]) }
-            try file.write(ShapedArray(values: values, shape: [p, t]), to: dataset)
-            try file.attachDimensionScale("/policy", name: "policy", to: [(dataset, 0)])
-            try file.attachDimensionScale("/time", name: "time", to: [(dataset, 1)])
+            try writePolicyTimeTable("/tail/" + name, values, in: file)
         }
         let failures = cells.flatMap { $0.failures.map(Int64.init) }
         let chips = cells[0].chips.map(Int64.init)
@@ -494,11 +492,13 @@ public final class ResultFile: ResultSink {
             on: "/tail")
     }
 
-    /// `/summary/<name>` `[policy, time]`, created with its dimension scales (and the paired
-    /// differences' `baseline` attribute) the first time, overwritten after a resume.
-    private func writeSummary(_ name: String, _ values: [Double], baseline: String? = nil, in file: HDF5File) throws {
+    /// A `[policy, time]` dataset (`/summary/<name>`, `/tail/<name>`), created with its dimension
+    /// scales (and the paired differences' `baseline` attribute) the first time, overwritten
+    /// after a resume.
+    private func writePolicyTimeTable(
+        _ dataset: String, _ values: [Double], baseline: String? = nil, in file: HDF5File
+    ) throws {
         let (p, t) = (plan.policyLabels.count, plan.timesSeconds.count)
-        let dataset = "/summary/" + name
         guard !file.exists(dataset) else {
             try file.writeBlock(values, to: dataset, start: [0, 0], count: [p, t])
             return

@@ -113,28 +113,23 @@ package final class HDF5File: @unchecked Sendable {
             // Errors surface as HDF5Error, not as HDF5's own stack dump on stderr.
             cim_H5_silence_errors()
             errno = 0
+            let access: hid_t
+            switch mode {
+            case .readWrite: access = cim_H5P_owner_access()
+            case .createForConcurrentReading: access = cim_H5P_latest_format_access()
+            case .readOnly, .createExclusive, .createTruncating: access = cim_H5P_strong_close_access()
+            }
+            defer { H5Pclose(access) }
             switch mode {
             case .readOnly:
                 // H5Fopen on a missing file fails cleanly; a non-HDF5 file too.
-                let access = cim_H5P_strong_close_access()
-                defer { H5Pclose(access) }
                 return H5Fopen(path, cim_H5F_ACC_RDONLY() | cim_H5F_ACC_SWMR_READ(), access)
             case .readWrite:
-                let access = cim_H5P_owner_access()
-                defer { H5Pclose(access) }
                 return H5Fopen(path, cim_H5F_ACC_RDWR(), access)
-            case .createExclusive:
-                let access = cim_H5P_strong_close_access()
-                defer { H5Pclose(access) }
+            case .createExclusive, .createForConcurrentReading:
                 return H5Fcreate(path, cim_H5F_ACC_EXCL(), cim_H5P_DEFAULT(), access)
             case .createTruncating:
-                let access = cim_H5P_strong_close_access()
-                defer { H5Pclose(access) }
                 return H5Fcreate(path, cim_H5F_ACC_TRUNC(), cim_H5P_DEFAULT(), access)
-            case .createForConcurrentReading:
-                let access = cim_H5P_latest_format_access()
-                defer { H5Pclose(access) }
-                return H5Fcreate(path, cim_H5F_ACC_EXCL(), cim_H5P_DEFAULT(), access)
             }
         }
         guard id >= 0 else {

@@ -74,23 +74,9 @@ func meanAndStd(_ values: [Double]) -> (mean: Double, std: Double) {
 
 /// A tiny model, dataset, device model and run spec on disk, for end-to-end runs.
 struct TinyStudyFixture {
-    let network = makeTinyNetwork(seed: 31)
-    let images: LabeledImages
-    let model: String
-    let data: String
-    let deviceModel: String
-    let spec: String
-
-    init(directory: TemporaryDirectory, instances: Int = 6, sign: String = "differential", extraSpec: String = "")
-        throws
-    {
-        images = makeRandomImages(for: network, count: 50, seed: 32)
-        model = directory.file("tiny.h5")
-        try network.save(to: model)
-        data = directory.file("data.h5")
-        try writeHDF5Dataset(images, to: data)
-        deviceModel = directory.file("device.toml")
-        try """
+    /// The fixture's RRAM: 2-bit cells, D2D 0.05, level-dependent programming noise, stuck-at
+    /// faults, drift and read noise.
+    static let deviceModelText = """
         name = "test-rram"
         source = "test fixture"
         [conductance]
@@ -114,7 +100,25 @@ struct TinyStudyFixture {
         tolerance = 0.02
         max_iterations = 10
         pulse_time_s = 1e-7
-        """.write(toFile: deviceModel, atomically: true, encoding: .utf8)
+        """
+
+    let network = makeTinyNetwork(seed: 31)
+    let images: LabeledImages
+    let model: String
+    let data: String
+    let deviceModel: String
+    let spec: String
+
+    init(directory: TemporaryDirectory, instances: Int = 6, sign: String = "differential", extraSpec: String = "")
+        throws
+    {
+        images = makeRandomImages(for: network, count: 50, seed: 32)
+        model = directory.file("tiny.h5")
+        try network.save(to: model)
+        data = directory.file("data.h5")
+        try writeHDF5Dataset(images, to: data)
+        deviceModel = directory.file("device.toml")
+        try Self.deviceModelText.write(toFile: deviceModel, atomically: true, encoding: .utf8)
         spec = directory.file("spec.toml")
         try """
         model = "tiny.h5"
