@@ -170,17 +170,24 @@ INLINE void normals_at_body(uint64_t key, const int64_t *counters, float *out, i
     for (int64_t start = 0; start < count; start += 8) {
         int64_t lanes = count - start < 8 ? count - start : 8;
         u64x8 blocks = (u64x8){0};
+        i32x8 word = (i32x8){0};
         for (int64_t index = 0; index < lanes; index++) {
             uint64_t counter = (uint64_t)counters[start + index];
             blocks[index] = (counter >> 5) * 8 + (counter & 7);
+            word[index] = (int32_t)((counter >> 3) & 3);
         }
-        draws d = make_draws(philox(blocks, k0, k1), 1);
-        for (int64_t index = 0; index < lanes; index++) {
-            int64_t counter = counters[start + index];
-            int word = (int)((counter >> 3) & 3);
-            f32x8 v = word == 0 ? d.v0 : word == 1 ? d.v1 : word == 2 ? d.v2 : d.v3;
-            out[start + index] = v[index];
-        }
+        // Each lane needs one normal of its block: of the Box–Muller pair (0, 1) or (2, 3),
+        // the radius of the pair's first uniform and the cosine (even word) or sine (odd) of its
+        // second — the same operations, lane by lane, as make_draws.
+        words w = philox(blocks, k0, k1);
+        i32x8 second_pair = (word >> 1) != 0, odd = (word & 1) != 0;
+        f32x8 radius_uniform = open_unit((u32x8)(((i32x8)w.w2 & second_pair) | ((i32x8)w.w0 & ~second_pair)));
+        f32x8 angle_uniform = open_unit((u32x8)(((i32x8)w.w3 & second_pair) | ((i32x8)w.w1 & ~second_pair)));
+        f32x8 radius = vector_sqrt(-2.0f * vector_log(radius_uniform));
+        f32x8 cosine, sine;
+        cos_sin_turns(angle_uniform, &cosine, &sine);
+        f32x8 normal = radius * as_float((as_int(sine) & odd) | (as_int(cosine) & ~odd));
+        for (int64_t index = 0; index < lanes; index++) out[start + index] = normal[index];
     }
 }
 
@@ -201,23 +208,33 @@ VERSION(baseline, "sse2")
 typedef void (*fill_function)(uint64_t, int64_t, float *, int64_t, int);
 typedef void (*normals_function)(uint64_t, const int64_t *, float *, int64_t);
 
+/// Whether this CPU has version `version` (0 baseline, 1 AVX2, 2 AVX-512).
+static int available(int32_t version) {
+    __builtin_cpu_init();
+    switch (version) {
+    case 0: return 1;
+    case 1: return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    case 2:
+        return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
+               __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512bw");
+    default: return 0;
+    }
+}
+
 static int chosen_isa(void) {
     static int isa = -1;  // races write the same value
     if (isa < 0) {
         // CIMCARLO_SAMPLER_ISA=x86-64|avx2 forces a lower version (the draws are identical).
         const char *forced = getenv("CIMCARLO_SAMPLER_ISA");
         int ceiling = forced && !strcmp(forced, "x86-64") ? 0 : forced && !strcmp(forced, "avx2") ? 1 : 2;
-        __builtin_cpu_init();
-        isa = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
-                      __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512bw")
-                  ? 2
-                  : __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") ? 1 : 0;
+        isa = available(2) ? 2 : available(1) ? 1 : 0;
         if (isa > ceiling) isa = ceiling;
     }
     return isa;
 }
 
 static const fill_function fill_versions[] = {fill_baseline, fill_avx2, fill_avx512};
+static const normals_function normals_versions[] = {normals_at_baseline, normals_at_avx2, normals_at_avx512};
 
 void cimcarlo_fill(uint64_t key, int64_t first, float *out, int64_t count, int32_t normal) {
     fill_versions[chosen_isa()](key, first, out, count, normal);
@@ -225,18 +242,20 @@ void cimcarlo_fill(uint64_t key, int64_t first, float *out, int64_t count, int32
 
 int32_t cimcarlo_fill_version(
     int32_t version, uint64_t key, int64_t first, float *out, int64_t count, int32_t normal) {
-    __builtin_cpu_init();
-    int available[] = {1, __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"),
-                       __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
-                           __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512bw")};
-    if (version < 0 || version > 2 || !available[version]) return 1;
+    if (!available(version)) return 1;
     fill_versions[version](key, first, out, count, normal);
     return 0;
 }
 
 void cimcarlo_normals_at(uint64_t key, const int64_t *counters, float *out, int64_t count) {
-    static const normals_function versions[] = {normals_at_baseline, normals_at_avx2, normals_at_avx512};
-    versions[chosen_isa()](key, counters, out, count);
+    normals_versions[chosen_isa()](key, counters, out, count);
+}
+
+int32_t cimcarlo_normals_at_version(
+    int32_t version, uint64_t key, const int64_t *counters, float *out, int64_t count) {
+    if (!available(version)) return 1;
+    normals_versions[version](key, counters, out, count);
+    return 0;
 }
 
 const char *cimcarlo_sampler_isa(void) {

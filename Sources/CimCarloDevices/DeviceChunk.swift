@@ -82,13 +82,16 @@ package protocol ReadTimeEffect: AnyObject {
 /// `Float(parameter(Double(target)))` either way.
 struct LevelTable {
     private let gridMax: Float
+    /// The grid's normalised levels `l / gridMax` and the parameter at each.
+    private let levels: [Float]
     private let values: [Float]
     private let parameter: @Sendable (Double) -> Double
 
     init(cellBits: Int, _ parameter: @escaping @Sendable (Double) -> Double) {
         gridMax = Float((1 << cellBits) - 1)
         let gridMax = gridMax
-        values = (0...Int(gridMax)).map { Float(parameter(Double(Float($0) / gridMax))) }
+        levels = (0...Int(gridMax)).map { Float($0) / gridMax }
+        values = levels.map { Float(parameter(Double($0))) }
         self.parameter = parameter
     }
 
@@ -96,13 +99,17 @@ struct LevelTable {
     func fill(_ chunk: DeviceChunk, into output: DeviceBuffer<Float>) {
         let targets = chunk.targets.base
         let output = output.base
-        values.withUnsafeBufferPointer { values in
-            for index in 0..<chunk.count {
-                let target = targets[index]
-                let level = Int(target * gridMax + 0.5)
-                if level >= 0 && level < values.count && Float(level) / gridMax == target {
-                    output[index] = values[level]
-                } else {
+        levels.withUnsafeBufferPointer { levels in
+            values.withUnsafeBufferPointer { values in
+                for index in 0..<chunk.count {
+                    let target = targets[index]
+                    if target >= 0 && target <= 1 {
+                        let level = Int(target * gridMax + 0.5)
+                        if levels[level] == target {
+                            output[index] = values[level]
+                            continue
+                        }
+                    }
                     output[index] = Float(parameter(Double(target)))
                 }
             }

@@ -115,4 +115,23 @@ extension CounterRandomTests {
         #expect(compared > 0, "this CPU has neither AVX2 nor AVX-512: nothing to compare")
         #expect(CounterRandom.instructionSet != "")
     }
+
+    /// Normals gathered at arbitrary counters (every word of a block, unordered, repeated, any
+    /// count of lanes) are, on every version, the bits the contiguous draws have there.
+    @Test func gatheredNormalsAreTheContiguousDrawsOnEveryVersion() {
+        var generator = SplitMix64(seed: 31)
+        for round in 0..<20 {
+            let stream = CounterRandom(seed: generator.next(), instance: round, purpose: .verifyPulses)
+            var reference = [Float](repeating: 0, count: 4_096)
+            _ = reference.withUnsafeMutableBufferPointer {
+                stream.fill($0, firstCounter: 0, normal: true, version: 0)
+            }
+            let counters = (0..<(1 + round * 13)).map { _ in Int(generator.next() % 4_096) }
+            for version in 0...2 {
+                guard let gathered = stream.normals(at: counters, version: version) else { continue }
+                #expect(
+                    gathered.map(\.bitPattern) == counters.map { reference[$0].bitPattern }, "version \(version)")
+            }
+        }
+    }
 }

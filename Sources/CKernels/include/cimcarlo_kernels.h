@@ -68,6 +68,10 @@ int32_t cimcarlo_fill_version(
 /// Standard normal draws at arbitrary `counters` of the stream `key`, into `out`.
 void cimcarlo_normals_at(uint64_t key, const int64_t *counters, float *out, int64_t count);
 
+/// `cimcarlo_normals_at` on version `version`, as `cimcarlo_fill_version`.
+int32_t cimcarlo_normals_at_version(
+    int32_t version, uint64_t key, const int64_t *counters, float *out, int64_t count);
+
 /// The instruction set the sampler runs on here: "avx512", "avx2" or "x86-64".
 const char *cimcarlo_sampler_isa(void);
 

@@ -90,17 +90,27 @@ package final class Incremental: ProgrammingModel {
         }
     }
 
-    package func retries(firstError error: Float) -> Bool { true }
+    package var retriedBeyond: Float { -.infinity }
     package var readsWithNoise: Bool { true }
     package func prepare(_ chunk: DeviceChunk) { verifyReadTable.fill(chunk, into: verifyRead) }
 
-    package func pulse(_ chunk: DeviceChunk, index: Int, level: Float, pulseDraw: Float, readDraw: Float)
-        -> (level: Float, again: Bool)?
-    {
-        Self.pulse(
-            response, level: level, target: chunk.targets[index], tolerance: tolerance,
-            verifyReadSigma: verifyRead[index], pulseDraw: pulseDraw, readDraw: readDraw
-        ).map { ($0, true) }
+    package func pulseRound(
+        _ chunk: DeviceChunk, devices: UnsafeMutablePointer<Int32>, count: Int, levels: UnsafeMutablePointer<Float>,
+        pulseDraws: UnsafePointer<Float>, readDraws: UnsafePointer<Float>
+    ) -> (pulses: Int, remaining: Int) {
+        var remaining = 0
+        for slot in 0..<count {
+            let index = Int(devices[slot])
+            guard
+                let level = Self.pulse(
+                    response, level: levels[index], target: chunk.targets[index], tolerance: tolerance,
+                    verifyReadSigma: verifyRead[index], pulseDraw: pulseDraws[slot], readDraw: readDraws[slot])
+            else { continue }
+            levels[index] = level
+            devices[remaining] = Int32(index)
+            remaining += 1
+        }
+        return (remaining, remaining)
     }
 
     /// One verify-and-pulse round at `level` toward `target` (normalised): nil when the verify

@@ -4,19 +4,23 @@ import Foundation
 /// definition of the dynamics for the chip (`ChipSimulator`) and for the `variance` policy's
 /// expected verified spread (`VerifiedSpread`).
 package protocol ProgrammingModel: AnyObject {
-    /// Whether a verified device whose first pulse missed its target by `error` (units of the
-    /// range) is verified again.
-    func retries(firstError error: Float) -> Bool
+    /// A verified device whose first pulse missed its target by more than this (units of the
+    /// range, in absolute value) is verified again; −∞ when every verified device is.
+    var retriedBeyond: Float { get }
     /// Whether a pulse also takes a verify-read draw (purpose `verifyReads`).
     var readsWithNoise: Bool { get }
     /// Prepares the per-device parameters of `chunk` (its targets are set).
     func prepare(_ chunk: DeviceChunk)
-    /// One verify-and-pulse round of device `index` of `chunk`, at `level` (normalised): the level
-    /// after a pulse and whether the device is verified again, or nil when the verify accepts it
-    /// (no pulse). `pulseDraw` is the pulse's standard normal draw (purpose `verifyPulses`),
-    /// `readDraw` the verify read's (`verifyReads`).
-    func pulse(_ chunk: DeviceChunk, index: Int, level: Float, pulseDraw: Float, readDraw: Float)
-        -> (level: Float, again: Bool)?
+    /// One verify-and-pulse round of the devices `devices[0 ..< count]` of `chunk`, at their
+    /// normalised levels in `levels`: each device the verify does not accept gets one pulse,
+    /// which moves its level. `pulseDraws[slot]` is slot `slot`'s standard normal pulse draw
+    /// (purpose `verifyPulses`), `readDraws[slot]` its verify read's (`verifyReads`). Moves the
+    /// devices to verify again to the front of `devices`, in order; returns the pulses given and
+    /// how many devices are verified again.
+    func pulseRound(
+        _ chunk: DeviceChunk, devices: UnsafeMutablePointer<Int32>, count: Int, levels: UnsafeMutablePointer<Float>,
+        pulseDraws: UnsafePointer<Float>, readDraws: UnsafePointer<Float>
+    ) -> (pulses: Int, remaining: Int)
 }
 
 /// Write-verify by redrawing: every pulse lands at the target with fresh programming (C2C)
@@ -32,15 +36,25 @@ package final class Redraw: ProgrammingModel {
         self.programming = programming
     }
 
-    package func retries(firstError error: Float) -> Bool { abs(error) > tolerance }
+    package var retriedBeyond: Float { tolerance }
     package var readsWithNoise: Bool { false }
     package func prepare(_ chunk: DeviceChunk) {}
 
-    package func pulse(_ chunk: DeviceChunk, index: Int, level: Float, pulseDraw: Float, readDraw: Float)
-        -> (level: Float, again: Bool)?
-    {
-        let error = programming?.deviation(pulseDraw, at: index) ?? 0
-        return (chunk.targets[index] + error, abs(error) > tolerance)
+    package func pulseRound(
+        _ chunk: DeviceChunk, devices: UnsafeMutablePointer<Int32>, count: Int, levels: UnsafeMutablePointer<Float>,
+        pulseDraws: UnsafePointer<Float>, readDraws: UnsafePointer<Float>
+    ) -> (pulses: Int, remaining: Int) {
+        var remaining = 0
+        for slot in 0..<count {
+            let index = Int(devices[slot])
+            let error = programming?.deviation(pulseDraws[slot], at: index) ?? 0
+            levels[index] = chunk.targets[index] + error
+            if abs(error) > tolerance {
+                devices[remaining] = Int32(index)
+                remaining += 1
+            }
+        }
+        return (count, remaining)
     }
 
     /// The expected variance after redraw write-verify, in closed form for Gaussian errors: with

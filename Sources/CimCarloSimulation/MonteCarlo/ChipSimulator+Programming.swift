@@ -13,31 +13,58 @@ extension ChipSimulator {
     /// `device · maxIterations + pulse`. Stuck devices cannot be moved: verifying them spends
     /// every pulse. The retries run round by round over the devices still being verified.
     func program(_ layerIndex: Int, policy: WriteVerifyPolicy, firstWeight: Int?, draws: ChipDraws) -> Int {
-        let layer = mapping.layers[layerIndex]
-        let pulseStream = draws.stream(.verifyPulses)
-        let verifyReadStream = draws.stream(.verifyReads)
-        let maxIterations = device.writeVerify.maxIterations
-        let hasFaults = device.stuckAtZeroRate + device.stuckAtOneRate > 0
-        let (targets, errors, output, faults) = (chunk.targets, chunk.oneShotError, chunk.programmed, chunk.stuck)
-        var cycles = 0
-        var active = 0
-        for index in 0..<chunk.count {
-            let verified =
-                firstWeight.map {
-                    policy.verifies(layer: layerIndex, weightIndex: $0 + index / layer.devicesPerWeight)
-                } ?? policy.verifiesAnything
-            if hasFaults && faults[index] != 0 {
-                output[index] = faults[index] == 1 ? 0 : 1
-                cycles += verified ? maxIterations : 1
-                continue
-            }
-            output[index] = targets[index] + errors[index]
-            cycles += 1
-            if verified && maxIterations > 1 && programmingModel.retries(firstError: errors[index]) {
-                retrying[active] = Int32(index)
-                active += 1
+        let (targets, errors, output) = (chunk.targets.base, chunk.oneShotError.base, chunk.programmed.base)
+        // The first pulse: every device lands at its target plus its one-shot error.
+        for index in chunk.lanes {
+            (VectorMath.load(targets, index) + VectorMath.load(errors, index)).store(output, index)
+        }
+        // Which devices the policy verifies: every one, none, or those of its selected weights.
+        let cycles: Int
+        switch (policy.kind, firstWeight) {
+        case (.none, _), (.all, _), (_, nil):
+            let every = firstWeight == nil ? policy.verifiesAnything : policy.kind == .all
+            cycles = verify(layerIndex, every: every, selection: nil, draws: draws)
+        case (_, let first?):
+            cycles = policy.selection[layerIndex].withUnsafeBufferPointer {
+                verify(layerIndex, every: false, selection: UnsafeBufferPointer(rebasing: $0[first...]), draws: draws)
             }
         }
+        let lowest = -conductanceOffset  // G ≥ 0
+        for index in chunk.lanes {
+            VectorMath.store(VectorMath.maximum(VectorMath.load(output, index), lowest), output, index)
+        }
+        return cycles
+    }
+
+    /// The pulses of `program` after the first: stuck devices set to their rail, and the devices
+    /// verified — `every` one, else those whose weight `selection` marks (indexed from the chunk's
+    /// first weight) — verified and pulsed round by round. Returns all the pulses spent.
+    private func verify(_ layerIndex: Int, every: Bool, selection: UnsafeBufferPointer<UInt8>?, draws: ChipDraws)
+        -> Int
+    {
+        let devicesPerWeight = mapping.layers[layerIndex].devicesPerWeight
+        let maxIterations = device.writeVerify.maxIterations
+        let (errors, output, faults) = (chunk.oneShotError.base, chunk.programmed.base, chunk.stuck.base)
+        func verified(_ index: Int) -> Bool { selection.map { $0[index / devicesPerWeight] != 0 } ?? every }
+        var cycles = chunk.count
+        let hasFaults = device.stuckAtZeroRate + device.stuckAtOneRate > 0
+        if hasFaults {
+            // Stuck devices cannot be moved: verifying them spends every pulse.
+            for index in 0..<chunk.count where faults[index] != 0 {
+                output[index] = faults[index] == 1 ? 0 : 1
+                if verified(index) { cycles += maxIterations - 1 }
+            }
+        }
+        guard maxIterations > 1 && (every || selection != nil) else { return cycles }
+        let retriedBeyond = programmingModel.retriedBeyond
+        var active = 0
+        for index in 0..<chunk.count
+        where abs(errors[index]) > retriedBeyond && (!hasFaults || faults[index] == 0) && verified(index) {
+            retrying[active] = Int32(index)
+            active += 1
+        }
+        let pulseStream = draws.stream(.verifyPulses)
+        let verifyReadStream = draws.stream(.verifyReads)
         var pulse = 1
         while active > 0 && pulse < maxIterations {
             for slot in 0..<active {
@@ -50,27 +77,12 @@ extension ChipSimulator {
                 verifyReadStream.normals(
                     at: slotCounters, into: UnsafeMutableBufferPointer(start: chunk.extraDraws.base, count: active))
             }
-            var remaining = 0
-            for slot in 0..<active {
-                let index = Int(retrying[slot])
-                guard
-                    let (level, again) = programmingModel.pulse(
-                        chunk, index: index, level: output[index], pulseDraw: chunk.draws[slot],
-                        readDraw: chunk.extraDraws[slot])
-                else { continue }
-                output[index] = level
-                cycles += 1
-                if again {
-                    retrying[remaining] = Int32(index)
-                    remaining += 1
-                }
-            }
+            let (pulses, remaining) = programmingModel.pulseRound(
+                chunk, devices: retrying.base, count: active, levels: output,
+                pulseDraws: chunk.draws.base, readDraws: chunk.extraDraws.base)
+            cycles += pulses
             active = remaining
             pulse += 1
-        }
-        let lowest = -conductanceOffset  // G ≥ 0
-        for index in chunk.lanes {
-            VectorMath.store(VectorMath.maximum(VectorMath.load(output.base, index), lowest), output.base, index)
         }
         return cycles
     }

@@ -120,6 +120,20 @@ public struct CounterRandom: Sendable {
             Int32(version), key, Int64(firstCounter), base, Int64(buffer.count), normal ? 1 : 0) == 0
     }
 
+    /// `normals(at:into:)` on one version of the sampler, as `fill(_:firstCounter:normal:version:)`.
+    func normals(at counters: [Int], version: Int) -> [Float]? {
+        var values = [Float](repeating: .nan, count: counters.count)
+        let ran = counters.withUnsafeBufferPointer { counters in
+            counters.withMemoryRebound(to: Int64.self) { counters in
+                values.withUnsafeMutableBufferPointer {
+                    cimcarlo_normals_at_version(
+                        Int32(version), key, counters.baseAddress!, $0.baseAddress!, Int64(counters.count)) == 0
+                }
+            }
+        }
+        return ran ? values : nil
+    }
+
     /// The instruction set the sampler runs on here ("avx512", "avx2" or "x86-64"); the draws
     /// are the same on each. `CIMCARLO_SAMPLER_ISA` may force a lower one.
     public static var instructionSet: String { String(cString: cimcarlo_sampler_isa()) }
