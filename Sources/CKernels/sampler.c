@@ -169,13 +169,14 @@ INLINE void normals_at_body(uint64_t key, const int64_t *counters, float *out, i
     uint32_t k0 = (uint32_t)key, k1 = (uint32_t)(key >> 32);
     for (int64_t start = 0; start < count; start += 8) {
         int64_t lanes = count - start < 8 ? count - start : 8;
-        u64x8 blocks = (u64x8){0};
-        i32x8 word = (i32x8){0};
-        for (int64_t index = 0; index < lanes; index++) {
-            uint64_t counter = (uint64_t)counters[start + index];
-            blocks[index] = (counter >> 5) * 8 + (counter & 7);
-            word[index] = (int32_t)((counter >> 3) & 3);
+        u64x8 counter = (u64x8){0};
+        if (lanes == 8) {
+            memcpy(&counter, counters + start, sizeof counter);
+        } else {
+            for (int64_t index = 0; index < lanes; index++) counter[index] = (uint64_t)counters[start + index];
         }
+        u64x8 blocks = (counter >> 5) * 8 + (counter & 7);
+        i32x8 word = __builtin_convertvector((counter >> 3) & 3, i32x8);
         // Each lane needs one normal of its block: of the Box–Muller pair (0, 1) or (2, 3),
         // the radius of the pair's first uniform and the cosine (even word) or sine (odd) of its
         // second — the same operations, lane by lane, as make_draws.
@@ -187,7 +188,11 @@ INLINE void normals_at_body(uint64_t key, const int64_t *counters, float *out, i
         f32x8 cosine, sine;
         cos_sin_turns(angle_uniform, &cosine, &sine);
         f32x8 normal = radius * as_float((as_int(sine) & odd) | (as_int(cosine) & ~odd));
-        for (int64_t index = 0; index < lanes; index++) out[start + index] = normal[index];
+        if (lanes == 8) {
+            memcpy(out + start, &normal, sizeof normal);
+        } else {
+            for (int64_t index = 0; index < lanes; index++) out[start + index] = normal[index];
+        }
     }
 }
 

@@ -97,20 +97,39 @@ struct LevelTable {
 
     /// The parameter of each of the chunk's devices, into `output`.
     func fill(_ chunk: DeviceChunk, into output: DeviceBuffer<Float>) {
-        let targets = chunk.targets.base
-        let output = output.base
+        let (targets, output) = (chunk.targets.base, output.base)
         levels.withUnsafeBufferPointer { levels in
             values.withUnsafeBufferPointer { values in
-                for index in 0..<chunk.count {
-                    let target = targets[index]
-                    if target >= 0 && target <= 1 {
-                        let level = Int(target * gridMax + 0.5)
-                        if levels[level] == target {
-                            output[index] = values[level]
-                            continue
+                guard levels.count <= 16 else {
+                    for index in 0..<chunk.count {
+                        let target = targets[index]
+                        if target >= 0 && target <= 1 {
+                            let level = Int(target * gridMax + 0.5)
+                            if levels[level] == target {
+                                output[index] = values[level]
+                                continue
+                            }
                         }
+                        output[index] = Float(parameter(Double(target)))
                     }
-                    output[index] = Float(parameter(Double(target)))
+                    return
+                }
+                // Small grids: eight devices at a time, matched against every level; lanes off
+                // the grid are evaluated one by one.
+                for index in chunk.lanes {
+                    let target = VectorMath.load(targets, index)
+                    var value = VectorMath.Lanes(repeating: 0)
+                    var matched = SIMDMask<SIMD8<Int32>>(repeating: false)
+                    for level in levels.indices {
+                        let hit = target .== levels[level]
+                        value.replace(with: values[level], where: hit)
+                        matched .|= hit
+                    }
+                    VectorMath.store(value, output, index)
+                    guard !all(matched) else { continue }
+                    for device in index..<min(index + 8, chunk.count) where !matched[device - index] {
+                        output[device] = Float(parameter(Double(targets[device])))
+                    }
                 }
             }
         }

@@ -52,6 +52,32 @@ import Testing
         }
     }
 
+    /// A level table gives `Float(parameter(Double(target)))` exactly, on and off the grid, in
+    /// whole and partial lanes, for small grids (matched eight at a time) and large ones.
+    @Test(arguments: [1, 2, 4, 5, 8])
+    func levelTableIsTheParameterAtEveryTarget(cellBits: Int) {
+        let parameter: @Sendable (Double) -> Double = { 0.02 + 0.3 * $0 * $0 - 0.1 * $0 }
+        let table = LevelTable(cellBits: cellBits, parameter)
+        let gridMax = Float((1 << cellBits) - 1)
+        var generator = SplitMix64(seed: UInt64(cellBits))
+        let chunk = DeviceChunk()
+        chunk.count = 4_000 + cellBits  // a partial last lane
+        for index in 0..<chunk.count {
+            let level = Float(generator.next() % UInt64(gridMax + 1))
+            chunk.targets[index] =
+                switch generator.next() % 8 {
+                case 0: Float(generator.next() % 1_000) / 999  // off the grid (or on it by chance)
+                case 1: level / gridMax + 1e-7
+                default: level / gridMax
+                }
+        }
+        let output = DeviceBuffer<Float>(count: DeviceChunk.capacity)
+        table.fill(chunk, into: output)
+        for index in 0..<chunk.count {
+            #expect(output[index] == Float(parameter(Double(chunk.targets[index]))), "device \(index)")
+        }
+    }
+
     @Test(arguments: [
         ReadNoise(coefficient: 0.0088, exponent: 0.65, floor: 1e-3, maximum: 0.2),
         ReadNoise(coefficient: 0.01),

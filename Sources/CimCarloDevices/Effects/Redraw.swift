@@ -44,15 +44,21 @@ package final class Redraw: ProgrammingModel {
         _ chunk: DeviceChunk, devices: UnsafeMutablePointer<Int32>, count: Int, levels: UnsafeMutablePointer<Float>,
         pulseDraws: UnsafePointer<Float>, readDraws: UnsafePointer<Float>
     ) -> (pulses: Int, remaining: Int) {
+        let targets = chunk.targets.base
+        guard let programming else {
+            for slot in 0..<count { levels[Int(devices[slot])] = targets[Int(devices[slot])] }
+            return (count, 0)
+        }
+        let (variation, scale, level) = (programming.variation, programming.scale.base, programming.level.base)
         var remaining = 0
         for slot in 0..<count {
             let index = Int(devices[slot])
-            let error = programming?.deviation(pulseDraws[slot], at: index) ?? 0
-            levels[index] = chunk.targets[index] + error
-            if abs(error) > tolerance {
-                devices[remaining] = Int32(index)
-                remaining += 1
-            }
+            let error = variation.deviation(pulseDraws[slot], scale: scale[index], level: level[index])
+            levels[index] = targets[index] + error
+            // Kept without a branch (whether a redraw misses is a coin toss): slot `remaining`
+            // ≤ `slot` has been read already.
+            devices[remaining] = Int32(index)
+            remaining += abs(error) > tolerance ? 1 : 0
         }
         return (count, remaining)
     }

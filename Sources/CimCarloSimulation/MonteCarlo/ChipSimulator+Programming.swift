@@ -58,10 +58,11 @@ extension ChipSimulator {
         guard maxIterations > 1 && (every || selection != nil) else { return cycles }
         let retriedBeyond = programmingModel.retriedBeyond
         var active = 0
-        for index in 0..<chunk.count
-        where abs(errors[index]) > retriedBeyond && (!hasFaults || faults[index] == 0) && verified(index) {
+        for index in 0..<chunk.count {
+            // Without a branch: whether a first pulse missed is a coin toss.
             retrying[active] = Int32(index)
-            active += 1
+            let retries = abs(errors[index]) > retriedBeyond && (!hasFaults || faults[index] == 0) && verified(index)
+            active += retries ? 1 : 0
         }
         let pulseStream = draws.stream(.verifyPulses)
         let verifyReadStream = draws.stream(.verifyReads)
