@@ -41,6 +41,7 @@ enum { batch_sizes = 4 };
 struct cimcarlo_convolution {
     cimcarlo_convolution_shape shape;
     cimcarlo_convolution_epilogue epilogue;
+    float *direct_scratch;  // non-NULL: the direct convolution computes it, not oneDNN
     dnnl_stream_t stream;
     batch_primitives batches[batch_sizes];
     int used;
@@ -149,12 +150,15 @@ static int prepare(cimcarlo_convolution *convolution, batch_primitives *entry, i
 
 cimcarlo_convolution *cimcarlo_convolution_create(
     const cimcarlo_convolution_shape *shape, const cimcarlo_convolution_epilogue *epilogue) {
-    if (!cimcarlo_engine()) return NULL;
     cimcarlo_convolution *convolution = calloc(1, sizeof *convolution);
     if (!convolution) return NULL;
     convolution->shape = *shape;
     convolution->epilogue = *epilogue;
-    if (dnnl_stream_create(&convolution->stream, engine, dnnl_stream_default_flags)) {
+    if (cimcarlo_direct_convolution_supported(shape)) {
+        convolution->direct_scratch = malloc(sizeof(float) * (size_t)cimcarlo_direct_convolution_scratch(shape));
+        if (convolution->direct_scratch) return convolution;
+    }
+    if (!cimcarlo_engine() || dnnl_stream_create(&convolution->stream, engine, dnnl_stream_default_flags)) {
         free(convolution);
         return NULL;
     }
@@ -164,6 +168,10 @@ cimcarlo_convolution *cimcarlo_convolution_create(
 int cimcarlo_convolution_forward(
     cimcarlo_convolution *convolution, const float *input, const float *weights, const float *bias,
     const float *scale, const float *shift, float *output, int32_t batch) {
+    if (convolution->direct_scratch)
+        return cimcarlo_direct_convolution_forward(
+            -1, &convolution->shape, &convolution->epilogue, input, weights, bias, scale, shift, output, batch,
+            convolution->direct_scratch);
     cimcarlo_single_thread();
     batch_primitives *entry = NULL;
     for (int index = 0; index < convolution->used; index++)
@@ -206,6 +214,7 @@ int cimcarlo_convolution_forward(
 void cimcarlo_convolution_destroy(cimcarlo_convolution *convolution) {
     if (!convolution) return;
     for (int index = 0; index < convolution->used; index++) release(&convolution->batches[index]);
-    dnnl_stream_destroy(convolution->stream);
+    if (convolution->stream) dnnl_stream_destroy(convolution->stream);
+    free(convolution->direct_scratch);
     free(convolution);
 }

@@ -6,7 +6,6 @@
 // whichever version runs.
 #include "cimcarlo_kernels.h"
 
-#include <stdlib.h>
 #include <string.h>
 
 #pragma clang fp contract(off)
@@ -213,59 +212,29 @@ VERSION(baseline, "sse2")
 typedef void (*fill_function)(uint64_t, int64_t, float *, int64_t, int);
 typedef void (*normals_function)(uint64_t, const int64_t *, float *, int64_t);
 
-/// Whether this CPU has version `version` (0 baseline, 1 AVX2, 2 AVX-512).
-static int available(int32_t version) {
-    __builtin_cpu_init();
-    switch (version) {
-    case 0: return 1;
-    case 1: return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-    case 2:
-        return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
-               __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512bw");
-    default: return 0;
-    }
-}
-
-static int chosen_isa(void) {
-    static int isa = -1;  // races write the same value
-    if (isa < 0) {
-        // CIMCARLO_SAMPLER_ISA=x86-64|avx2 forces a lower version (the draws are identical).
-        const char *forced = getenv("CIMCARLO_SAMPLER_ISA");
-        int ceiling = forced && !strcmp(forced, "x86-64") ? 0 : forced && !strcmp(forced, "avx2") ? 1 : 2;
-        isa = available(2) ? 2 : available(1) ? 1 : 0;
-        if (isa > ceiling) isa = ceiling;
-    }
-    return isa;
-}
-
 static const fill_function fill_versions[] = {fill_baseline, fill_avx2, fill_avx512};
 static const normals_function normals_versions[] = {normals_at_baseline, normals_at_avx2, normals_at_avx512};
 
 void cimcarlo_fill(uint64_t key, int64_t first, float *out, int64_t count, int32_t normal) {
-    fill_versions[chosen_isa()](key, first, out, count, normal);
+    fill_versions[cimcarlo_best_isa()](key, first, out, count, normal);
 }
 
 int32_t cimcarlo_fill_version(
     int32_t version, uint64_t key, int64_t first, float *out, int64_t count, int32_t normal) {
-    if (!available(version)) return 1;
+    if (!cimcarlo_isa_available(version)) return 1;
     fill_versions[version](key, first, out, count, normal);
     return 0;
 }
 
 void cimcarlo_normals_at(uint64_t key, const int64_t *counters, float *out, int64_t count) {
-    normals_versions[chosen_isa()](key, counters, out, count);
+    normals_versions[cimcarlo_best_isa()](key, counters, out, count);
 }
 
 int32_t cimcarlo_normals_at_version(
     int32_t version, uint64_t key, const int64_t *counters, float *out, int64_t count) {
-    if (!available(version)) return 1;
+    if (!cimcarlo_isa_available(version)) return 1;
     normals_versions[version](key, counters, out, count);
     return 0;
-}
-
-const char *cimcarlo_sampler_isa(void) {
-    static const char *names[] = {"x86-64", "avx2", "avx512"};
-    return names[chosen_isa()];
 }
 
 void cimcarlo_philox(const uint32_t counter[4], uint32_t k0, uint32_t k1, uint32_t out[4]) {

@@ -1,8 +1,10 @@
-// Convolution kernels of oneDNN (Debian's libdnnl-dev, the CPU kernels under PyTorch), behind
-// a few plain C calls: oneDNN picks its AVX2/AVX-512 code at run time, which the baseline
-// x86-64 Swift build cannot. Activations are NHWC float32, as cimcarlo keeps images; weights
-// come in PyTorch's layout [out, in / groups, kH, kW] and are reordered on each call (cheap
-// next to the convolution of a batch).
+// The kernels the baseline x86-64 Swift build cannot write, behind a few plain C calls:
+// oneDNN's convolutions and max-poolings (Debian's libdnnl-dev, the CPU kernels under PyTorch),
+// which pick their AVX2/AVX-512 code at run time, and cimcarlo's own vector kernels (the
+// sampler, the direct convolution of layers with few channels), each compiled for AVX-512,
+// AVX2 and baseline x86-64 and chosen at run time. Activations are NHWC float32, as cimcarlo
+// keeps images; weights come in PyTorch's layout [out, in / groups, kH, kW] and are reordered
+// on each call (cheap next to the convolution of a batch).
 #ifndef CIMCARLO_KERNELS_H
 #define CIMCARLO_KERNELS_H
 
@@ -27,7 +29,8 @@ typedef struct {
 
 typedef struct cimcarlo_convolution cimcarlo_convolution;
 
-/// A forward convolution for `shape` followed by `epilogue`, or NULL when oneDNN cannot make one.
+/// A forward convolution for `shape` followed by `epilogue` — the direct kernel when it takes the
+/// shape (`cimcarlo_direct_convolution_supported`), else oneDNN's — or NULL when neither can.
 cimcarlo_convolution *cimcarlo_convolution_create(
     const cimcarlo_convolution_shape *shape, const cimcarlo_convolution_epilogue *epilogue);
 
@@ -72,8 +75,32 @@ void cimcarlo_normals_at(uint64_t key, const int64_t *counters, float *out, int6
 int32_t cimcarlo_normals_at_version(
     int32_t version, uint64_t key, const int64_t *counters, float *out, int64_t count);
 
-/// The instruction set the sampler runs on here: "avx512", "avx2" or "x86-64".
-const char *cimcarlo_sampler_isa(void);
+/// Whether this CPU has version `version` of cimcarlo's vector kernels (0 baseline x86-64,
+/// 1 AVX2, 2 AVX-512); 0 or 1.
+int32_t cimcarlo_isa_available(int32_t version);
+
+/// The version cimcarlo's vector kernels (sampler, direct convolution) run here: the best this
+/// CPU has, or lower when `CIMCARLO_ISA` is `x86-64` or `avx2`. Every version gives the same bits.
+int32_t cimcarlo_best_isa(void);
+
+/// Its name: "avx512", "avx2" or "x86-64".
+const char *cimcarlo_isa_name(void);
+
+/// Whether `cimcarlo_direct_convolution_forward` computes `shape`: stride 1, one group, no
+/// dilation, at most 4 input and fewer than 16 output channels (a first layer on grey or RGB
+/// images, where oneDNN's channel-vectorised kernels leave most lanes idle).
+int cimcarlo_direct_convolution_supported(const cimcarlo_convolution_shape *shape);
+
+/// Floats of scratch `cimcarlo_direct_convolution_forward` needs for `shape`.
+int64_t cimcarlo_direct_convolution_scratch(const cimcarlo_convolution_shape *shape);
+
+/// `output = epilogue(conv(input, weights) + bias)` for `batch` images, NHWC in and out, weights
+/// [out, in, kH, kW], on kernel version `version` (−1: `cimcarlo_best_isa`); the same bits on
+/// every version. Non-zero when this CPU lacks the version.
+int32_t cimcarlo_direct_convolution_forward(
+    int32_t version, const cimcarlo_convolution_shape *shape, const cimcarlo_convolution_epilogue *epilogue,
+    const float *input, const float *weights, const float *bias, const float *scale, const float *shift,
+    float *output, int32_t batch, float *scratch);
 
 /// One Philox-4x32-10 block of the 128-bit counter under key (k0, k1), for known-answer tests.
 void cimcarlo_philox(const uint32_t counter[4], uint32_t k0, uint32_t k1, uint32_t out[4]);

@@ -110,17 +110,7 @@ final class NativeKernels {
     private func make(_ convolution: Convolution, _ pass: ForwardPass, network: Network, fusion: Fusion)
         -> OpaquePointer?
     {
-        let (input, output) = (pass.inputShape, pass.outputShape)
-        var shape = cimcarlo_convolution_shape(
-            input_channels: Int32(input.channels), input_height: Int32(input.height),
-            input_width: Int32(input.width), output_channels: Int32(output.channels),
-            output_height: Int32(output.height), output_width: Int32(output.width),
-            kernel_height: Int32(convolution.kernelHeight), kernel_width: Int32(convolution.kernelWidth),
-            stride_height: Int32(convolution.strideHeight), stride_width: Int32(convolution.strideWidth),
-            pad_top: Int32(convolution.padTop), pad_left: Int32(convolution.padLeft),
-            pad_bottom: Int32(convolution.padBottom), pad_right: Int32(convolution.padRight),
-            dilation_height: Int32(convolution.dilationHeight), dilation_width: Int32(convolution.dilationWidth),
-            groups: Int32(convolution.groups))
+        var shape = Self.shape(convolution, input: pass.inputShape, output: pass.outputShape)
         var epilogue = cimcarlo_convolution_epilogue(
             scales: fusion.batchNormalization == nil ? 0 : 1, activation: 0, minimum: 0, maximum: 0)
         if let activation = fusion.activation {
@@ -131,5 +121,39 @@ final class NativeKernels {
             }
         }
         return cimcarlo_convolution_create(&shape, &epilogue)
+    }
+
+    private static func shape(_ convolution: Convolution, input: ActivationShape, output: ActivationShape)
+        -> cimcarlo_convolution_shape
+    {
+        cimcarlo_convolution_shape(
+            input_channels: Int32(input.channels), input_height: Int32(input.height),
+            input_width: Int32(input.width), output_channels: Int32(output.channels),
+            output_height: Int32(output.height), output_width: Int32(output.width),
+            kernel_height: Int32(convolution.kernelHeight), kernel_width: Int32(convolution.kernelWidth),
+            stride_height: Int32(convolution.strideHeight), stride_width: Int32(convolution.strideWidth),
+            pad_top: Int32(convolution.padTop), pad_left: Int32(convolution.padLeft),
+            pad_bottom: Int32(convolution.padBottom), pad_right: Int32(convolution.padRight),
+            dilation_height: Int32(convolution.dilationHeight), dilation_width: Int32(convolution.dilationWidth),
+            groups: Int32(convolution.groups))
+    }
+
+    /// `convolution` (with its bias, then a ReLU when `relu`) of the `batch` NHWC images `input`
+    /// by the direct kernel (`Sources/CKernels/direct_convolution.c`) on version `version` (0
+    /// baseline x86-64, 1 AVX2, 2 AVX-512); nil when the kernel does not take the shape or this
+    /// CPU lacks the version. For tests that the versions agree.
+    static func directConvolution(
+        _ convolution: Convolution, input: [Float], inputShape: ActivationShape, batch: Int, relu: Bool, version: Int
+    ) throws -> [Float]? {
+        let outputShape = try convolution.outputShape(for: [inputShape])
+        var shape = Self.shape(convolution, input: inputShape, output: outputShape)
+        var epilogue = cimcarlo_convolution_epilogue(scales: 0, activation: relu ? 1 : 0, minimum: 0, maximum: 0)
+        guard cimcarlo_direct_convolution_supported(&shape) != 0 else { return nil }
+        var scratch = [Float](repeating: 0, count: Int(cimcarlo_direct_convolution_scratch(&shape)))
+        var output = [Float](repeating: .nan, count: batch * outputShape.count)
+        let status = cimcarlo_direct_convolution_forward(
+            Int32(version), &shape, &epilogue, input, convolution.weight, convolution.bias, nil, nil, &output,
+            Int32(batch), &scratch)
+        return status == 0 ? output : nil
     }
 }

@@ -135,8 +135,8 @@ public struct CounterRandom: Sendable {
     }
 
     /// The instruction set the sampler runs on here ("avx512", "avx2" or "x86-64"); the draws
-    /// are the same on each. `CIMCARLO_SAMPLER_ISA` may force a lower one.
-    public static var instructionSet: String { String(cString: cimcarlo_sampler_isa()) }
+    /// are the same on each. `CIMCARLO_ISA` may force a lower one.
+    public static var instructionSet: String { String(cString: cimcarlo_isa_name()) }
 
     /// The normal draw at position `counter` (as `fillNormals` gives it).
     public func normal(_ counter: Int) -> Float {
