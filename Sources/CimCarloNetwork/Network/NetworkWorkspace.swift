@@ -245,11 +245,15 @@ public final class NetworkWorkspace {
             normalizationScale[channel] = 1 / std
             normalizationShift[channel] = mean
         }
-        var element = 0
-        for _ in 0..<(batchSize * shapes[0].pixels) {
-            for channel in 0..<channels {
-                input[element] = (pixels[element] - normalizationShift[channel]) * normalizationScale[channel]
-                element += 1
+        let count = batchSize * shapes[0].count
+        for channel in 0..<channels {
+            let (shift, scale) = (normalizationShift[channel], normalizationScale[channel])
+            if channels == 1 {  // a loop the compiler vectorises
+                for element in 0..<count { input[element] = (pixels[element] - shift) * scale }
+            } else {
+                for element in stride(from: channel, to: count, by: channels) {
+                    input[element] = (pixels[element] - shift) * scale
+                }
             }
         }
     }
