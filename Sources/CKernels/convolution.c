@@ -96,19 +96,23 @@ static int prepare(cimcarlo_convolution *convolution, batch_primitives *entry, i
             &descriptor, dnnl_forward_inference, dnnl_convolution_direct, &input_md, &any_weights_md, &bias_md,
             &output_md, strides, dilates, padding_l, padding_r))
         return 1;
-    // The epilogue as post-ops: binary mul and add by per-channel vectors, then an eltwise.
+    // The epilogue as post-ops: binary mul and add by per-channel vectors, a sum with the
+    // residual, then an eltwise.
     const cimcarlo_convolution_epilogue *e = &convolution->epilogue;
     dnnl_memory_desc_t channel_md;
     dnnl_dims_t channel_dims = {1, s->output_channels, 1, 1};
     if (dnnl_memory_desc_init_by_tag(&channel_md, 4, channel_dims, dnnl_f32, dnnl_nchw)) return 1;
     dnnl_primitive_attr_t attributes = NULL;
-    if (e->scales || e->activation) {
+    if (e->scales || e->residual || e->activation) {
         dnnl_post_ops_t post_ops;
         if (dnnl_primitive_attr_create(&attributes) || dnnl_post_ops_create(&post_ops)) return 1;
         int failed = 0;
         if (e->scales)
             failed |= dnnl_post_ops_append_binary(post_ops, dnnl_binary_mul, &channel_md) ||
                       dnnl_post_ops_append_binary(post_ops, dnnl_binary_add, &channel_md);
+        // The residual is copied into the output first and summed there: oneDNN's fastest
+        // (brgconv) kernels take a sum post-op, not a binary add of a whole tensor.
+        if (e->residual) failed |= dnnl_post_ops_append_sum(post_ops, 1.0f);
         if (e->activation == 1) failed |= dnnl_post_ops_append_eltwise(post_ops, 1.0f, dnnl_eltwise_relu, 0, 0);
         if (e->activation == 2)
             failed |= dnnl_post_ops_append_eltwise(post_ops, 1.0f, dnnl_eltwise_clip, e->minimum, e->maximum);
@@ -154,7 +158,7 @@ cimcarlo_convolution *cimcarlo_convolution_create(
     if (!convolution) return NULL;
     convolution->shape = *shape;
     convolution->epilogue = *epilogue;
-    if (cimcarlo_direct_convolution_supported(shape)) {
+    if (!epilogue->residual && cimcarlo_direct_convolution_supported(shape)) {
         convolution->direct_scratch = malloc(sizeof(float) * (size_t)cimcarlo_direct_convolution_scratch(shape));
         if (convolution->direct_scratch) return convolution;
     }
@@ -167,7 +171,7 @@ cimcarlo_convolution *cimcarlo_convolution_create(
 
 int cimcarlo_convolution_forward(
     cimcarlo_convolution *convolution, const float *input, const float *weights, const float *bias,
-    const float *scale, const float *shift, float *output, int32_t batch) {
+    const float *scale, const float *shift, const float *residual, float *output, int32_t batch) {
     if (convolution->direct_scratch)
         return cimcarlo_direct_convolution_forward(
             -1, &convolution->shape, &convolution->epilogue, input, weights, bias, scale, shift, output, batch,
@@ -197,15 +201,20 @@ int cimcarlo_convolution_forward(
         {DNNL_ARG_WEIGHTS, weights_memory},
         {DNNL_ARG_BIAS, entry->bias},
         {DNNL_ARG_DST, entry->output},
-        {DNNL_ARG_ATTR_MULTIPLE_POST_OP(0) | DNNL_ARG_SRC_1, entry->scale},
-        {DNNL_ARG_ATTR_MULTIPLE_POST_OP(1) | DNNL_ARG_SRC_1, entry->shift},
+        {0, NULL},
+        {0, NULL},
     };
     int count = 4;
     if (convolution->epilogue.scales) {
         if (dnnl_memory_set_data_handle(entry->scale, (void *)scale) ||
             dnnl_memory_set_data_handle(entry->shift, (void *)shift))
             return 1;
-        count = 6;
+        arguments[count++] = (dnnl_exec_arg_t){DNNL_ARG_ATTR_MULTIPLE_POST_OP(0) | DNNL_ARG_SRC_1, entry->scale};
+        arguments[count++] = (dnnl_exec_arg_t){DNNL_ARG_ATTR_MULTIPLE_POST_OP(1) | DNNL_ARG_SRC_1, entry->shift};
+    }
+    if (convolution->epilogue.residual && residual != output) {
+        const cimcarlo_convolution_shape *s = &convolution->shape;
+        memcpy(output, residual, sizeof(float) * (size_t)batch * s->output_channels * s->output_height * s->output_width);
     }
     if (dnnl_primitive_execute(entry->convolution, convolution->stream, count, arguments)) return 1;
     return dnnl_stream_wait(convolution->stream) != dnnl_success;

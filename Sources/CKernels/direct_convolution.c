@@ -187,7 +187,7 @@ int32_t cimcarlo_direct_convolution_forward(
     float *output, int32_t batch, float *scratch) {
     static const forward_function versions[] = {forward_baseline, forward_avx2, forward_avx512};
     if (version < 0) version = cimcarlo_best_isa();
-    if (!cimcarlo_isa_available(version)) return 1;
+    if (!cimcarlo_isa_available(version) || epilogue->residual) return 1;
     versions[version](shape, epilogue, input, weights, bias, scale, shift, output, batch, scratch);
     return 0;
 }

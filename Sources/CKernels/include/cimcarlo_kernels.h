@@ -20,9 +20,11 @@ typedef struct {
 } cimcarlo_convolution_shape;
 
 /// What follows the convolution in the same pass (fused as oneDNN post-ops): a per-channel
-/// `y · scale + shift` (digital batch normalisation), then ReLU or a clip to [minimum, maximum].
+/// `y · scale + shift` (digital batch normalisation), the addition of a residual of the
+/// output's shape, then ReLU or a clip to [minimum, maximum].
 typedef struct {
     int32_t scales;      // 1: per-channel scale and shift follow
+    int32_t residual;    // 1: a residual is added
     int32_t activation;  // 0 none, 1 ReLU, 2 clip
     float minimum, maximum;
 } cimcarlo_convolution_epilogue;
@@ -35,11 +37,12 @@ cimcarlo_convolution *cimcarlo_convolution_create(
     const cimcarlo_convolution_shape *shape, const cimcarlo_convolution_epilogue *epilogue);
 
 /// `output = epilogue(conv(input, weights) + bias)` for `batch` images (NHWC in and out);
-/// `scale` and `shift` (one per output channel) are read when the epilogue has them. Returns 0
-/// on success, non-zero when oneDNN failed (the caller computes it another way).
+/// `scale` and `shift` (one per output channel) and `residual` (NHWC, the output's shape) are
+/// read when the epilogue has them. Returns 0 on success, non-zero when oneDNN failed (the
+/// caller computes it another way).
 int cimcarlo_convolution_forward(
     cimcarlo_convolution *convolution, const float *input, const float *weights, const float *bias,
-    const float *scale, const float *shift, float *output, int32_t batch);
+    const float *scale, const float *shift, const float *residual, float *output, int32_t batch);
 
 void cimcarlo_convolution_destroy(cimcarlo_convolution *convolution);
 
@@ -95,7 +98,7 @@ int cimcarlo_direct_convolution_supported(const cimcarlo_convolution_shape *shap
 int64_t cimcarlo_direct_convolution_scratch(const cimcarlo_convolution_shape *shape);
 
 /// `output = epilogue(conv(input, weights) + bias)` for `batch` images, NHWC in and out, weights
-/// [out, in, kH, kW], on kernel version `version` (−1: `cimcarlo_best_isa`); the same bits on
+/// [out, in, kH, kW] (an epilogue without a residual), on kernel version `version` (−1: `cimcarlo_best_isa`); the same bits on
 /// every version. Non-zero when this CPU lacks the version.
 int32_t cimcarlo_direct_convolution_forward(
     int32_t version, const cimcarlo_convolution_shape *shape, const cimcarlo_convolution_epilogue *epilogue,

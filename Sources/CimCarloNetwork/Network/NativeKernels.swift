@@ -9,16 +9,18 @@ internal import CKernels
 /// noise always are (their products are hooks on the sgemm).
 final class NativeKernels {
     private var poolings: [Int: OpaquePointer?] = [:]
-    /// The nodes fused after a convolution: a batch normalisation, then an activation.
+    /// The nodes fused after a convolution: a batch normalisation, a residual addition (the
+    /// value it adds), then an activation.
     struct Fusion {
         var batchNormalization: Int?
+        var residual: (node: Int, value: Int)?
         var activation: Int?
-        var followers: Int { (batchNormalization == nil ? 0 : 1) + (activation == nil ? 0 : 1) }
+        var followers: Int { [batchNormalization, residual?.node, activation].count { $0 != nil } }
     }
 
     private var handles: [Int: OpaquePointer?] = [:]
     /// By convolution node.
-    private let fusions: [Int: Fusion]
+    let fusions: [Int: Fusion]
 
     /// Plans the fusions of `network` in a workspace whose value `v` lives in buffer `valueBuffer[v]`.
     init(network: Network, valueBuffer: [Int]) {
@@ -40,6 +42,14 @@ final class NativeKernels {
             var last = index
             if let next = soleInPlaceReader(of: last), network.nodes[next].operation is BatchNormalization {
                 fusion.batchNormalization = next
+                last = next
+            }
+            // A residual connection: an addition of one other value, in place on this one.
+            if let next = soleInPlaceReader(of: last), network.nodes[next].operation is Add,
+                case let inputs = network.inputValues[next], inputs.count == 2,
+                let other = inputs.first(where: { $0 != last + 1 }), inputs.contains(last + 1)
+            {
+                fusion.residual = (next, other)
                 last = next
             }
             if let next = soleInPlaceReader(of: last),
@@ -80,7 +90,11 @@ final class NativeKernels {
 
     /// Computes convolution node `pass.node` of `network` (bias and fused followers included);
     /// the number of followers it computed, or nil when it could not compute the node.
-    func forward(_ convolution: Convolution, _ pass: ForwardPass, network: Network) -> Int? {
+    /// `value(v)` is the workspace's buffer of value `v` (a fused residual addition reads one).
+    func forward(
+        _ convolution: Convolution, _ pass: ForwardPass, network: Network,
+        value: (Int) -> UnsafeMutableBufferPointer<Float>
+    ) -> Int? {
         let fusion = fusions[pass.node] ?? Fusion()
         let handle: OpaquePointer?
         if let made = handles[pass.node] {
@@ -92,14 +106,15 @@ final class NativeKernels {
         guard let handle else { return nil }
         let normalization = fusion.batchNormalization.map { network.nodes[$0].operation as! BatchNormalization }
         let (scale, shift) = (normalization?.scale ?? [0], normalization?.shift ?? [0])
+        let residual = fusion.residual.map { UnsafePointer(value($0.value).baseAddress!) }
         let done = convolution.weight.withUnsafeBufferPointer { weight in
             convolution.bias.withUnsafeBufferPointer { bias in
                 scale.withUnsafeBufferPointer { scale in
                     shift.withUnsafeBufferPointer { shift in
                         cimcarlo_convolution_forward(
                             handle, pass.input.baseAddress!, weight.baseAddress!, bias.baseAddress!,
-                            scale.baseAddress!, shift.baseAddress!, pass.output.baseAddress!, Int32(pass.batchSize))
-                            == 0
+                            scale.baseAddress!, shift.baseAddress!, residual, pass.output.baseAddress!,
+                            Int32(pass.batchSize)) == 0
                     }
                 }
             }
@@ -112,7 +127,8 @@ final class NativeKernels {
     {
         var shape = Self.shape(convolution, input: pass.inputShape, output: pass.outputShape)
         var epilogue = cimcarlo_convolution_epilogue(
-            scales: fusion.batchNormalization == nil ? 0 : 1, activation: 0, minimum: 0, maximum: 0)
+            scales: fusion.batchNormalization == nil ? 0 : 1, residual: fusion.residual == nil ? 0 : 1, activation: 0,
+            minimum: 0, maximum: 0)
         if let activation = fusion.activation {
             if let clip = network.nodes[activation].operation as? Clip {
                 (epilogue.activation, epilogue.minimum, epilogue.maximum) = (2, clip.minimum, clip.maximum)
@@ -147,7 +163,8 @@ final class NativeKernels {
     ) throws -> [Float]? {
         let outputShape = try convolution.outputShape(for: [inputShape])
         var shape = Self.shape(convolution, input: inputShape, output: outputShape)
-        var epilogue = cimcarlo_convolution_epilogue(scales: 0, activation: relu ? 1 : 0, minimum: 0, maximum: 0)
+        var epilogue = cimcarlo_convolution_epilogue(
+            scales: 0, residual: 0, activation: relu ? 1 : 0, minimum: 0, maximum: 0)
         guard cimcarlo_direct_convolution_supported(&shape) != 0 else { return nil }
         var scratch = [Float](repeating: 0, count: Int(cimcarlo_direct_convolution_scratch(&shape)))
         var output = [Float](repeating: .nan, count: batch * outputShape.count)

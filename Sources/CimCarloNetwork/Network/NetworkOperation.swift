@@ -21,8 +21,8 @@ public protocol NetworkOperation: Sendable {
     /// of `batchSize`. Default 0.
     func recordedIndexCount(output: ActivationShape, batchSize: Int) -> Int
 
-    /// Whether the output may share the memory of the (single) input, in inference passes:
-    /// true for element-wise operations.
+    /// Whether the output may share the memory of the single input (an addition's: of its first
+    /// or second), in inference passes: true for element-wise operations.
     var worksInPlace: Bool { get }
 
     /// Computes the output from the inputs.

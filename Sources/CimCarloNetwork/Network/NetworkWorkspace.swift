@@ -44,7 +44,7 @@ public final class NetworkWorkspace {
     private let normalizationShift: UnsafeMutableBufferPointer<Float>
     /// oneDNN's convolutions and max-poolings for this workspace's passes (inference workspaces
     /// only: backward passes keep the im2col path and the recorded winners their derivatives use).
-    private let kernels: NativeKernels?
+    let kernels: NativeKernels?
     /// Buffers of multi-network passes (`evaluate(_:on:)` on several networks), grown on demand.
     private var passBuffers: [PassBuffer: UnsafeMutableBufferPointer<Float>] = [:]
 
@@ -87,9 +87,12 @@ public final class NetworkWorkspace {
             for (index, node) in network.nodes.enumerated() {
                 let inputs = network.inputValues[index]
                 let value = index + 1
-                if node.operation.worksInPlace, inputs.count == 1, lastUse[inputs[0]] == index, inputs[0] != 0 {
-                    assignment[value] = assignment[inputs[0]]
+                if node.operation.worksInPlace, let reused = Self.inPlaceInput(of: index, inputs, lastUse: lastUse) {
+                    assignment[value] = assignment[reused]
                     capacities[assignment[value]] = max(capacities[assignment[value]], sizes[value])
+                    for input in Set(inputs) where input != reused && lastUse[input] == index {
+                        free.append(assignment[input])
+                    }
                 } else {
                     assignment[value] = take(sizes[value])
                     for input in Set(inputs) where lastUse[input] == index { free.append(assignment[input]) }
@@ -148,6 +151,15 @@ public final class NetworkWorkspace {
                 node.operation.scratchCount(inputs: inputs, output: shapes[index + 1], batchSize: 1, backward: false))
         }
         return max(1, min(500, (16 << 20) / max(perSample, 1)))
+    }
+
+    /// The input whose buffer node `index`'s output takes over in an inference workspace (the
+    /// node works in place): its single input, or an addition's first or second — the one the node
+    /// just before produced first, so that a convolution can compute the addition — when that
+    /// input is read for the last time here and is not the images.
+    private static func inPlaceInput(of index: Int, _ inputs: [Int], lastUse: [Int]) -> Int? {
+        let candidates = inputs.count == 1 ? inputs : inputs.prefix(2).sorted { $0 == index && $1 != index }
+        return candidates.first { lastUse[$0] == index && $0 != 0 }
     }
 
     /// Pass buffer `kind` with room for at least `count` floats (reallocated only to grow).
@@ -220,7 +232,8 @@ public final class NetworkWorkspace {
             let operation = network.nodes[index].operation
             if let kernels {
                 if matrixProduct == nil, productEffect == nil, let convolution = operation as? Convolution,
-                    let followers = kernels.forward(convolution, pass, network: network)
+                    let followers = kernels.forward(
+                        convolution, pass, network: network, value: { self.buffer(ofValue: $0, batchSize: batchSize) })
                 {
                     index += 1 + followers
                     continue

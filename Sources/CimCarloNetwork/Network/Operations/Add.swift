@@ -3,6 +3,8 @@
 public struct Add: NetworkOperation, Equatable {
     public init() {}
     public static let kind = "add"
+    /// Each element is read before it is written, so the output may be the first or second input.
+    public var worksInPlace: Bool { true }
 
     public func outputShape(for inputs: [ActivationShape]) throws(OperationShapeError) -> ActivationShape {
         guard inputs.count >= 2 else { throw OperationShapeError("needs at least two inputs, has \(inputs.count)") }
