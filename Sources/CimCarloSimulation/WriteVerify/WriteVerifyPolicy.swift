@@ -73,16 +73,6 @@ public struct WriteVerifyPolicy: Sendable, Equatable, CustomStringConvertible {
         }
     }
 
-    /// Whether weight `weightIndex` of mapped layer `layer` is write-verified.
-    @inlinable
-    public func verifies(layer: Int, weightIndex: Int) -> Bool {
-        switch kind {
-        case .none: false
-        case .all: true
-        default: selection[layer][weightIndex] != 0
-        }
-    }
-
     /// Whether any device is verified (reference columns are verified then too).
     public var verifiesAnything: Bool { kind == .all || (kind.isBudgeted && budget > 0) }
 
