@@ -78,6 +78,11 @@ void cimcarlo_normals_at(uint64_t key, const int64_t *counters, float *out, int6
 int32_t cimcarlo_normals_at_version(
     int32_t version, uint64_t key, const int64_t *counters, float *out, int64_t count);
 
+/// The exact GELU, `0.5 x (1 + erf(x / √2))`, of `count` floats (`output` may be `input`) on
+/// kernel version `version` (−1: `cimcarlo_best_isa`), erf to 1.5 × 10⁻⁷ (Abramowitz & Stegun
+/// 7.1.26); the same bits on every version. Non-zero when this CPU lacks the version.
+int32_t cimcarlo_gelu(int32_t version, const float *input, float *output, int64_t count);
+
 /// Whether this CPU has version `version` of cimcarlo's vector kernels (0 baseline x86-64,
 /// 1 AVX2, 2 AVX-512); 0 or 1.
 int32_t cimcarlo_isa_available(int32_t version);

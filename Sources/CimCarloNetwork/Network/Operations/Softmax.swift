@@ -38,12 +38,23 @@ public struct Softmax: NetworkOperation, Equatable {
                 var largest = -Float.infinity
                 for k in 0..<length { largest = max(largest, input[Int(groups.members[members &+ k])]) }
                 var sum: Float = 0
-                for k in 0..<length { sum += exp(input[Int(groups.members[members &+ k])] - largest) }
-                let logSum = log(sum)
-                for k in 0..<length {
-                    let offset = Int(groups.members[members &+ k])
-                    let shifted = input[offset] - largest
-                    output[offset] = logarithmic ? shifted - logSum : exp(shifted) / sum
+                if logarithmic {
+                    for k in 0..<length { sum += exp(input[Int(groups.members[members &+ k])] - largest) }
+                    let logSum = log(sum)
+                    for k in 0..<length {
+                        let offset = Int(groups.members[members &+ k])
+                        output[offset] = (input[offset] - largest) - logSum
+                    }
+                } else {
+                    // Each exponential once, kept in the output (which may be the input: every
+                    // element is read before it is written).
+                    for k in 0..<length {
+                        let offset = Int(groups.members[members &+ k])
+                        let value = exp(input[offset] - largest)
+                        output[offset] = value
+                        sum += value
+                    }
+                    for k in 0..<length { output[Int(groups.members[members &+ k])] /= sum }
                 }
             }
         }
