@@ -1,4 +1,4 @@
-// Which version of cimcarlo's own vector kernels (the sampler, the direct convolution) runs:
+// Which version of cimcarlo's own vector kernels (sampler, direct convolution, GELU) runs:
 // each is compiled for AVX-512, AVX2 and baseline x86-64, and every version gives the same bits.
 #include "cimcarlo_kernels.h"
 

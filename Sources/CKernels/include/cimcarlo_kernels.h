@@ -1,7 +1,7 @@
 // The kernels the baseline x86-64 Swift build cannot write, behind a few plain C calls:
 // oneDNN's convolutions and max-poolings (Debian's libdnnl-dev, the CPU kernels under PyTorch),
 // which pick their AVX2/AVX-512 code at run time, and cimcarlo's own vector kernels (the
-// sampler, the direct convolution of layers with few channels), each compiled for AVX-512,
+// sampler, the direct convolution of layers with few channels, the GELU), each compiled for AVX-512,
 // AVX2 and baseline x86-64 and chosen at run time. Activations are NHWC float32, as cimcarlo
 // keeps images; weights come in PyTorch's layout [out, in / groups, kH, kW] and are reordered
 // on each call (cheap next to the convolution of a batch).
@@ -87,7 +87,7 @@ int32_t cimcarlo_gelu(int32_t version, const float *input, float *output, int64_
 /// 1 AVX2, 2 AVX-512); 0 or 1.
 int32_t cimcarlo_isa_available(int32_t version);
 
-/// The version cimcarlo's vector kernels (sampler, direct convolution) run here: the best this
+/// The version cimcarlo's vector kernels (sampler, direct convolution, GELU) run here: the best this
 /// CPU has, or lower when `CIMCARLO_ISA` is `x86-64` or `avx2`. Every version gives the same bits.
 int32_t cimcarlo_best_isa(void);
 
