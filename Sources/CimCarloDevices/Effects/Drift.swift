@@ -59,6 +59,10 @@ package final class DriftEffect: StaticEffect, ReadTimeEffect {
     private let stdTable: LevelTable
     private let mean = DeviceBuffer<Float>(count: DeviceChunk.capacity)
     private let std = DeviceBuffer<Float>(count: DeviceChunk.capacity)
+    /// The current chunk's drift factors per time point, computed at its first read there (a
+    /// chunk is read once per policy at each time point).
+    private var factors: [Int: DeviceBuffer<Float>] = [:]
+    private var computed: Set<Int> = []
 
     package init(_ drift: Drift, device: DeviceModel) {
         self.drift = drift
@@ -71,6 +75,7 @@ package final class DriftEffect: StaticEffect, ReadTimeEffect {
     }
 
     package func sample(_ chunk: DeviceChunk, _ draws: ChipDraws) {
+        computed.removeAll(keepingCapacity: true)
         meanTable.fill(chunk, into: mean)
         stdTable.fill(chunk, into: std)
         chunk.fillNormals(draws.stream(.driftExponent), into: chunk.draws)
@@ -83,10 +88,18 @@ package final class DriftEffect: StaticEffect, ReadTimeEffect {
     }
 
     package func read(_ chunk: DeviceChunk, time: Double, timeIndex: Int, _ draws: ChipDraws) {
-        let logTimeRatio = VectorMath.Lanes(Double(Float(drift.logTimeRatio(time))))
+        let factor = factors[timeIndex] ?? DeviceBuffer(count: DeviceChunk.capacity)
+        if computed.insert(timeIndex).inserted {
+            factors[timeIndex] = factor
+            let logTimeRatio = VectorMath.Lanes(Double(Float(drift.logTimeRatio(time))))
+            for index in chunk.lanes {
+                Drift.factor(logTimeRatio: logTimeRatio, exponent: .load(chunk.driftExponent.base, index))
+                    .store(factor.base, index)
+            }
+        }
         for index in chunk.lanes {
-            let factor = Drift.factor(logTimeRatio: logTimeRatio, exponent: .load(chunk.driftExponent.base, index))
-            (VectorMath.Lanes.load(chunk.read.base, index) * factor).store(chunk.read.base, index)
+            (VectorMath.Lanes.load(chunk.read.base, index) * VectorMath.Lanes.load(factor.base, index))
+                .store(chunk.read.base, index)
         }
     }
 }

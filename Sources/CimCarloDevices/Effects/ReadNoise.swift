@@ -94,6 +94,13 @@ package final class ReadNoiseEffect: ReadTimeEffect {
     /// g_min in units of the range.
     private let conductanceOffset: Float
 
+    /// Per time point, the per-chip draws of the chunk last read there and what they were drawn
+    /// for: a chunk is read once per policy at each time point, with the same draws.
+    private var drawn: [Int: (key: DrawKey, draws: DeviceBuffer<Float>)] = [:]
+    private struct DrawKey: Equatable {
+        var seed: UInt64, instance: Int, scale: Float, firstDevice: Int, count: Int
+    }
+
     package init(_ noise: ReadNoise, device: DeviceModel) {
         self.noise = noise
         conductanceOffset = Float(device.minimumConductance / device.conductanceRange)
@@ -110,12 +117,22 @@ package final class ReadNoiseEffect: ReadTimeEffect {
     package func read(_ chunk: DeviceChunk, time: Double, timeIndex: Int, _ draws: ChipDraws) {
         let timeFactor = Float(noise.timeFactor(time))
         guard noise.resample == .perChip, timeFactor > 0 else { return }
-        chunk.fillNormals(draws.stream(.readNoise, substream: timeIndex), into: chunk.draws)
+        let key = DrawKey(
+            seed: draws.seed, instance: draws.instance, scale: draws.scale, firstDevice: chunk.firstDevice,
+            count: chunk.count)
+        let z: DeviceBuffer<Float>
+        if let cached = drawn[timeIndex], cached.key == key {
+            z = cached.draws
+        } else {
+            z = drawn[timeIndex]?.draws ?? DeviceBuffer(count: DeviceChunk.capacity)
+            chunk.fillNormals(draws.stream(.readNoise, substream: timeIndex), into: z)
+            drawn[timeIndex] = (key, z)
+        }
         for index in chunk.lanes {
             let conductance = VectorMath.Lanes.load(chunk.read.base, index)
             let noisy =
                 conductance + conductance.absolute * sigma(chunk, at: index, timeFactor: timeFactor)
-                * VectorMath.Lanes.load(chunk.draws.base, index)
+                * VectorMath.Lanes.load(z.base, index)
             noisy.store(chunk.read.base, index)
         }
     }

@@ -58,20 +58,24 @@ extension ChipSimulator {
         guard maxIterations > 1 && (every || selection != nil) else { return cycles }
         let retriedBeyond = programmingModel.retriedBeyond
         var active = 0
+        let retryList = retrying.base
         for index in 0..<chunk.count {
             // Without a branch: whether a first pulse missed is a coin toss.
-            retrying[active] = Int32(index)
-            let retries = abs(errors[index]) > retriedBeyond && (!hasFaults || faults[index] == 0) && verified(index)
-            active += retries ? 1 : 0
+            retryList[active] = Int32(index)
+            var retries = abs(errors[index]) > retriedBeyond ? 1 : 0
+            if hasFaults { retries &= faults[index] == 0 ? 1 : 0 }
+            if let selection { retries &= selection[index / devicesPerWeight] != 0 ? 1 : 0 }
+            active += retries
         }
         let pulseStream = draws.stream(.verifyPulses)
         let verifyReadStream = draws.stream(.verifyReads)
         var pulse = 1
         while active > 0 && pulse < maxIterations {
+            let (firstDevice, counterBase, retryingBase) = (chunk.firstDevice, counters.base, retrying.base)
             for slot in 0..<active {
-                counters[slot] = (chunk.firstDevice + Int(retrying[slot])) &* maxIterations &+ pulse
+                counterBase[slot] = (firstDevice + Int(retryingBase[slot])) &* maxIterations &+ pulse
             }
-            let slotCounters = UnsafeBufferPointer(start: counters.base, count: active)
+            let slotCounters = UnsafeBufferPointer(start: counterBase, count: active)
             pulseStream.normals(
                 at: slotCounters, into: UnsafeMutableBufferPointer(start: chunk.draws.base, count: active))
             if programmingModel.readsWithNoise {
