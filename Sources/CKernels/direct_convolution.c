@@ -8,16 +8,9 @@
 // the same bits.
 #include "cimcarlo_kernels.h"
 
-#include <stdlib.h>
-#include <string.h>
+#include "vector16.h"
 
 #pragma clang fp contract(off)
-#pragma clang diagnostic ignored "-Wpsabi"
-
-typedef float f32x16 __attribute__((vector_size(64)));
-typedef int32_t i32x16 __attribute__((vector_size(64)));
-
-#define INLINE static inline __attribute__((always_inline))
 
 enum {
     lanes = 16,         // output positions per vector
@@ -48,19 +41,6 @@ static int64_t channel_blocks(const cimcarlo_convolution_shape *s) {
 int64_t cimcarlo_direct_convolution_scratch(const cimcarlo_convolution_shape *s) {
     int64_t taps = (int64_t)s->input_channels * s->kernel_height * s->kernel_width;
     return s->input_channels * plane_size(s) + lanes + channel_blocks(s) * taps * channel_block;
-}
-
-INLINE f32x16 splat(float x) { return (f32x16){x, x, x, x, x, x, x, x, x, x, x, x, x, x, x, x}; }
-
-/// `mask ? a : b` lane by lane (`mask` all ones or zero, as vector comparisons give).
-INLINE f32x16 select_lanes(i32x16 mask, f32x16 a, f32x16 b) {
-    i32x16 x, y;
-    memcpy(&x, &a, sizeof x);
-    memcpy(&y, &b, sizeof y);
-    i32x16 z = (x & mask) | (y & ~mask);
-    f32x16 result;
-    memcpy(&result, &z, sizeof result);
-    return result;
 }
 
 /// Output rows of channels `first ..< first + count` (count ≤ cb, cb a constant once inlined)

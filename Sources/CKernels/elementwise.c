@@ -4,29 +4,9 @@
 // off, so every version gives the same bits.
 #include "cimcarlo_kernels.h"
 
-#include <string.h>
+#include "vector16.h"
 
 #pragma clang fp contract(off)
-#pragma clang diagnostic ignored "-Wpsabi"
-
-typedef float f32x16 __attribute__((vector_size(64)));
-typedef int32_t i32x16 __attribute__((vector_size(64)));
-
-#define INLINE static inline __attribute__((always_inline))
-
-INLINE f32x16 splat(float x) { return (f32x16){x, x, x, x, x, x, x, x, x, x, x, x, x, x, x, x}; }
-
-INLINE i32x16 bits(f32x16 x) {
-    i32x16 y;
-    memcpy(&y, &x, sizeof y);
-    return y;
-}
-
-INLINE f32x16 from_bits(i32x16 x) {
-    f32x16 y;
-    memcpy(&y, &x, sizeof y);
-    return y;
-}
 
 /// e^x for x ≤ 0 (Cephes' expf: x = n ln 2 + r with ln 2 in two parts, a degree-5 polynomial
 /// for e^r, then 2^n from the exponent bits); below −87 it returns 0.
@@ -60,8 +40,7 @@ INLINE f32x16 gelu16(f32x16 x) {
     p = p * t - 0.284496736f;
     p = p * t + 0.254829592f;
     f32x16 complement = t * p * exp_nonpositive(-(z * z));
-    i32x16 negative = x < 0;
-    f32x16 one_plus_erf = from_bits((bits(complement) & negative) | (bits(2.0f - complement) & ~negative));
+    f32x16 one_plus_erf = select_lanes(x < 0, complement, 2.0f - complement);
     return 0.5f * x * one_plus_erf;
 }
 
