@@ -71,9 +71,14 @@ package protocol StaticEffect: AnyObject {
 
 /// An effect applied when the chip is read at a time point (drift, relaxation, per-chip read noise).
 package protocol ReadTimeEffect: AnyObject {
+    /// Computes what the chunk's reads share under every policy — its draws, per-level parameters
+    /// and time factors — for the time points `times` (study index, seconds) it will be read at.
+    /// Called once per chunk, when its targets and static state are set.
+    func prepare(_ chunk: DeviceChunk, times: [(index: Int, seconds: Double)], _ draws: ChipDraws)
     /// Moves the conductances `chunk.read` (units of the range, g_min included) of devices programmed
-    /// to `chunk.programmed` to what they read at time point `time` (`timeIndex` of the study).
-    func read(_ chunk: DeviceChunk, time: Double, timeIndex: Int, _ draws: ChipDraws)
+    /// to `chunk.programmed` to what they read at time point `time` (`timeIndex` of the study, one
+    /// of those prepared).
+    func read(_ chunk: DeviceChunk, time: Double, timeIndex: Int)
 }
 
 /// Per-device parameters that depend only on the target level, evaluated once per level of a

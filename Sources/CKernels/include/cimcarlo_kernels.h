@@ -1,8 +1,8 @@
 // The kernels the baseline x86-64 Swift build cannot write, behind a few plain C calls:
 // oneDNN's convolutions and max-poolings (Debian's libdnnl-dev, the CPU kernels under PyTorch),
 // which pick their AVX2/AVX-512 code at run time, and cimcarlo's own vector kernels (the
-// sampler, the direct convolution of layers with few channels, the GELU), each compiled for AVX-512,
-// AVX2 and baseline x86-64 and chosen at run time. Activations are NHWC float32, as cimcarlo
+// sampler, the direct convolution of layers with few channels, the GELU), each compiled for
+// AVX-512, AVX2 and baseline x86-64 and chosen at run time. Activations are NHWC float32, as cimcarlo
 // keeps images; weights come in PyTorch's layout [out, in / groups, kH, kW] and are reordered
 // on each call (cheap next to the convolution of a batch).
 #ifndef CIMCARLO_KERNELS_H
@@ -87,8 +87,9 @@ int32_t cimcarlo_gelu(int32_t version, const float *input, float *output, int64_
 /// 1 AVX2, 2 AVX-512); 0 or 1.
 int32_t cimcarlo_isa_available(int32_t version);
 
-/// The version cimcarlo's vector kernels (sampler, direct convolution, GELU) run here: the best this
-/// CPU has, or lower when `CIMCARLO_ISA` is `x86-64` or `avx2`. Every version gives the same bits.
+/// The version cimcarlo's vector kernels (sampler, direct convolution, GELU) run here: the best
+/// this CPU has, or lower when `CIMCARLO_ISA` is `x86-64` or `avx2`. Every version gives the
+/// same bits.
 int32_t cimcarlo_best_isa(void);
 
 /// Its name: "avx512", "avx2" or "x86-64".
@@ -103,8 +104,8 @@ int cimcarlo_direct_convolution_supported(const cimcarlo_convolution_shape *shap
 int64_t cimcarlo_direct_convolution_scratch(const cimcarlo_convolution_shape *shape);
 
 /// `output = epilogue(conv(input, weights) + bias)` for `batch` images, NHWC in and out, weights
-/// [out, in, kH, kW] (an epilogue without a residual), on kernel version `version` (−1: `cimcarlo_best_isa`); the same bits on
-/// every version. Non-zero when this CPU lacks the version.
+/// [out, in, kH, kW] (an epilogue without a residual), on kernel version `version` (−1:
+/// `cimcarlo_best_isa`); the same bits on every version. Non-zero when this CPU lacks the version.
 int32_t cimcarlo_direct_convolution_forward(
     int32_t version, const cimcarlo_convolution_shape *shape, const cimcarlo_convolution_epilogue *epilogue,
     const float *input, const float *weights, const float *bias, const float *scale, const float *shift,

@@ -59,10 +59,8 @@ package final class DriftEffect: StaticEffect, ReadTimeEffect {
     private let stdTable: LevelTable
     private let mean = DeviceBuffer<Float>(count: DeviceChunk.capacity)
     private let std = DeviceBuffer<Float>(count: DeviceChunk.capacity)
-    /// The current chunk's drift factors per time point, computed at its first read there (a
-    /// chunk is read once per policy at each time point).
+    /// The current chunk's drift factors by time point (`prepare`).
     private var factors: [Int: DeviceBuffer<Float>] = [:]
-    private var computed: Set<Int> = []
 
     package init(_ drift: Drift, device: DeviceModel) {
         self.drift = drift
@@ -75,7 +73,6 @@ package final class DriftEffect: StaticEffect, ReadTimeEffect {
     }
 
     package func sample(_ chunk: DeviceChunk, _ draws: ChipDraws) {
-        computed.removeAll(keepingCapacity: true)
         meanTable.fill(chunk, into: mean)
         stdTable.fill(chunk, into: std)
         chunk.fillNormals(draws.stream(.driftExponent), into: chunk.draws)
@@ -87,16 +84,20 @@ package final class DriftEffect: StaticEffect, ReadTimeEffect {
         }
     }
 
-    package func read(_ chunk: DeviceChunk, time: Double, timeIndex: Int, _ draws: ChipDraws) {
-        let factor = factors[timeIndex] ?? DeviceBuffer(count: DeviceChunk.capacity)
-        if computed.insert(timeIndex).inserted {
-            factors[timeIndex] = factor
-            let logTimeRatio = VectorMath.Lanes(Double(Float(drift.logTimeRatio(time))))
+    package func prepare(_ chunk: DeviceChunk, times: [(index: Int, seconds: Double)], _ draws: ChipDraws) {
+        for time in times {
+            let factor = factors[time.index] ?? DeviceBuffer(count: DeviceChunk.capacity)
+            factors[time.index] = factor
+            let logTimeRatio = VectorMath.Lanes(Double(Float(drift.logTimeRatio(time.seconds))))
             for index in chunk.lanes {
                 Drift.factor(logTimeRatio: logTimeRatio, exponent: .load(chunk.driftExponent.base, index))
                     .store(factor.base, index)
             }
         }
+    }
+
+    package func read(_ chunk: DeviceChunk, time: Double, timeIndex: Int) {
+        let factor = factors[timeIndex]!
         for index in chunk.lanes {
             (VectorMath.Lanes.load(chunk.read.base, index) * VectorMath.Lanes.load(factor.base, index))
                 .store(chunk.read.base, index)

@@ -94,12 +94,8 @@ package final class ReadNoiseEffect: ReadTimeEffect {
     /// g_min in units of the range.
     private let conductanceOffset: Float
 
-    /// Per time point, the per-chip draws of the chunk last read there and what they were drawn
-    /// for: a chunk is read once per policy at each time point, with the same draws.
-    private var drawn: [Int: (key: DrawKey, draws: DeviceBuffer<Float>)] = [:]
-    private struct DrawKey: Equatable {
-        var seed: UInt64, instance: Int, scale: Float, firstDevice: Int, count: Int
-    }
+    /// Per chip: the current chunk's draws by time point (`prepare`).
+    private var drawn: [Int: DeviceBuffer<Float>] = [:]
 
     package init(_ noise: ReadNoise, device: DeviceModel) {
         self.noise = noise
@@ -114,20 +110,19 @@ package final class ReadNoiseEffect: ReadTimeEffect {
         return noise.relativeSigma(at: ratio) * timeFactor
     }
 
-    package func read(_ chunk: DeviceChunk, time: Double, timeIndex: Int, _ draws: ChipDraws) {
+    package func prepare(_ chunk: DeviceChunk, times: [(index: Int, seconds: Double)], _ draws: ChipDraws) {
+        guard noise.resample == .perChip else { return }
+        for time in times where noise.timeFactor(time.seconds) > 0 {
+            let z = drawn[time.index] ?? DeviceBuffer(count: DeviceChunk.capacity)
+            drawn[time.index] = z
+            chunk.fillNormals(draws.stream(.readNoise, substream: time.index), into: z)
+        }
+    }
+
+    package func read(_ chunk: DeviceChunk, time: Double, timeIndex: Int) {
         let timeFactor = Float(noise.timeFactor(time))
         guard noise.resample == .perChip, timeFactor > 0 else { return }
-        let key = DrawKey(
-            seed: draws.seed, instance: draws.instance, scale: draws.scale, firstDevice: chunk.firstDevice,
-            count: chunk.count)
-        let z: DeviceBuffer<Float>
-        if let cached = drawn[timeIndex], cached.key == key {
-            z = cached.draws
-        } else {
-            z = drawn[timeIndex]?.draws ?? DeviceBuffer(count: DeviceChunk.capacity)
-            chunk.fillNormals(draws.stream(.readNoise, substream: timeIndex), into: z)
-            drawn[timeIndex] = (key, z)
-        }
+        let z = drawn[timeIndex]!
         for index in chunk.lanes {
             let conductance = VectorMath.Lanes.load(chunk.read.base, index)
             let noisy =

@@ -45,6 +45,8 @@ package final class RelaxationEffect: ReadTimeEffect {
     private let perDecadeTable: LevelTable
     private let initial = DeviceBuffer<Float>(count: DeviceChunk.capacity)
     private let perDecade = DeviceBuffer<Float>(count: DeviceChunk.capacity)
+    /// The current chunk's draws (`prepare`).
+    private let z = DeviceBuffer<Float>(count: DeviceChunk.capacity)
 
     package init(_ relaxation: Relaxation, device: DeviceModel) {
         self.relaxation = relaxation
@@ -56,17 +58,21 @@ package final class RelaxationEffect: ReadTimeEffect {
         }
     }
 
-    package func read(_ chunk: DeviceChunk, time: Double, timeIndex: Int, _ draws: ChipDraws) {
-        guard let decades = relaxation.decades(time).map(Float.init) else { return }
+    package func prepare(_ chunk: DeviceChunk, times: [(index: Int, seconds: Double)], _ draws: ChipDraws) {
+        guard times.contains(where: { relaxation.decades($0.seconds) != nil }) else { return }
         initialTable.fill(chunk, into: initial)
         perDecadeTable.fill(chunk, into: perDecade)
-        chunk.fillNormals(draws.stream(.relaxation), into: chunk.extraDraws)
+        chunk.fillNormals(draws.stream(.relaxation), into: z)
+    }
+
+    package func read(_ chunk: DeviceChunk, time: Double, timeIndex: Int) {
+        guard let decades = relaxation.decades(time).map(Float.init) else { return }
         let shift = Float(relaxation.shiftPerDecade) * decades
         for index in chunk.lanes {
             let moved =
                 VectorMath.Lanes.load(chunk.read.base, index)
                 + Relaxation.movement(
-                    standardNormal: VectorMath.Lanes.load(chunk.extraDraws.base, index),
+                    standardNormal: VectorMath.Lanes.load(z.base, index),
                     shift: VectorMath.Lanes(repeating: shift),
                     initial: .load(initial.base, index), perDecade: .load(perDecade.base, index),
                     decades: VectorMath.Lanes(Double(decades)))

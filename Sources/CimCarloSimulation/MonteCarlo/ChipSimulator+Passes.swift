@@ -16,6 +16,8 @@ extension ChipSimulator {
         let draws = self.draws(instance)
         let compensation = compensated && periphery.driftCompensation != .none
         let usedPolicies = policies.indices.filter { policy in passes.contains { $0.policy == policy } }
+        // The time points the passes read the chip at, each once.
+        let readTimes = Set(passes.compactMap(\.time)).sorted().map { (index: $0, seconds: timesSeconds[$0]) }
         var cycles = [Int](repeating: 0, count: policies.count)
         for (layerIndex, layer) in mapping.layers.enumerated() {
             // Per policy (as programmed) and per pass (as read): Σ|w| of each column, for drift compensation.
@@ -27,13 +29,13 @@ extension ChipSimulator {
             }
             for (index, pass) in passes.enumerated() { startLayer(layerIndex, pass: index, time: pass.time) }
             for devices in layer.referenceChunks {
-                loadChunk(layerIndex, devices: devices, draws: draws)
+                loadChunk(layerIndex, devices: devices, draws: draws, readTimes: readTimes)
                 let offset = devices.lowerBound - layer.weightDeviceCount
                 for policy in usedPolicies {
                     cycles[policy] += program(layerIndex, policy: policies[policy], firstWeight: nil, draws: draws)
                     copy(chunk.programmed, to: programmedReferenceLevels[policy], at: offset)
                     for (index, pass) in passes.enumerated() where pass.policy == policy {
-                        let levels = read(at: pass.time, draws: draws)
+                        let levels = read(at: pass.time)
                         copy(levels, to: referenceLevels[index], at: offset)
                         backend?.storeReference(chunk, pass: index, layer: layerIndex, firstDevice: offset)
                     }
@@ -41,7 +43,9 @@ extension ChipSimulator {
             }
             for weights in layer.weightChunks {
                 let firstWeight = weights.lowerBound
-                loadChunk(layerIndex, devices: layer.devices(of: weights), draws: draws, weights: weights)
+                loadChunk(
+                    layerIndex, devices: layer.devices(of: weights), draws: draws, weights: weights,
+                    readTimes: readTimes)
                 for policy in usedPolicies {
                     cycles[policy] += program(
                         layerIndex, policy: policies[policy], firstWeight: firstWeight, draws: draws)
@@ -52,7 +56,7 @@ extension ChipSimulator {
                         accumulateColumns(layer, weights: weights, of: programmedWeights, into: &baseline[policy])
                     }
                     for (index, pass) in passes.enumerated() where pass.policy == policy {
-                        let levels = read(at: pass.time, draws: draws)
+                        let levels = read(at: pass.time)
                         fold(
                             layer, weights: weights, levels: levels, references: referenceLevels[index],
                             into: layerWeights[index])
@@ -96,8 +100,12 @@ extension ChipSimulator {
     }
 
     /// Puts devices `devices` of mapped layer `layerIndex` (the weights `weights`' devices, else
-    /// reference devices) in the chunk and draws their static state.
-    private func loadChunk(_ layerIndex: Int, devices: Range<Int>, draws: ChipDraws, weights: Range<Int>? = nil) {
+    /// reference devices) in the chunk, draws their static state and prepares their reads at
+    /// `readTimes`.
+    private func loadChunk(
+        _ layerIndex: Int, devices: Range<Int>, draws: ChipDraws, weights: Range<Int>? = nil,
+        readTimes: [(index: Int, seconds: Double)] = []
+    ) {
         let layer = mapping.layers[layerIndex]
         chunk.count = devices.count
         chunk.firstDevice = deviceOffsets[layerIndex] + devices.lowerBound
@@ -109,18 +117,21 @@ extension ChipSimulator {
         for index in chunk.lanes { VectorMath.store(.zero, chunk.oneShotError.base, index) }
         for effect in staticEffects { effect.sample(chunk, draws) }
         programmingModel.prepare(chunk)
+        if !readTimes.isEmpty {
+            for effect in readTimeEffects { effect.prepare(chunk, times: readTimes, draws) }
+        }
     }
 
     /// The chunk's levels as read at time point `time` (nil: as programmed), into `chunk.read`
     /// (or `chunk.programmed` itself when the device reads the same at every time); per-read
     /// variances into `chunk.variance`.
-    private func read(at time: Int?, draws: ChipDraws) -> DeviceBuffer<Float> {
+    private func read(at time: Int?) -> DeviceBuffer<Float> {
         guard let time, !device.isStatic else { return chunk.programmed }
         let offset = conductanceOffset
         for index in chunk.lanes {
             (VectorMath.load(chunk.programmed.base, index) + offset).store(chunk.read.base, index)
         }
-        for effect in readTimeEffects { effect.read(chunk, time: timesSeconds[time], timeIndex: time, draws) }
+        for effect in readTimeEffects { effect.read(chunk, time: timesSeconds[time], timeIndex: time) }
         for index in chunk.lanes {
             VectorMath.store(
                 VectorMath.maximum(VectorMath.load(chunk.read.base, index), 0) - offset, chunk.read.base, index)
