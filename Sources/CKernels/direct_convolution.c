@@ -108,15 +108,17 @@ INLINE void forward_body(
     // it computes (8, or 4 or 6 for the last).
     float *packed = scratch + C * plane + lanes;
     memset(scratch, 0, sizeof(float) * (size_t)cimcarlo_direct_convolution_scratch(s));
-    int64_t block_size[16], block_first[16], blocks = 0;
-    for (int64_t first = 0; first < O; first += channel_block) {
+    // Blocks of channels: the first, how many, and how many the block computes.
+    int64_t block_first[16], block_count[16], block_size[16], blocks = 0;
+    for (int64_t first = 0; first < O; first += channel_block, blocks++) {
         int64_t count = O - first < channel_block ? O - first : channel_block;
         block_first[blocks] = first;
-        block_size[blocks++] = count <= 4 ? 4 : count <= 6 ? 6 : 8;
+        block_count[blocks] = count;
+        block_size[blocks] = count <= 4 ? 4 : count <= 6 ? 6 : 8;
     }
     for (int64_t block = 0; block < blocks; block++) {
         float *w = packed + block_first[block] * taps;
-        for (int64_t j = 0; j < block_size[block] && block_first[block] + j < O; j++)
+        for (int64_t j = 0; j < block_count[block]; j++)
             for (int64_t tap = 0; tap < taps; tap++)
                 w[tap * block_size[block] + j] = weights[(block_first[block] + j) * taps + tap];
     }
@@ -135,7 +137,7 @@ INLINE void forward_body(
         float *result = output + n * OH * OW * O;
         for (int64_t block = 0; block < blocks; block++) {
             const float *w = packed + block_first[block] * taps;
-            int64_t first = block_first[block], count = O - first < channel_block ? O - first : channel_block;
+            int64_t first = block_first[block], count = block_count[block];
             switch (block_size[block]) {
             case 4: channel_block_rows(s, e, padded, w, bias, scale, shift, result, first, count, 4); break;
             case 6: channel_block_rows(s, e, padded, w, bias, scale, shift, result, first, count, 6); break;
